@@ -1,0 +1,41 @@
+# Before Service: `make run` starts the whole engine with a demo; `make test` runs the suite on real parts.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+TEST_DATABASE_URL ?= postgresql+psycopg://beforeservice:beforeservice@127.0.0.1:5432/beforeservice_test
+
+.PHONY: install run test test-unit lint postgres schemas clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: install
+	$(BIN)/beforeservice up --demo
+
+postgres:
+	bash tests/support/start_postgres.sh
+
+test: install postgres
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -q -p no:cacheprovider
+
+test-unit: install
+	$(BIN)/pytest -q -m "not integration"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy events rules_engine entitlements notifiers beforeservice
+
+schemas: install
+	$(BIN)/beforeservice schemas export docs/schemas
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,3 @@
+from beforeservice.cli import app
+
+app()

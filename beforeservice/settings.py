@@ -1,0 +1,41 @@
+"""Every setting of the engine, from environment variables (one `Settings`, as in the FastAPI template)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, description="Kafka bootstrap servers; unset = `beforeservice up` starts the embedded broker")
+    embedded_broker_port: int = Field(default=9092, description="Port of the embedded broker (tansu)")
+    database_url: str = Field(default="sqlite:///var/beforeservice.db",
+                              description="SQLAlchemy URL; PostgreSQL in production")
+    life_events_partitions: int = Field(default=8, description="Partitions of the life-events topic")
+    worker_id: str = Field(default="beforeservice-worker", description="Faust app id = Kafka consumer group")
+    worker_batch_size: int = Field(default=500, description="Events per batch (one DB transaction per batch)")
+    worker_batch_seconds: float = Field(default=0.2, description="Longest wait to fill a batch")
+    worker_metrics_port: int = Field(default=9101, description="Worker's Prometheus port; 0 disables")
+    dispatch_interval_seconds: float = Field(default=0.5, description="How often the outbox is dispatched")
+    api_host: str = Field(default="127.0.0.1", description="HTTP API bind address")
+    api_port: int = Field(default=8000, description="HTTP API port")
+    max_event_bytes: int = Field(default=1_048_576, description="Largest accepted event body (413 beyond)")
+    firebase_credentials: str | None = Field(
+        default=None, description="Service-account JSON for FCM; unset = in-app inbox only")
+    fcm_endpoint: str | None = Field(default=None, description="FCM-compatible endpoint override (tests, emulators)")
+    scheduler_timezone: str = Field(default="Asia/Seoul", description="Time zone of scheduled jobs")
+    data_dir: str = Field(default="var", description="Where the embedded defaults keep their files")
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.embedded_broker_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

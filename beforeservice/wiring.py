@@ -1,0 +1,31 @@
+"""Building the engine's parts from settings (shared by the worker, the API, the scheduler and the CLI)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from beforeservice.database import make_engine, session_factory
+from beforeservice.pipeline import LifeEventProcessor
+from beforeservice.settings import Settings
+from entitlements import CATALOG_DIR
+from notifiers.push import PushSender
+from notifiers.rendering import NotificationTemplates
+from rules_engine.catalog import load_catalog
+
+
+def sessions(settings: Settings) -> sessionmaker[Session]:
+    return session_factory(make_engine(settings.database_url))
+
+
+def processor(settings: Settings) -> LifeEventProcessor:
+    return LifeEventProcessor(sessions(settings), load_catalog(CATALOG_DIR), NotificationTemplates())
+
+
+def push_sender(settings: Settings) -> PushSender | None:
+    """FCM when credentials are configured; otherwise None: notifications stay in the in-app inbox."""
+    if not settings.firebase_credentials:
+        return None
+    from notifiers.fcm import FcmPushSender
+
+    return FcmPushSender(credentials_file=settings.firebase_credentials, project_id=None,
+                         endpoint=settings.fcm_endpoint, app_name="beforeservice")

@@ -1,0 +1,100 @@
+"""The Faust worker: consumes `life-events` in batches, dead-letters bad records, dispatches the outbox.
+
+Faust acks every event of a batch when the loop body finishes, even when it raised: so a batch that fails
+(database down) is retried here until it succeeds, and never acked unprocessed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+from prometheus_client import start_http_server
+
+from beforeservice import metrics
+from beforeservice.pipeline import BatchResult, Record
+from beforeservice.settings import get_settings
+from beforeservice.wiring import processor, push_sender, sessions
+from events.topics import DEAD_LETTERS, LIFE_EVENTS
+from notifiers.outbox import dispatch_pending
+
+log = logging.getLogger(__name__)
+settings = get_settings()
+
+app = faust.App(
+    settings.worker_id,
+    broker=f"kafka://{settings.bootstrap_servers}",
+    store="memory://",
+    web_enabled=False,
+    topic_partitions=settings.life_events_partitions,
+    datadir=f"{settings.data_dir}/faust",
+    consumer_auto_offset_reset="earliest",
+)
+life_events = app.topic(LIFE_EVENTS, key_type=bytes, value_type=bytes, key_serializer="raw",
+                        value_serializer="raw", partitions=settings.life_events_partitions)
+dead_letters = app.topic(DEAD_LETTERS, key_type=bytes, value_type=bytes, key_serializer="raw",
+                         value_serializer="raw", partitions=1)
+
+_processor = processor(settings)
+_sessions = sessions(settings)
+_push = push_sender(settings)
+_RETRY_MAX_SECONDS = 30.0
+
+
+@app.agent(life_events)
+async def process_life_events(stream: faust.StreamT[bytes]) -> None:
+    async for events in stream.take_events(settings.worker_batch_size, within=settings.worker_batch_seconds):
+        records = [Record(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value,
+                          [(k, v) for k, v in (e.message.headers or [])]) for e in events]
+        result = await _process_until_done(records)
+        for letter in result.dead_letters:
+            # Awaited, so the batch is not acked before its dead letters are safely on Kafka.
+            await dead_letters.send(key=letter.key_b64.encode() if letter.key_b64 else None,
+                                    value=letter.model_dump_json().encode())
+        _count(result)
+
+
+async def _process_until_done(records: list[Record]) -> BatchResult:
+    delay = 0.5
+    while True:
+        try:
+            return await asyncio.to_thread(_processor.process, records)
+        except Exception:  # a failure must not ack the batch: log, back off, try again
+            metrics.BATCH_RETRIES.inc()
+            log.exception("batch of %d records failed; retrying in %.1fs", len(records), delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX_SECONDS)
+
+
+def _count(result: BatchResult) -> None:
+    metrics.EVENTS_CONSUMED.inc(result.consumed)
+    metrics.EVENTS_PROCESSED.inc(result.processed)
+    metrics.EVENTS_DUPLICATE.inc(result.duplicates)
+    metrics.EVENTS_DEAD_LETTERED.inc(len(result.dead_letters))
+    metrics.ENTITLEMENTS_MATCHED.inc(result.offers)
+    metrics.ENTITLEMENTS_UNDETERMINED.inc(result.undetermined)
+    metrics.NOTIFICATIONS_QUEUED.inc(result.notifications)
+
+
+@app.timer(interval=settings.dispatch_interval_seconds)
+async def dispatch_outbox() -> None:
+    try:
+        while True:
+            sent = await asyncio.to_thread(dispatch_pending, _sessions, _push)
+            metrics.NOTIFICATIONS_PUSHED.inc(sent.pushed)
+            metrics.NOTIFICATIONS_INBOX_ONLY.inc(sent.inbox_only)
+            if sent.notifications == 0:
+                return
+    except Exception:  # the rows stay pending and the next tick tries again
+        log.exception("outbox dispatch failed")
+
+
+@app.task
+async def serve_metrics() -> None:
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
+
+
+def main() -> None:
+    app.main()

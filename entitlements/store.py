@@ -1,0 +1,138 @@
+"""Batch persistence of profiles, entitlements and notifications (SQLAlchemy; one transaction per batch)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from entitlements.households import Citizen, Household
+from entitlements.matching import Offer
+from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow, NotificationRow, ProcessedEventRow
+
+_CHUNK = 500  # keeps IN-lists and bulk statements within every driver's parameter limits
+
+
+def _chunks(items: Sequence[object], size: int = _CHUNK) -> Iterable[Sequence[object]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+@dataclass(frozen=True)
+class ProcessedEvent:
+    source: str
+    event_id: str
+    type: str
+    household_id: str | None
+
+
+@dataclass(frozen=True)
+class RenderedNotification:
+    id: str
+    recipient_id: str
+    household_id: str
+    event_source: str
+    event_id: str
+    event_type: str
+    category: str
+    offer_ids: tuple[str, ...]
+    language: str
+    lock_screen_title: str
+    lock_screen_body: str
+    message_ko: str
+    message_en: str
+
+
+def already_processed(session: Session, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for chunk in _chunks(list(keys)):
+        rows = session.execute(
+            select(ProcessedEventRow.source, ProcessedEventRow.event_id)
+            .where(tuple_(ProcessedEventRow.source, ProcessedEventRow.event_id).in_(chunk))
+        )
+        found.update((r.source, r.event_id) for r in rows)
+    return found
+
+
+def households_of(session: Session, citizen_ids: Iterable[str]) -> dict[str, Household]:
+    """The households (with all members) of the given citizens, keyed by each given citizen's id."""
+    ids = list(set(citizen_ids))
+    household_of: dict[str, str] = {}
+    for chunk in _chunks(ids):
+        for row in session.execute(select(CitizenRow.id, CitizenRow.household_id).where(CitizenRow.id.in_(chunk))):
+            household_of[row.id] = row.household_id
+    households: dict[str, Household] = {}
+    household_ids = list(set(household_of.values()))
+    for chunk in _chunks(household_ids):
+        for h in session.scalars(select(HouseholdRow).where(HouseholdRow.id.in_(chunk))):
+            households[h.id] = Household(h.id, h.municipality_code, h.resident_since, h.income_percentile)
+        for c in session.scalars(select(CitizenRow).where(CitizenRow.household_id.in_(chunk))):
+            households[c.household_id].members[c.id] = Citizen(c.id, c.household_id, c.role, c.birth_date,
+                                                               c.birth_order)
+    return {citizen: households[h] for citizen, h in household_of.items() if h in households}
+
+
+def languages_of(session: Session, citizen_ids: Iterable[str]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for chunk in _chunks(list(set(citizen_ids))):
+        rows = session.execute(select(CitizenRow.id, CitizenRow.preferred_language).where(CitizenRow.id.in_(chunk)))
+        result.update((r.id, r.preferred_language) for r in rows)
+    return result
+
+
+def save_batch(session: Session, households: Sequence[Household], processed: Sequence[ProcessedEvent],
+               offers: Sequence[Offer], notifications: Sequence[RenderedNotification]) -> None:
+    """Everything a batch of events produced, in the caller's transaction (the outbox pattern)."""
+    now = datetime.now(UTC)
+    _upsert_profiles(session, households, now)
+    if processed:
+        session.execute(insert(ProcessedEventRow), [
+            {"source": p.source, "event_id": p.event_id, "type": p.type, "household_id": p.household_id,
+             "processed_at": now} for p in processed])
+    if offers:
+        session.execute(insert(EntitlementRow), [_offer_row(o, now) for o in offers])
+    if notifications:
+        session.execute(insert(NotificationRow), [
+            {**n.__dict__, "offer_ids": list(n.offer_ids), "dispatch_status": "pending", "dispatch_attempts": 0,
+             "created_at": now} for n in notifications])
+
+
+def _upsert_profiles(session: Session, households: Sequence[Household], now: datetime) -> None:
+    household_ids = [h.id for h in households]
+    existing_h: set[str] = set()
+    for chunk in _chunks(household_ids):
+        existing_h.update(session.scalars(select(HouseholdRow.id).where(HouseholdRow.id.in_(chunk))))
+    rows = [{"id": h.id, "municipality_code": h.municipality_code, "resident_since": h.resident_since,
+             "income_percentile": h.income_percentile, "updated_at": now} for h in households]
+    new = [r for r in rows if r["id"] not in existing_h]
+    old = [r for r in rows if r["id"] in existing_h]
+    if new:
+        session.execute(insert(HouseholdRow), new)
+    if old:
+        session.execute(update(HouseholdRow), old)  # ORM bulk UPDATE by primary key
+
+    members = [c for h in households for c in h.members.values()]
+    existing_c: set[str] = set()
+    for chunk in _chunks([c.id for c in members]):
+        existing_c.update(session.scalars(select(CitizenRow.id).where(CitizenRow.id.in_(chunk))))
+    citizen_rows = [{"id": c.id, "household_id": c.household_id, "role": c.role, "birth_date": c.birth_date,
+                     "birth_order": c.birth_order, "updated_at": now} for c in members]
+    new_c = [r for r in citizen_rows if r["id"] not in existing_c]
+    old_c = [r for r in citizen_rows if r["id"] in existing_c]
+    if new_c:
+        session.execute(insert(CitizenRow), [{**r, "preferred_language": "ko"} for r in new_c])
+    if old_c:
+        session.execute(update(CitizenRow), old_c)
+
+
+def _offer_row(o: Offer, now: datetime) -> dict[str, object]:
+    return {
+        "id": o.id, "benefit_id": o.benefit_id, "beneficiary_id": o.beneficiary_id, "household_id": o.household_id,
+        "status": o.status.value, "eligibility": o.eligibility.value, "amount_krw": o.amount_krw,
+        "payment": o.payment, "deadline": o.deadline, "missing": list(o.missing), "trace": o.trace,
+        "reason_ko": o.reason_ko, "reason_en": o.reason_en, "evaluated_on": o.evaluated_on,
+        "event_source": o.event_source, "event_id": o.event_id, "created_at": now, "updated_at": now,
+    }

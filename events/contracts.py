@@ -1,0 +1,107 @@
+"""Which event types we accept, with the data contract of each; validation of a whole life event."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from events.birth import BIRTH_REGISTERED, SOURCE_PATTERN, BirthRegistered
+from events.cloudevents import CloudEvent, invalid_from_validation
+from events.errors import FieldError, InvalidEvent
+
+
+@dataclass(frozen=True)
+class Contract:
+    type: str
+    data_model: type[BaseModel]
+    source_pattern: str
+    subject_field: str | None  # dotted path in data that `subject` must equal, if any
+
+
+CONTRACTS: dict[str, Contract] = {
+    BIRTH_REGISTERED: Contract(BIRTH_REGISTERED, BirthRegistered, SOURCE_PATTERN, "child.id"),
+}
+
+
+@dataclass(frozen=True)
+class LifeEvent:
+    """A CloudEvent whose data satisfies its contract."""
+
+    envelope: CloudEvent
+    data: BaseModel
+
+    @property
+    def type(self) -> str:
+        return self.envelope.type
+
+
+def validate(envelope: CloudEvent) -> LifeEvent:
+    contract = CONTRACTS.get(envelope.type)
+    if contract is None:
+        raise InvalidEvent(
+            f"unsupported event type '{envelope.type}'; supported: {', '.join(sorted(CONTRACTS))}",
+            [FieldError("type", "unsupported event type")],
+            status=422,
+        )
+    if not re.match(contract.source_pattern, envelope.source):
+        raise InvalidEvent(
+            f"invalid field 'source': '{envelope.source}' does not match {contract.source_pattern}",
+            [FieldError("source", f"must match {contract.source_pattern}")],
+            status=422,
+        )
+    if not isinstance(envelope.data, dict):
+        raise InvalidEvent("invalid field 'data': must be a JSON object", [FieldError("data", "not an object")],
+                           status=422)
+    try:
+        data = contract.data_model.model_validate(envelope.data)
+    except ValidationError as err:
+        invalid = invalid_from_validation(err, prefix="data.")
+        raise InvalidEvent(invalid.reason, invalid.errors, status=422) from err
+    if contract.subject_field and envelope.subject is not None:
+        expected = _dig(data.model_dump(mode="json"), contract.subject_field)
+        if envelope.subject != expected:
+            raise InvalidEvent(
+                f"invalid field 'subject': must equal data.{contract.subject_field}",
+                [FieldError("subject", f"must equal data.{contract.subject_field}")],
+                status=422,
+            )
+    return LifeEvent(envelope, data)
+
+
+def _dig(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        value = value[part]
+    return value
+
+
+def partition_key(event: LifeEvent) -> str:
+    """Events of one household share a key, hence a partition, hence an order.
+
+    The CloudEvents partitioning extension wins when the agency sets it; otherwise the first parent's id
+    stands for the household (the registry files a newborn under the mother's or father's household).
+    """
+    if event.envelope.partitionkey:
+        return event.envelope.partitionkey
+    data = event.data
+    if isinstance(data, BirthRegistered):
+        return data.parents[0].id
+    return event.envelope.subject or event.envelope.id
+
+
+def export_json_schemas(directory: Path) -> list[Path]:
+    """Write the JSON Schema of every event's data, named after its type, for agencies to validate against."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for contract in CONTRACTS.values():
+        schema = contract.data_model.model_json_schema()
+        schema["$id"] = f"https://beforeservice.dev/schemas/{contract.type}.json"
+        schema["description"] = f"data of a CloudEvents 1.0 event of type {contract.type}"
+        path = directory / f"{contract.type}.json"
+        path.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n")
+        written.append(path)
+    return written

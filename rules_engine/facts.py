@@ -1,0 +1,54 @@
+"""The facts rules may read, their types, and the facts derived from others on the evaluation date."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+FACTS: dict[str, type] = {
+    "event.date": date,
+    "child.birth_date": date,
+    "child.birth_order": int,
+    "child.age_days": int,
+    "child.age_months": int,
+    "household.municipality_code": str,
+    "household.months_resident": int,
+    "household.income_percentile": int,
+}
+
+DERIVED = frozenset({"child.age_days", "child.age_months"})
+
+
+def whole_months_between(start: date, end: date) -> int:
+    """Completed months from `start` to `end` (a child born on 31 Jan is one month old on 28 Feb + 1 day)."""
+    months = (end.year - start.year) * 12 + (end.month - start.month)
+    if end.day < start.day:
+        months -= 1
+    return months
+
+
+def situation(base: Mapping[str, Any], on: date) -> dict[str, Any]:
+    """The facts for an evaluation on `on`: the given ones plus those derived from them.
+
+    Facts absent from `base` stay absent: the engine reports them as missing rather than assuming a value.
+    """
+    facts = {name: value for name, value in base.items() if value is not None}
+    facts["event.date"] = on
+    birth_date = facts.get("child.birth_date")
+    if isinstance(birth_date, date):
+        facts["child.age_days"] = (on - birth_date).days
+        facts["child.age_months"] = whole_months_between(birth_date, on)
+    return facts
+
+
+def check_types(facts: Mapping[str, Any]) -> list[str]:
+    """Problems with given facts: unknown names, wrong types."""
+    problems = []
+    for name, value in facts.items():
+        expected = FACTS.get(name)
+        if expected is None:
+            problems.append(f"unknown fact '{name}'")
+        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            problems.append(f"fact '{name}' must be {expected.__name__}, got {type(value).__name__}")
+    return problems
