@@ -68,6 +68,13 @@ class Inbox(BaseModel):
     notifications: list[InboxEntry]
 
 
+def _sessions(request: Request) -> sessionmaker[Session]:
+    return request.app.state.sessions  # type: ignore[no-any-return]
+
+
+Sessions = Annotated[sessionmaker[Session], Depends(_sessions)]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     catalog = load_catalog(CATALOG_DIR)
@@ -96,11 +103,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         return problem(422, "Invalid request", errors[0]["message"] if errors else "invalid", "invalid-request",
                        errors=errors)
-
-    def db(request: Request) -> sessionmaker[Session]:
-        return request.app.state.sessions
-
-    Sessions = Annotated[sessionmaker[Session], Depends(db)]
 
     @app.post("/v1/events", status_code=202, response_model=Accepted,
               responses={400: {"description": "Malformed event"}, 413: {"description": "Body too large"},

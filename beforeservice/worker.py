@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import faust
 from prometheus_client import start_http_server
@@ -21,6 +22,7 @@ from notifiers.outbox import dispatch_pending
 
 log = logging.getLogger(__name__)
 settings = get_settings()
+Path(settings.data_dir, "faust").mkdir(parents=True, exist_ok=True)
 
 app = faust.App(
     settings.worker_id,

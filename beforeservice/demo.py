@@ -1,0 +1,121 @@
+"""A demo for newcomers: a small synthetic population, birth registrations flowing in, offers coming out."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+from sqlalchemy import insert, select
+
+from beforeservice.settings import Settings
+from beforeservice.wiring import sessions as make_sessions
+from entitlements.tables import CitizenRow, HouseholdRow, NotificationRow
+from events.birth import BIRTH_REGISTERED
+from events.cloudevents import CloudEvent
+from events.producer import AgencyProducer
+
+# Municipalities of the demo, with their 시군구 codes (some have a local birth grant in the catalog, some not).
+MUNICIPALITIES = {
+    "41117": "수원시 영통구", "41463": "용인시 기흥구", "11680": "서울 강남구", "46820": "해남군", "11650": "서울 서초구",
+}
+
+
+@dataclass(frozen=True)
+class DemoFamily:
+    household_id: str
+    parents: list[tuple[str, str]]  # (id, role)
+    municipality_code: str
+    resident_since: date | None
+    birth_order: int
+
+
+def synthetic_families(count: int, seed: int, today: date) -> list[DemoFamily]:
+    rng = random.Random(seed)
+    families = []
+    for n in range(count):
+        code = list(MUNICIPALITIES)[n % len(MUNICIPALITIES)]
+        tag = f"{seed:02d}{n:04d}"
+        parents = [(f"demo-m-{tag}", "mother")] + ([(f"demo-f-{tag}", "father")] if rng.random() < 0.85 else [])
+        # About one family in four moved in so recently, or so obscurely, that residence is unknown.
+        since = None if rng.random() < 0.25 else today - timedelta(days=rng.randint(60, 3000))
+        families.append(DemoFamily(f"demo-hh-{tag}", parents, code, since, rng.choice([1, 1, 1, 2, 2, 3])))
+    return families
+
+
+def seed_population(settings: Settings, families: list[DemoFamily]) -> None:
+    """What the resident registry would have told us before: households and parents (idempotent)."""
+    now = datetime.now(UTC)
+    with make_sessions(settings).begin() as session:
+        known = set(session.scalars(select(HouseholdRow.id).where(HouseholdRow.id.in_([f.household_id
+                                                                                          for f in families]))))
+        fresh = [f for f in families if f.household_id not in known]
+        if not fresh:
+            return
+        session.execute(insert(HouseholdRow), [
+            {"id": f.household_id, "municipality_code": f.municipality_code, "resident_since": f.resident_since,
+             "income_percentile": None, "updated_at": now} for f in fresh])
+        session.execute(insert(CitizenRow), [
+            {"id": pid, "household_id": f.household_id, "role": "parent", "birth_date": None, "birth_order": None,
+             "preferred_language": "ko", "updated_at": now} for f in fresh for pid, _ in f.parents])
+
+
+def birth_event(family: DemoFamily, today: date, rng: random.Random) -> CloudEvent:
+    born = today - timedelta(days=rng.randint(1, 20))
+    child_id = f"demo-c-{uuid.UUID(int=rng.getrandbits(128)).hex[:12]}"
+    return CloudEvent(
+        id=str(uuid.UUID(int=rng.getrandbits(128))), source=f"/agencies/mois/registry/{family.municipality_code}",
+        specversion="1.0", type=BIRTH_REGISTERED, time=datetime.now(UTC), subject=child_id,
+        data={"child": {"id": child_id, "birth_date": born.isoformat()},
+              "parents": [{"id": pid, "role": role} for pid, role in family.parents],
+              "birth_order": family.birth_order, "municipality_code": family.municipality_code,
+              "registered_on": today.isoformat()},
+    )
+
+
+def run_demo(settings: Settings, births: int, seed: int, api_base: str | None = None) -> Iterator[str]:
+    today = date.today()
+    rng = random.Random(seed * 7919 + today.toordinal())
+    families = synthetic_families(births, seed, today)
+    seed_population(settings, families)
+    events = [birth_event(f, today, rng) for f in families]
+    if api_base:  # half through the HTTP API (as an agency system would), half straight into Kafka
+        with httpx.Client(base_url=api_base, timeout=10) as client:
+            for event in events[: len(events) // 2]:
+                client.post("/v1/events", content=event.to_structured(),
+                            headers={"content-type": "application/cloudevents+json"}).raise_for_status()
+        kafka_events = events[len(events) // 2:]
+    else:
+        kafka_events = events
+    producer = AgencyProducer(settings.bootstrap_servers)
+    for event in kafka_events:
+        producer.send(event)
+    producer.flush()
+    producer.close()
+    yield f"demo      {len(events)} birth registrations sent (MOIS registry → life-events)"
+    mothers = {f.parents[0][0]: f for f in families}
+    deadline = time.monotonic() + 90
+    found: dict[str, NotificationRow] = {}
+    sessions = make_sessions(settings)
+    while time.monotonic() < deadline and len(found) < len(mothers):
+        with sessions() as session:
+            for row in session.scalars(select(NotificationRow).where(NotificationRow.recipient_id.in_(list(mothers)))):
+                found[row.recipient_id] = row
+        time.sleep(0.5)
+    base = api_base or f"http://{settings.api_host}:{settings.api_port}"
+    for mother, family in mothers.items():
+        row = found.get(mother)
+        place = f"{MUNICIPALITIES[family.municipality_code]} ({family.municipality_code})"
+        if row is None:
+            yield f"  {mother}: no decided offers (all sent to caseworker review) — {place}"
+            continue
+        yield f"  {mother}: {len(row.offer_ids)} offers, child #{family.birth_order}, {place} — {base}/v1/citizens/{mother}/inbox"
+    if found:
+        first = next(iter(found.values()))
+        yield ""
+        yield "  what the first parent sees in the app:"
+        yield from ("    " + line for line in first.message_ko.splitlines())

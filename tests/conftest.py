@@ -1,0 +1,156 @@
+"""Fixtures on real parts: the tansu broker, SQLite and PostgreSQL, the local FCM server, engine processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from beforeservice.broker import EmbeddedBroker, ensure_topics, free_port
+from beforeservice.database import make_engine, session_factory, upgrade
+from tests.support.fcm_server import LocalFcmServer, write_service_account
+
+# google-auth would look up a "regional access boundary" at iamcredentials.googleapis.com for the fake service
+# account; tests reach nothing outside this machine.
+os.environ["GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED"] = "false"
+DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://beforeservice:beforeservice@127.0.0.1:5432/beforeservice_test"
+PARTITIONS = 4
+
+
+RUNNING: list[Component] = []  # engine processes of the current test: a crash ends a wait at once
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 90.0, interval: float = 0.25, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for component in RUNNING:
+            if component.process.poll() is not None:
+                raise AssertionError(f"the {component.name} exited while waiting for {what}:\n{component.tail()}")
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+
+
+@pytest.fixture
+def broker() -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker(free_port()) as running:
+        ensure_topics(running.bootstrap_servers, PARTITIONS)
+        yield running
+
+
+def _reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/beforeservice.db"
+    else:
+        url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+        _reset_postgres(url)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def fcm(tmp_path: Path) -> Iterator[tuple[LocalFcmServer, Path]]:
+    with LocalFcmServer() as server:
+        credentials = write_service_account(tmp_path / "service-account.json", server.token_uri)
+        yield server, credentials
+
+
+@pytest.fixture
+def engine_env(broker: EmbeddedBroker, database_url: str, fcm: tuple[LocalFcmServer, Path],
+               tmp_path: Path) -> dict[str, str]:
+    server, credentials = fcm
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DATABASE_", "FIREBASE_", "FCM_"))}
+    env.update({
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "DATABASE_URL": database_url,
+        "FIREBASE_CREDENTIALS": str(credentials),
+        "FCM_ENDPOINT": server.url,
+        "WORKER_ID": f"test-worker-{uuid.uuid4().hex[:8]}",
+        "WORKER_METRICS_PORT": "0",
+        "WORKER_BATCH_SECONDS": "0.1",
+        "DISPATCH_INTERVAL_SECONDS": "0.2",
+        "LIFE_EVENTS_PARTITIONS": str(PARTITIONS),
+        "DATA_DIR": str(tmp_path / "var"),
+        "API_PORT": str(free_port()),
+    })
+    return env
+
+
+class Component:
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log = log_dir / f"{name}.log"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen([sys.executable, "-m", "beforeservice", name], env=env,
+                                        stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        RUNNING.append(self)
+
+    def stop(self) -> None:
+        if self in RUNNING:
+            RUNNING.remove(self)
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture
+def worker(engine_env: dict[str, str], tmp_path: Path) -> Iterator[Component]:
+    component = Component("worker", engine_env, tmp_path / "logs")
+    yield component
+    component.stop()
+    print(f"--- worker log ---\n{component.tail()}")
+
+
+@pytest.fixture
+def api(engine_env: dict[str, str], tmp_path: Path) -> Iterator[httpx.Client]:
+    component = Component("api", engine_env, tmp_path / "logs")
+    base = f"http://127.0.0.1:{engine_env['API_PORT']}"
+
+    def healthy() -> bool:
+        assert component.process.poll() is None, component.tail()
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(healthy, timeout=60, what="the API to answer /healthz")
+    with httpx.Client(base_url=base, timeout=30) as client:
+        yield client
+    component.stop()

@@ -1,0 +1,254 @@
+"""FcmPushSender against LocalFcmServer: the real firebase-admin + google-auth client code, over real HTTP."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from firebase_admin import messaging
+
+from notifiers.fcm import MAX_PAYLOAD_BYTES, FcmPushSender
+from notifiers.push import PushMessage
+from tests.support.fcm_server import LocalFcmServer, write_service_account
+
+pytestmark = pytest.mark.integration
+
+PROJECT = "before-service-test"
+SenderFactory = Callable[..., FcmPushSender]
+
+
+@pytest.fixture
+def server() -> Iterator[LocalFcmServer]:
+    with LocalFcmServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def make_sender(server: LocalFcmServer, tmp_path: Path, sleeps: list[float]) -> Iterator[SenderFactory]:
+    service_account = write_service_account(tmp_path / "sa.json", server.token_uri, PROJECT)
+    senders: list[FcmPushSender] = []
+
+    def factory(**kwargs: Any) -> FcmPushSender:
+        sender = FcmPushSender(
+            credentials_file=service_account,
+            project_id=PROJECT,
+            endpoint=server.url,
+            app_name=f"test-{uuid.uuid4().hex}",  # one firebase app per sender: tests stay independent
+            sleep=sleeps.append,  # record instead of waiting
+            rng=random.Random(7),
+            **kwargs,
+        )
+        senders.append(sender)
+        return sender
+
+    yield factory
+    for sender in senders:
+        sender.close()
+
+
+@pytest.fixture
+def sender(make_sender: SenderFactory) -> FcmPushSender:
+    return make_sender()
+
+
+def push(token: str, **overrides: Any) -> PushMessage:
+    fields: dict[str, Any] = {
+        "token": token,
+        "title": "새로운 혜택 안내",
+        "body": "받으실 수 있는 혜택이 있습니다. 앱에서 확인하세요.",
+        "collapse_key": "offers-2024-birth",
+        "data": {"bundle_id": "b-42", "kind": "offer_bundle"},
+    }
+    fields.update(overrides)
+    return PushMessage(**fields)
+
+
+def test_message_reaches_fcm_with_all_fields(sender: FcmPushSender, server: LocalFcmServer) -> None:
+    before = int(time.time())
+    [result] = sender.send([push("device-1", ttl_seconds=3600)])
+
+    assert result.accepted and result.token == "device-1"
+    assert result.message_id == f"projects/{PROJECT}/messages/1"
+    [message] = server.received
+    assert message["token"] == "device-1"
+    assert message["notification"] == {
+        "title": "새로운 혜택 안내",
+        "body": "받으실 수 있는 혜택이 있습니다. 앱에서 확인하세요.",
+    }
+    assert message["data"] == {"bundle_id": "b-42", "kind": "offer_bundle"}
+    android = message["android"]
+    assert android["priority"] == "high"
+    assert android["ttl"] == "3600s"
+    assert android["collapse_key"] == "offers-2024-birth"
+    assert android["notification"] == {"visibility": "PRIVATE", "tag": "offers-2024-birth"}
+    apns = message["apns"]
+    assert apns["headers"]["apns-collapse-id"] == "offers-2024-birth"
+    assert before + 3600 <= int(apns["headers"]["apns-expiration"]) <= int(time.time()) + 3600
+    assert apns["payload"]["aps"]["thread-id"] == "offers-2024-birth"
+
+
+def test_oauth_token_comes_from_the_token_endpoint(sender: FcmPushSender, server: LocalFcmServer) -> None:
+    assert sender.send([push("device-1"), push("device-2")])[0].accepted
+    assert server.token_requests == 1  # one JWT-bearer grant, shared by the whole batch
+    claims = server.token_claims[0]
+    assert claims["iss"] == f"firebase-adminsdk-test@{PROJECT}.iam.gserviceaccount.com"
+    assert "https://www.googleapis.com/auth/cloud-platform" in claims["scope"].split()
+
+    # A rejected token (401) makes google-auth's AuthorizedSession re-grant and replay the request.
+    server.revoke_access_tokens()
+    [result] = sender.send([push("device-3")])
+    assert result.accepted
+    assert server.token_requests == 2
+
+
+def test_600_messages_go_out_in_two_send_each_batches(
+    sender: FcmPushSender, server: LocalFcmServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch_sizes: list[int] = []
+    real_send_each = messaging.send_each
+
+    def spy(messages: list[messaging.Message], *args: Any, **kwargs: Any) -> messaging.BatchResponse:
+        batch_sizes.append(len(messages))
+        return real_send_each(messages, *args, **kwargs)
+
+    monkeypatch.setattr(messaging, "send_each", spy)
+    tokens = [f"device-{i}" for i in range(600)]
+
+    results = sender.send([push(t) for t in tokens])
+
+    assert batch_sizes == [500, 100]
+    assert [r.token for r in results] == tokens  # one result per message, in order
+    assert all(r.accepted and r.message_id for r in results)
+    assert len(server.received) == 600
+    assert len({r.message_id for r in results}) == 600
+
+
+def test_unregistered_token_is_invalid_and_not_retried(
+    sender: FcmPushSender, server: LocalFcmServer, sleeps: list[float]
+) -> None:
+    server.fail_token("gone", 404, "UNREGISTERED")
+
+    ok, gone = sender.send([push("fine"), push("gone")])
+
+    assert ok.accepted
+    assert not gone.accepted
+    assert gone.error_code == "UNREGISTERED"
+    assert gone.token_invalid and not gone.retryable
+    assert server.attempts("gone") == 1
+    assert sleeps == []
+
+
+def test_quota_exceeded_honours_retry_after(
+    sender: FcmPushSender, server: LocalFcmServer, sleeps: list[float]
+) -> None:
+    server.fail_token("busy", 429, "QUOTA_EXCEEDED", times=1, retry_after=1)
+
+    [result] = sender.send([push("busy")])
+
+    assert result.accepted
+    assert server.attempts("busy") == 2  # the SDK's transport did not retry on its own
+    assert len(sleeps) == 1 and sleeps[0] >= 1.0
+
+
+def test_unavailable_twice_then_success(
+    sender: FcmPushSender, server: LocalFcmServer, sleeps: list[float]
+) -> None:
+    server.fail_token("flaky", 503, "UNAVAILABLE", times=2)
+
+    ok, flaky = sender.send([push("steady"), push("flaky")])
+
+    assert ok.accepted and flaky.accepted
+    assert server.attempts("flaky") == 3
+    assert server.attempts("steady") == 1  # only failures are re-sent
+    # Jittered exponential backoff: base 0.2 s, halves of [0.2, 0.4] s.
+    assert len(sleeps) == 2
+    assert 0.1 <= sleeps[0] <= 0.2 and 0.2 <= sleeps[1] <= 0.4
+
+
+@pytest.mark.parametrize(("status", "fcm_code"), [(400, "INVALID_ARGUMENT"), (403, "SENDER_ID_MISMATCH")])
+def test_permanent_errors_are_not_retried(
+    sender: FcmPushSender, server: LocalFcmServer, sleeps: list[float], status: int, fcm_code: str
+) -> None:
+    server.fail_token("bad", status, fcm_code)
+
+    [result] = sender.send([push("bad")])
+
+    assert not result.accepted
+    assert result.error_code == fcm_code
+    assert not result.retryable and not result.token_invalid
+    assert server.attempts("bad") == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("max_attempts", [4, 2])
+def test_persistent_internal_error_stops_after_max_attempts(
+    make_sender: SenderFactory, server: LocalFcmServer, sleeps: list[float], max_attempts: int
+) -> None:
+    sender = make_sender(max_attempts=max_attempts)
+    server.fail_token("broken", 500, "INTERNAL")
+
+    [result] = sender.send([push("broken")])
+
+    assert not result.accepted
+    assert result.error_code == "INTERNAL" and result.retryable
+    assert server.attempts("broken") == max_attempts  # no hidden retries underneath ours
+    assert len(sleeps) == max_attempts - 1
+    assert all(s <= 5.0 for s in sleeps)
+
+
+@pytest.mark.parametrize("retry_after", [None, 120])
+def test_quota_without_usable_retry_after_is_left_to_the_caller(
+    sender: FcmPushSender, server: LocalFcmServer, sleeps: list[float], retry_after: int | None
+) -> None:
+    # FCM asks for >= 1 min after a quota 429 without Retry-After; neither that nor a 2-min
+    # Retry-After should block send(): the result stays retryable for the dispatcher to reschedule.
+    server.fail_token("throttled", 429, "QUOTA_EXCEEDED", retry_after=retry_after)
+
+    [result] = sender.send([push("throttled")])
+
+    assert not result.accepted
+    assert result.error_code == "QUOTA_EXCEEDED" and result.retryable
+    assert server.attempts("throttled") == 1
+    assert sleeps == []
+
+
+def test_oversized_payload_raises_before_anything_is_sent(
+    sender: FcmPushSender, server: LocalFcmServer
+) -> None:
+    with pytest.raises(ValueError, match="bytes"):
+        sender.send([push("fine"), push("huge", data={"blob": "x" * MAX_PAYLOAD_BYTES})])
+    # Hangul is 3 bytes in UTF-8: 1,400 syllables are 4,200 bytes although only 1,400 characters.
+    with pytest.raises(ValueError, match="bytes"):
+        sender.send([push("korean", data={"note": "가" * 1400})])
+    assert server.received == []
+    assert server.attempts("fine") == 0
+
+
+def test_payload_just_under_the_limit_is_sent(sender: FcmPushSender, server: LocalFcmServer) -> None:
+    [result] = sender.send([push("roomy", data={"blob": "x" * 3000})])
+    assert result.accepted
+
+
+def test_real_endpoint_keeps_the_fcm_url_and_single_retry_layer(tmp_path: Path) -> None:
+    # No request is made: this only pins how the SDK's service is configured for production.
+    service_account = write_service_account(tmp_path / "sa.json", "https://oauth2.googleapis.com/token")
+    sender = FcmPushSender(service_account, app_name=f"test-{uuid.uuid4().hex}")
+    try:
+        service = messaging._get_messaging_service(sender._app)
+        url = f"https://fcm.googleapis.com/v1/projects/{PROJECT}/messages:send"
+        assert service._fcm_url == url
+        adapter = service._client.session.get_adapter(url)
+        assert adapter.max_retries.status == 0 and not adapter.max_retries.status_forcelist
+        assert adapter._pool_maxsize == 500
+    finally:
+        sender.close()
