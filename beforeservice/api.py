@@ -18,16 +18,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from beforeservice import metrics
+from beforeservice.auth import CurrentCitizen, issue_token, own_citizen_id
 from beforeservice.problems import invalid_event, problem
 from beforeservice.settings import Settings, get_settings
 from beforeservice.wiring import sessions as make_sessions
-from entitlements.tables import EntitlementRow, NotificationRow
+from entitlements import CATALOG_DIR
+from entitlements.tables import EntitlementRow
 from events.cloudevents import STRUCTURED_CONTENT_TYPE, CloudEvent, parse_binary, parse_structured
 from events.contracts import LifeEvent, partition_key, validate
 from events.errors import FieldError, InvalidEvent
 from events.topics import LIFE_EVENTS
+from notifiers.tables import NotificationRow
 from rules_engine.catalog import load_catalog
-from entitlements import CATALOG_DIR
 
 
 class Accepted(BaseModel):
@@ -63,13 +65,24 @@ class InboxEntry(BaseModel):
     offers: list[Offer]
 
 
+class DevLogin(BaseModel):
+    subject: str
+    role: str = "citizen"
+    scopes: dict[str, list[str]] = {}
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
 class Inbox(BaseModel):
     citizen_id: str
     notifications: list[InboxEntry]
 
 
 def _sessions(request: Request) -> sessionmaker[Session]:
-    return request.app.state.sessions  # type: ignore[no-any-return]
+    return request.app.state.sessions
 
 
 Sessions = Annotated[sessionmaker[Session], Depends(_sessions)]
@@ -81,18 +94,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
-                                    enable_idempotence=False, linger_ms=2)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=False, linger_ms=2
+        )
         await producer.start()
         app.state.producer = producer
+        app.state.settings = settings
         app.state.sessions = make_sessions(settings)
         try:
             yield
         finally:
             await producer.stop()
 
-    app = FastAPI(title="Before Service", version="0.1.0", lifespan=lifespan,
-                  description="Life events in, tailored benefit offers out. Errors are RFC 9457 problem details.")
+    app = FastAPI(
+        title="Before Service",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Life events in, tailored benefit offers out. Errors are RFC 9457 problem details.",
+    )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_problem(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -101,23 +120,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _validation_problem(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        return problem(422, "Invalid request", errors[0]["message"] if errors else "invalid", "invalid-request",
-                       errors=errors)
+        return problem(
+            422, "Invalid request", errors[0]["message"] if errors else "invalid", "invalid-request", errors=errors
+        )
 
-    @app.post("/v1/events", status_code=202, response_model=Accepted,
-              responses={400: {"description": "Malformed event"}, 413: {"description": "Body too large"},
-                         415: {"description": "Unsupported content type"},
-                         422: {"description": "Event breaks its contract"}})
+    @app.post(
+        "/v1/events",
+        status_code=202,
+        response_model=Accepted,
+        responses={
+            400: {"description": "Malformed event"},
+            413: {"description": "Body too large"},
+            415: {"description": "Unsupported content type"},
+            422: {"description": "Event breaks its contract"},
+        },
+    )
     async def post_event(request: Request) -> Any:
         """Accept one CloudEvent, structured (`application/cloudevents+json`) or binary (`ce-*` headers)."""
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > settings.max_event_bytes:
-            return _refused(problem(413, "Event too large", f"the body exceeds {settings.max_event_bytes} bytes",
-                                    "too-large"))
+            return _refused(
+                problem(413, "Event too large", f"the body exceeds {settings.max_event_bytes} bytes", "too-large")
+            )
         body = await _read_limited(request, settings.max_event_bytes)
         if body is None:
-            return _refused(problem(413, "Event too large", f"the body exceeds {settings.max_event_bytes} bytes",
-                                    "too-large"))
+            return _refused(
+                problem(413, "Event too large", f"the body exceeds {settings.max_event_bytes} bytes", "too-large")
+            )
         try:
             event = validate(_parse(request, body))
         except InvalidEvent as error:
@@ -127,25 +156,61 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Accepted(id=event.envelope.id, source=event.envelope.source, type=event.type)
 
     @app.get("/v1/citizens/{citizen_id}/inbox", response_model=Inbox)
-    def inbox(citizen_id: str, sessions: Sessions) -> Inbox:
+    def inbox(citizen_id: str, who: CurrentCitizen, sessions: Sessions) -> Inbox:
         """The citizen's notifications, newest first, each with its offers and the reasons for them."""
+        own_citizen_id(citizen_id, who)
         with sessions() as session:
-            rows = list(session.scalars(select(NotificationRow).where(NotificationRow.recipient_id == citizen_id)
-                                        .order_by(NotificationRow.created_at.desc()).limit(100)))
+            rows = list(
+                session.scalars(
+                    select(NotificationRow)
+                    .where(NotificationRow.recipient_id == citizen_id)
+                    .order_by(NotificationRow.created_at.desc())
+                    .limit(100)
+                )
+            )
             offer_ids = [o for row in rows for o in row.offer_ids]
             offers = {e.id: e for e in session.scalars(select(EntitlementRow).where(EntitlementRow.id.in_(offer_ids)))}
-        return Inbox(citizen_id=citizen_id, notifications=[
-            InboxEntry(id=row.id, event_type=row.event_type, title=row.lock_screen_title, body=row.lock_screen_body,
-                       message_ko=row.message_ko, message_en=row.message_en, created_at=row.created_at.isoformat(),
-                       offers=[_offer(offers[i]) for i in row.offer_ids if i in offers])
-            for row in rows])
+        return Inbox(
+            citizen_id=citizen_id,
+            notifications=[
+                InboxEntry(
+                    id=row.id,
+                    event_type=row.event_type,
+                    title=row.lock_screen_title,
+                    body=row.lock_screen_body,
+                    message_ko=row.message_ko,
+                    message_en=row.message_en,
+                    created_at=row.created_at.isoformat(),
+                    offers=[_offer(offers[i]) for i in row.offer_ids if i in offers],
+                )
+                for row in rows
+            ],
+        )
 
     def _offer(row: EntitlementRow) -> Offer:
         benefit = catalog.benefits[row.benefit_id]
-        return Offer(benefit_id=row.benefit_id, name_ko=benefit.name["ko"], name_en=benefit.name["en"],
-                     agency=benefit.agency.name["en"], amount_krw=row.amount_krw, payment=row.payment,
-                     deadline=row.deadline, status=row.status, reason_ko=row.reason_ko, reason_en=row.reason_en,
-                     apply_url=benefit.apply_url, legal_basis=benefit.legal_basis[0].ko, source=benefit.source)
+        return Offer(
+            benefit_id=row.benefit_id,
+            name_ko=benefit.name["ko"],
+            name_en=benefit.name["en"],
+            agency=benefit.agency.name["en"],
+            amount_krw=row.amount_krw,
+            payment=row.payment,
+            deadline=row.deadline,
+            status=row.status,
+            reason_ko=row.reason_ko,
+            reason_en=row.reason_en,
+            apply_url=benefit.apply_url,
+            legal_basis=benefit.legal_basis[0].ko,
+            source=benefit.source,
+        )
+
+    if settings.dev_login:
+
+        @app.post("/v1/dev/login", response_model=Token, tags=["development"])
+        def dev_login(body: DevLogin) -> Token:
+            """Development only (DEV_LOGIN=true): a token for any subject and role, for the demo and tests."""
+            return Token(access_token=issue_token(settings, body.subject, body.role, body.scopes))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -181,18 +246,24 @@ def _parse(request: Request, body: bytes) -> CloudEvent:
     if "ce-specversion" in request.headers:
         return parse_binary(request.headers.items(), body, prefix="ce-")
     if content_type.startswith("application/json"):
-        raise InvalidEvent("binary mode needs ce-specversion, ce-id, ce-source and ce-type headers; "
-                           f"structured mode needs Content-Type: {STRUCTURED_CONTENT_TYPE}",
-                           [FieldError("ce-specversion", "header missing")])
-    raise InvalidEvent(f"unsupported content type '{content_type}'", [FieldError("content-type", "unsupported")],
-                       status=415)
+        raise InvalidEvent(
+            "binary mode needs ce-specversion, ce-id, ce-source and ce-type headers; "
+            f"structured mode needs Content-Type: {STRUCTURED_CONTENT_TYPE}",
+            [FieldError("ce-specversion", "header missing")],
+        )
+    raise InvalidEvent(
+        f"unsupported content type '{content_type}'", [FieldError("content-type", "unsupported")], status=415
+    )
 
 
 async def _produce(producer: AIOKafkaProducer, event: LifeEvent) -> None:
     """Structured mode on Kafka, keyed by household; awaited so 202 means the broker has it."""
     try:
         await producer.send_and_wait(
-            LIFE_EVENTS, value=event.envelope.to_structured(), key=partition_key(event).encode(),
-            headers=[("content-type", STRUCTURED_CONTENT_TYPE.encode())])
+            LIFE_EVENTS,
+            value=event.envelope.to_structured(),
+            key=partition_key(event).encode(),
+            headers=[("content-type", STRUCTURED_CONTENT_TYPE.encode())],
+        )
     except Exception as exc:
         raise HTTPException(503, "the event log is unavailable; retry later") from exc

@@ -126,8 +126,11 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
         ensure_topics(env.get("KAFKA_BOOTSTRAP_SERVERS", settings.bootstrap_servers), settings.life_events_partitions)
         for name in ("worker", "api", "scheduler"):
             log = open(data_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-            children.append(subprocess.Popen([sys.executable, "-m", "beforeservice", name], env=env,
-                                             stdout=log, stderr=subprocess.STDOUT))
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "beforeservice", name], env=env, stdout=log, stderr=subprocess.STDOUT
+                )
+            )
             typer.echo(f"{name:<9} started (log: {data_dir / (name + '.log')})")
         base = f"http://{settings.api_host}:{settings.api_port}"
         _wait_http(f"{base}/healthz", children)
@@ -135,8 +138,12 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
         if demo:
             from beforeservice.demo import run_demo
 
-            for line in run_demo(settings.model_copy(update={"kafka_bootstrap_servers": env.get(
-                    "KAFKA_BOOTSTRAP_SERVERS")}), births=12, seed=7, api_base=base):
+            for line in run_demo(
+                settings.model_copy(update={"kafka_bootstrap_servers": env.get("KAFKA_BOOTSTRAP_SERVERS")}),
+                births=12,
+                seed=7,
+                api_base=base,
+            ):
                 typer.echo(line)
         typer.echo("running — press Ctrl-C to stop")
         while all(c.poll() is None for c in children):

@@ -12,16 +12,22 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 from sqlalchemy import insert, select
 
+from beforeservice.auth import issue_token
 from beforeservice.settings import Settings
 from beforeservice.wiring import sessions as make_sessions
-from entitlements.tables import CitizenRow, HouseholdRow, NotificationRow
+from entitlements.tables import CitizenRow, HouseholdRow
 from events.birth import BIRTH_REGISTERED
 from events.cloudevents import CloudEvent
 from events.producer import AgencyProducer
+from notifiers.tables import NotificationRow
 
 # Municipalities of the demo, with their 시군구 codes (some have a local birth grant in the catalog, some not).
 MUNICIPALITIES = {
-    "41117": "수원시 영통구", "41463": "용인시 기흥구", "11680": "서울 강남구", "46820": "해남군", "11650": "서울 서초구",
+    "41117": "수원시 영통구",
+    "41463": "용인시 기흥구",
+    "11680": "서울 강남구",
+    "46820": "해남군",
+    "11650": "서울 서초구",
 }
 
 
@@ -51,29 +57,60 @@ def seed_population(settings: Settings, families: list[DemoFamily]) -> None:
     """What the resident registry would have told us before: households and parents (idempotent)."""
     now = datetime.now(UTC)
     with make_sessions(settings).begin() as session:
-        known = set(session.scalars(select(HouseholdRow.id).where(HouseholdRow.id.in_([f.household_id
-                                                                                          for f in families]))))
+        known = set(
+            session.scalars(select(HouseholdRow.id).where(HouseholdRow.id.in_([f.household_id for f in families])))
+        )
         fresh = [f for f in families if f.household_id not in known]
         if not fresh:
             return
-        session.execute(insert(HouseholdRow), [
-            {"id": f.household_id, "municipality_code": f.municipality_code, "resident_since": f.resident_since,
-             "income_percentile": None, "updated_at": now} for f in fresh])
-        session.execute(insert(CitizenRow), [
-            {"id": pid, "household_id": f.household_id, "role": "parent", "birth_date": None, "birth_order": None,
-             "preferred_language": "ko", "updated_at": now} for f in fresh for pid, _ in f.parents])
+        session.execute(
+            insert(HouseholdRow),
+            [
+                {
+                    "id": f.household_id,
+                    "municipality_code": f.municipality_code,
+                    "resident_since": f.resident_since,
+                    "income_percentile": None,
+                    "updated_at": now,
+                }
+                for f in fresh
+            ],
+        )
+        session.execute(
+            insert(CitizenRow),
+            [
+                {
+                    "id": pid,
+                    "household_id": f.household_id,
+                    "role": "parent",
+                    "birth_date": None,
+                    "birth_order": None,
+                    "preferred_language": "ko",
+                    "updated_at": now,
+                }
+                for f in fresh
+                for pid, _ in f.parents
+            ],
+        )
 
 
 def birth_event(family: DemoFamily, today: date, rng: random.Random) -> CloudEvent:
     born = today - timedelta(days=rng.randint(1, 20))
     child_id = f"demo-c-{uuid.UUID(int=rng.getrandbits(128)).hex[:12]}"
     return CloudEvent(
-        id=str(uuid.UUID(int=rng.getrandbits(128))), source=f"/agencies/mois/registry/{family.municipality_code}",
-        specversion="1.0", type=BIRTH_REGISTERED, time=datetime.now(UTC), subject=child_id,
-        data={"child": {"id": child_id, "birth_date": born.isoformat()},
-              "parents": [{"id": pid, "role": role} for pid, role in family.parents],
-              "birth_order": family.birth_order, "municipality_code": family.municipality_code,
-              "registered_on": today.isoformat()},
+        id=str(uuid.UUID(int=rng.getrandbits(128))),
+        source=f"/agencies/mois/registry/{family.municipality_code}",
+        specversion="1.0",
+        type=BIRTH_REGISTERED,
+        time=datetime.now(UTC),
+        subject=child_id,
+        data={
+            "child": {"id": child_id, "birth_date": born.isoformat()},
+            "parents": [{"id": pid, "role": role} for pid, role in family.parents],
+            "birth_order": family.birth_order,
+            "municipality_code": family.municipality_code,
+            "registered_on": today.isoformat(),
+        },
     )
 
 
@@ -86,9 +123,12 @@ def run_demo(settings: Settings, births: int, seed: int, api_base: str | None = 
     if api_base:  # half through the HTTP API (as an agency system would), half straight into Kafka
         with httpx.Client(base_url=api_base, timeout=10) as client:
             for event in events[: len(events) // 2]:
-                client.post("/v1/events", content=event.to_structured(),
-                            headers={"content-type": "application/cloudevents+json"}).raise_for_status()
-        kafka_events = events[len(events) // 2:]
+                client.post(
+                    "/v1/events",
+                    content=event.to_structured(),
+                    headers={"content-type": "application/cloudevents+json"},
+                ).raise_for_status()
+        kafka_events = events[len(events) // 2 :]
     else:
         kafka_events = events
     producer = AgencyProducer(settings.bootstrap_servers)
@@ -108,14 +148,19 @@ def run_demo(settings: Settings, births: int, seed: int, api_base: str | None = 
         time.sleep(0.5)
     base = api_base or f"http://{settings.api_host}:{settings.api_port}"
     for mother, family in mothers.items():
-        row = found.get(mother)
+        found_row = found.get(mother)
         place = f"{MUNICIPALITIES[family.municipality_code]} ({family.municipality_code})"
-        if row is None:
+        if found_row is None:
             yield f"  {mother}: no decided offers (all sent to caseworker review) — {place}"
             continue
-        yield f"  {mother}: {len(row.offer_ids)} offers, child #{family.birth_order}, {place} — {base}/v1/citizens/{mother}/inbox"
+        offers = f"{len(found_row.offer_ids)} offers, child #{family.birth_order}, {place}"
+        yield f"  {mother}: {offers} — {base}/v1/citizens/{mother}/inbox"
     if found:
         first = next(iter(found.values()))
+        token = issue_token(settings, first.recipient_id, "citizen")
+        yield ""
+        yield "  the inbox API needs the citizen's token; for the first parent:"
+        yield f"    curl -s -H 'Authorization: Bearer {token}' {base}/v1/citizens/{first.recipient_id}/inbox"
         yield ""
         yield "  what the first parent sees in the app:"
         yield from ("    " + line for line in first.message_ko.splitlines())

@@ -48,8 +48,17 @@ def decode_records(records: Sequence[Record]) -> tuple[list[LifeEvent], list[Dea
         try:
             good.append(decode(record.value, record.headers))
         except InvalidEvent as error:
-            bad.append(DeadLetter.of(error, topic=record.topic, partition=record.partition, offset=record.offset,
-                                     key=record.key, value=record.value or b"", headers=record.headers))
+            bad.append(
+                DeadLetter.of(
+                    error,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    key=record.key,
+                    value=record.value or b"",
+                    headers=record.headers,
+                )
+            )
     return good, bad
 
 
@@ -84,8 +93,9 @@ class LifeEventProcessor:
                 for member in outcome.household.members:
                     households[member] = outcome.household
                 changed[outcome.household.id] = outcome.household
-                processed.append(store.ProcessedEvent(event.envelope.source, event.envelope.id, event.type,
-                                                      outcome.household.id))
+                processed.append(
+                    store.ProcessedEvent(event.envelope.source, event.envelope.id, event.type, outcome.household.id)
+                )
                 offers.extend(outcome.offers)
                 intents.extend(outcome.notifications)
             languages = store.languages_of(session, [i.recipient_id for i in intents])
@@ -104,27 +114,44 @@ class LifeEventProcessor:
             return on_birth_registered(event, known, partition_key(event), self.catalog)
         raise InvalidEvent(f"no handler for event type '{event.type}'")
 
-    def _render(self, intent: NotificationIntent, offers: dict[str, Offer], language: str) -> store.RenderedNotification:
+    def _render(
+        self, intent: NotificationIntent, offers: dict[str, Offer], language: str
+    ) -> store.RenderedNotification:
         lines = [self.offer_view(offers[i]) for i in intent.offer_ids]
         ko = self.templates.render(intent.event_type, "ko", lines)
         en = self.templates.render(intent.event_type, "en", lines)
         lock = en if language == "en" else ko
         return store.RenderedNotification(
-            id=intent.id, recipient_id=intent.recipient_id, household_id=intent.household_id,
-            event_source=intent.event_source, event_id=intent.event_id, event_type=intent.event_type,
-            category=intent.category, offer_ids=intent.offer_ids, language=language,
-            lock_screen_title=lock.title, lock_screen_body=lock.body, message_ko=ko.message, message_en=en.message,
+            id=intent.id,
+            recipient_id=intent.recipient_id,
+            household_id=intent.household_id,
+            event_source=intent.event_source,
+            event_id=intent.event_id,
+            event_type=intent.event_type,
+            category=intent.category,
+            offer_ids=intent.offer_ids,
+            language=language,
+            lock_screen_title=lock.title,
+            lock_screen_body=lock.body,
+            message_ko=ko.message,
+            message_en=en.message,
         )
 
     def offer_view(self, offer: Offer) -> dict[str, Any]:
         benefit = self.catalog.benefits[offer.benefit_id]
         return {
-            "benefit_id": benefit.id, "name_ko": benefit.name["ko"], "name_en": benefit.name["en"],
-            "agency_ko": benefit.agency.name["ko"], "agency_en": benefit.agency.name["en"],
-            "summary_ko": benefit.summary["ko"], "summary_en": benefit.summary["en"],
-            "amount_krw": offer.amount_krw, "payment": offer.payment,
+            "benefit_id": benefit.id,
+            "name_ko": benefit.name["ko"],
+            "name_en": benefit.name["en"],
+            "agency_ko": benefit.agency.name["ko"],
+            "agency_en": benefit.agency.name["en"],
+            "summary_ko": benefit.summary["ko"],
+            "summary_en": benefit.summary["en"],
+            "amount_krw": offer.amount_krw,
+            "payment": offer.payment,
             "deadline": offer.deadline.isoformat() if offer.deadline else None,
-            "apply_url": benefit.apply_url, "apply_how_ko": benefit.apply_how["ko"],
+            "apply_url": benefit.apply_url,
+            "apply_how_ko": benefit.apply_how["ko"],
             "apply_how_en": benefit.apply_how["en"],
         }
 

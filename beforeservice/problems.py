@@ -19,7 +19,9 @@ def problem(status: int, title: str, detail: str, kind: str, **extra: Any) -> JS
 
 def invalid_event(error: InvalidEvent) -> JSONResponse:
     return problem(
-        error.status, "Invalid event" if error.status == 400 else "Event breaks its contract", error.reason,
+        error.status,
+        "Invalid event" if error.status == 400 else "Event breaks its contract",
+        error.reason,
         "invalid-event" if error.status == 400 else "contract-violation",
         errors=[{"field": e.field, "message": e.message} for e in error.errors],
     )

@@ -45,6 +45,13 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
         timezone=settings.scheduler_timezone,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
-    scheduler.add_job(_expire_job, "cron", hour=0, minute=5, id="expire_offers", replace_existing=True,
-                      kwargs={"database_url": settings.database_url, "timezone": settings.scheduler_timezone})
+    scheduler.add_job(
+        _expire_job,
+        "cron",
+        hour=0,
+        minute=5,
+        id="expire_offers",
+        replace_existing=True,
+        kwargs={"database_url": settings.database_url, "timezone": settings.scheduler_timezone},
+    )
     return scheduler

@@ -12,10 +12,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     kafka_bootstrap_servers: str | None = Field(
-        default=None, description="Kafka bootstrap servers; unset = `beforeservice up` starts the embedded broker")
+        default=None, description="Kafka bootstrap servers; unset = `beforeservice up` starts the embedded broker"
+    )
     embedded_broker_port: int = Field(default=9092, description="Port of the embedded broker (tansu)")
-    database_url: str = Field(default="sqlite:///var/beforeservice.db",
-                              description="SQLAlchemy URL; PostgreSQL in production")
+    database_url: str = Field(
+        default="sqlite:///var/beforeservice.db", description="SQLAlchemy URL; PostgreSQL in production"
+    )
     life_events_partitions: int = Field(default=8, description="Partitions of the life-events topic")
     worker_id: str = Field(default="beforeservice-worker", description="Faust app id = Kafka consumer group")
     worker_batch_size: int = Field(default=500, description="Events per batch (one DB transaction per batch)")
@@ -26,9 +28,16 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, description="HTTP API port")
     max_event_bytes: int = Field(default=1_048_576, description="Largest accepted event body (413 beyond)")
     firebase_credentials: str | None = Field(
-        default=None, description="Service-account JSON for FCM; unset = in-app inbox only")
+        default=None, description="Service-account JSON for FCM; unset = in-app inbox only"
+    )
     fcm_endpoint: str | None = Field(default=None, description="FCM-compatible endpoint override (tests, emulators)")
     scheduler_timezone: str = Field(default="Asia/Seoul", description="Time zone of scheduled jobs")
+    token_secret: str = Field(
+        default="dev-only-change-me-0123456789abcdef",
+        description="HMAC key signing access tokens (set a long random value in production)",
+    )
+    token_ttl_seconds: int = Field(default=3600, description="Lifetime of an access token")
+    dev_login: bool = Field(default=False, description="Enable POST /v1/dev/login (demo and tests only)")
     data_dir: str = Field(default="var", description="Where the embedded defaults keep their files")
 
     @property

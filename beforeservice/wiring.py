@@ -27,5 +27,9 @@ def push_sender(settings: Settings) -> PushSender | None:
         return None
     from notifiers.fcm import FcmPushSender
 
-    return FcmPushSender(credentials_file=settings.firebase_credentials, project_id=None,
-                         endpoint=settings.fcm_endpoint, app_name="beforeservice")
+    return FcmPushSender(
+        credentials_file=settings.firebase_credentials,
+        project_id=None,
+        endpoint=settings.fcm_endpoint,
+        app_name="beforeservice",
+    )

@@ -33,10 +33,17 @@ app = faust.App(
     datadir=f"{settings.data_dir}/faust",
     consumer_auto_offset_reset="earliest",
 )
-life_events = app.topic(LIFE_EVENTS, key_type=bytes, value_type=bytes, key_serializer="raw",
-                        value_serializer="raw", partitions=settings.life_events_partitions)
-dead_letters = app.topic(DEAD_LETTERS, key_type=bytes, value_type=bytes, key_serializer="raw",
-                         value_serializer="raw", partitions=1)
+life_events = app.topic(
+    LIFE_EVENTS,
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=settings.life_events_partitions,
+)
+dead_letters = app.topic(
+    DEAD_LETTERS, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw", partitions=1
+)
 
 _processor = processor(settings)
 _sessions = sessions(settings)
@@ -46,14 +53,25 @@ _RETRY_MAX_SECONDS = 30.0
 
 @app.agent(life_events)
 async def process_life_events(stream: faust.StreamT[bytes]) -> None:
-    async for events in stream.take_events(settings.worker_batch_size, within=settings.worker_batch_seconds):
-        records = [Record(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value,
-                          [(k, v) for k, v in (e.message.headers or [])]) for e in events]
+    batches = stream.take_events(settings.worker_batch_size, within=settings.worker_batch_seconds)  # type: ignore[attr-defined]
+    async for events in batches:
+        records = [
+            Record(
+                e.message.topic,
+                e.message.partition,
+                e.message.offset,
+                e.message.key,
+                e.message.value,
+                [(k, v) for k, v in (e.message.headers or [])],
+            )
+            for e in events
+        ]
         result = await _process_until_done(records)
         for letter in result.dead_letters:
             # Awaited, so the batch is not acked before its dead letters are safely on Kafka.
-            await dead_letters.send(key=letter.key_b64.encode() if letter.key_b64 else None,
-                                    value=letter.model_dump_json().encode())
+            await dead_letters.send(
+                key=letter.key_b64.encode() if letter.key_b64 else None, value=letter.model_dump_json().encode()
+            )
         _count(result)
 
 

@@ -16,18 +16,20 @@ class EntitlementStatus(StrEnum):
     GRANTED = "granted"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    RETRACTED = "retracted"  # withdrawn by us: the law or the records changed, or the person died
 
 
 S = EntitlementStatus
 TRANSITIONS: dict[EntitlementStatus, frozenset[EntitlementStatus]] = {
-    S.PENDING_REVIEW: frozenset({S.MATCHED, S.REJECTED, S.EXPIRED}),
-    S.MATCHED: frozenset({S.NOTIFIED, S.VIEWED, S.APPLIED, S.GRANTED, S.EXPIRED}),
-    S.NOTIFIED: frozenset({S.VIEWED, S.APPLIED, S.GRANTED, S.EXPIRED}),
-    S.VIEWED: frozenset({S.APPLIED, S.GRANTED, S.EXPIRED}),
+    S.PENDING_REVIEW: frozenset({S.MATCHED, S.REJECTED, S.EXPIRED, S.RETRACTED}),
+    S.MATCHED: frozenset({S.NOTIFIED, S.VIEWED, S.APPLIED, S.GRANTED, S.EXPIRED, S.RETRACTED}),
+    S.NOTIFIED: frozenset({S.VIEWED, S.APPLIED, S.GRANTED, S.EXPIRED, S.RETRACTED}),
+    S.VIEWED: frozenset({S.APPLIED, S.GRANTED, S.EXPIRED, S.RETRACTED}),
     S.APPLIED: frozenset({S.GRANTED, S.REJECTED}),
     S.GRANTED: frozenset(),
     S.REJECTED: frozenset(),
     S.EXPIRED: frozenset({S.APPLIED}),  # an agency may still accept a late application
+    S.RETRACTED: frozenset(),
 }
 OPEN = frozenset({S.MATCHED, S.NOTIFIED, S.VIEWED})  # offers that can still expire at their deadline
 

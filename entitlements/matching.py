@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from events.birth import BirthRegistered
-from events.contracts import LifeEvent
 from entitlements.households import Citizen, Household
 from entitlements.lifecycle import EntitlementStatus, initial_status
+from events.birth import BirthRegistered
+from events.contracts import LifeEvent
 from rules_engine.catalog import Catalog
 from rules_engine.eligibility import Eligibility
 from rules_engine.evaluation import Decision, evaluate
@@ -98,8 +98,11 @@ def on_birth_registered(event: LifeEvent, known: Household | None, household_key
     household = household_for_birth(data, known, new_id=f"hh-{household_key}")
     decisions = evaluate(catalog, event.type, birth_facts(data, household), data.registered_on)
     parents = tuple(p.id for p in data.parents)
-    offers = [_offer(event, d, data.child.id, household, parents) for d in decisions
-              if d.eligibility is not Eligibility.NOT_ELIGIBLE]
+    offers = [
+        _offer(event, d, data.child.id, household, parents)
+        for d in decisions
+        if d.eligibility is not Eligibility.NOT_ELIGIBLE
+    ]
     return Outcome(household, offers, _notifications(event, offers, household.id, category="childbirth_childcare"))
 
 
@@ -109,11 +112,22 @@ def _offer(event: LifeEvent, d: Decision, child_id: str, household: Household, p
     env = event.envelope
     return Offer(
         id=stable_id(env.source, env.id, d.benefit.id, beneficiary),
-        benefit_id=d.benefit.id, beneficiary_id=beneficiary, household_id=household.id,
-        status=initial_status(d.eligibility), eligibility=d.eligibility, amount_krw=d.amount_krw,
-        payment=d.benefit.payment, deadline=d.deadline, missing=d.missing, trace=trace_record(d),
-        reason_ko=reason(d, "ko"), reason_en=reason(d, "en"), evaluated_on=d.on,
-        event_source=env.source, event_id=env.id, recipients=recipients,
+        benefit_id=d.benefit.id,
+        beneficiary_id=beneficiary,
+        household_id=household.id,
+        status=initial_status(d.eligibility),
+        eligibility=d.eligibility,
+        amount_krw=d.amount_krw,
+        payment=d.benefit.payment,
+        deadline=d.deadline,
+        missing=d.missing,
+        trace=trace_record(d),
+        reason_ko=reason(d, "ko"),
+        reason_en=reason(d, "en"),
+        evaluated_on=d.on,
+        event_source=env.source,
+        event_id=env.id,
+        recipients=recipients,
     )
 
 
@@ -126,7 +140,15 @@ def _notifications(event: LifeEvent, offers: list[Offer], household_id: str, cat
                 by_recipient.setdefault(recipient, []).append(offer.id)
     env = event.envelope
     return [
-        NotificationIntent(stable_id(env.source, env.id, "notification", recipient), recipient, household_id,
-                           env.source, env.id, env.type, category, tuple(ids))
+        NotificationIntent(
+            stable_id(env.source, env.id, "notification", recipient),
+            recipient,
+            household_id,
+            env.source,
+            env.id,
+            env.type,
+            category,
+            tuple(ids),
+        )
         for recipient, ids in by_recipient.items()
     ]

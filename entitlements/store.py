@@ -11,14 +11,15 @@ from sqlalchemy.orm import Session
 
 from entitlements.households import Citizen, Household
 from entitlements.matching import Offer
-from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow, NotificationRow, ProcessedEventRow
+from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
+from notifiers.tables import NotificationRow
 
 _CHUNK = 500  # keeps IN-lists and bulk statements within every driver's parameter limits
 
 
 def _chunks(items: Sequence[object], size: int = _CHUNK) -> Iterable[Sequence[object]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,9 @@ def already_processed(session: Session, keys: Sequence[tuple[str, str]]) -> set[
     found: set[tuple[str, str]] = set()
     for chunk in _chunks(list(keys)):
         rows = session.execute(
-            select(ProcessedEventRow.source, ProcessedEventRow.event_id)
-            .where(tuple_(ProcessedEventRow.source, ProcessedEventRow.event_id).in_(chunk))
+            select(ProcessedEventRow.source, ProcessedEventRow.event_id).where(
+                tuple_(ProcessedEventRow.source, ProcessedEventRow.event_id).in_(chunk)
+            )
         )
         found.update((r.source, r.event_id) for r in rows)
     return found
@@ -70,8 +72,9 @@ def households_of(session: Session, citizen_ids: Iterable[str]) -> dict[str, Hou
         for h in session.scalars(select(HouseholdRow).where(HouseholdRow.id.in_(chunk))):
             households[h.id] = Household(h.id, h.municipality_code, h.resident_since, h.income_percentile)
         for c in session.scalars(select(CitizenRow).where(CitizenRow.household_id.in_(chunk))):
-            households[c.household_id].members[c.id] = Citizen(c.id, c.household_id, c.role, c.birth_date,
-                                                               c.birth_order)
+            households[c.household_id].members[c.id] = Citizen(
+                c.id, c.household_id, c.role, c.birth_date, c.birth_order
+            )
     return {citizen: households[h] for citizen, h in household_of.items() if h in households}
 
 
@@ -83,21 +86,46 @@ def languages_of(session: Session, citizen_ids: Iterable[str]) -> dict[str, str]
     return result
 
 
-def save_batch(session: Session, households: Sequence[Household], processed: Sequence[ProcessedEvent],
-               offers: Sequence[Offer], notifications: Sequence[RenderedNotification]) -> None:
+def save_batch(
+    session: Session,
+    households: Sequence[Household],
+    processed: Sequence[ProcessedEvent],
+    offers: Sequence[Offer],
+    notifications: Sequence[RenderedNotification],
+) -> None:
     """Everything a batch of events produced, in the caller's transaction (the outbox pattern)."""
     now = datetime.now(UTC)
     _upsert_profiles(session, households, now)
     if processed:
-        session.execute(insert(ProcessedEventRow), [
-            {"source": p.source, "event_id": p.event_id, "type": p.type, "household_id": p.household_id,
-             "processed_at": now} for p in processed])
+        session.execute(
+            insert(ProcessedEventRow),
+            [
+                {
+                    "source": p.source,
+                    "event_id": p.event_id,
+                    "type": p.type,
+                    "household_id": p.household_id,
+                    "processed_at": now,
+                }
+                for p in processed
+            ],
+        )
     if offers:
         session.execute(insert(EntitlementRow), [_offer_row(o, now) for o in offers])
     if notifications:
-        session.execute(insert(NotificationRow), [
-            {**n.__dict__, "offer_ids": list(n.offer_ids), "dispatch_status": "pending", "dispatch_attempts": 0,
-             "created_at": now} for n in notifications])
+        session.execute(
+            insert(NotificationRow),
+            [
+                {
+                    **n.__dict__,
+                    "offer_ids": list(n.offer_ids),
+                    "dispatch_status": "pending",
+                    "dispatch_attempts": 0,
+                    "created_at": now,
+                }
+                for n in notifications
+            ],
+        )
 
 
 def _upsert_profiles(session: Session, households: Sequence[Household], now: datetime) -> None:
@@ -105,8 +133,16 @@ def _upsert_profiles(session: Session, households: Sequence[Household], now: dat
     existing_h: set[str] = set()
     for chunk in _chunks(household_ids):
         existing_h.update(session.scalars(select(HouseholdRow.id).where(HouseholdRow.id.in_(chunk))))
-    rows = [{"id": h.id, "municipality_code": h.municipality_code, "resident_since": h.resident_since,
-             "income_percentile": h.income_percentile, "updated_at": now} for h in households]
+    rows = [
+        {
+            "id": h.id,
+            "municipality_code": h.municipality_code,
+            "resident_since": h.resident_since,
+            "income_percentile": h.income_percentile,
+            "updated_at": now,
+        }
+        for h in households
+    ]
     new = [r for r in rows if r["id"] not in existing_h]
     old = [r for r in rows if r["id"] in existing_h]
     if new:
@@ -118,8 +154,17 @@ def _upsert_profiles(session: Session, households: Sequence[Household], now: dat
     existing_c: set[str] = set()
     for chunk in _chunks([c.id for c in members]):
         existing_c.update(session.scalars(select(CitizenRow.id).where(CitizenRow.id.in_(chunk))))
-    citizen_rows = [{"id": c.id, "household_id": c.household_id, "role": c.role, "birth_date": c.birth_date,
-                     "birth_order": c.birth_order, "updated_at": now} for c in members]
+    citizen_rows = [
+        {
+            "id": c.id,
+            "household_id": c.household_id,
+            "role": c.role,
+            "birth_date": c.birth_date,
+            "birth_order": c.birth_order,
+            "updated_at": now,
+        }
+        for c in members
+    ]
     new_c = [r for r in citizen_rows if r["id"] not in existing_c]
     old_c = [r for r in citizen_rows if r["id"] in existing_c]
     if new_c:
@@ -130,9 +175,22 @@ def _upsert_profiles(session: Session, households: Sequence[Household], now: dat
 
 def _offer_row(o: Offer, now: datetime) -> dict[str, object]:
     return {
-        "id": o.id, "benefit_id": o.benefit_id, "beneficiary_id": o.beneficiary_id, "household_id": o.household_id,
-        "status": o.status.value, "eligibility": o.eligibility.value, "amount_krw": o.amount_krw,
-        "payment": o.payment, "deadline": o.deadline, "missing": list(o.missing), "trace": o.trace,
-        "reason_ko": o.reason_ko, "reason_en": o.reason_en, "evaluated_on": o.evaluated_on,
-        "event_source": o.event_source, "event_id": o.event_id, "created_at": now, "updated_at": now,
+        "id": o.id,
+        "benefit_id": o.benefit_id,
+        "beneficiary_id": o.beneficiary_id,
+        "household_id": o.household_id,
+        "status": o.status.value,
+        "eligibility": o.eligibility.value,
+        "amount_krw": o.amount_krw,
+        "payment": o.payment,
+        "deadline": o.deadline,
+        "missing": list(o.missing),
+        "trace": o.trace,
+        "reason_ko": o.reason_ko,
+        "reason_en": o.reason_en,
+        "evaluated_on": o.evaluated_on,
+        "event_source": o.event_source,
+        "event_id": o.event_id,
+        "created_at": now,
+        "updated_at": now,
     }

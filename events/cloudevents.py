@@ -68,8 +68,10 @@ class CloudEvent(BaseModel):
 
 def invalid_from_validation(err: ValidationError, prefix: str = "") -> InvalidEvent:
     errors = [
-        FieldError(field=prefix + ".".join(str(p) for p in e["loc"]) if e["loc"] else prefix.rstrip(".") or "event",
-                   message=e["msg"])
+        FieldError(
+            field=prefix + ".".join(str(p) for p in e["loc"]) if e["loc"] else prefix.rstrip(".") or "event",
+            message=e["msg"],
+        )
         for e in err.errors()
     ]
     first = errors[0] if errors else FieldError("event", "invalid")
@@ -111,7 +113,7 @@ def parse_binary(headers: Iterable[tuple[str, bytes | str]], body: bytes, prefix
         text = value.decode() if isinstance(value, bytes) else value
         lowered = name.lower()
         if lowered.startswith(prefix):
-            attributes[lowered[len(prefix):]] = text
+            attributes[lowered[len(prefix) :]] = text
         elif lowered in ("content-type", "content_type"):
             content_type = text
     if "specversion" not in attributes:
@@ -141,7 +143,8 @@ def _decode_data(body: bytes, content_type: str | None) -> Any:
 
 def binary_headers(event: CloudEvent, prefix: str) -> list[tuple[str, bytes]]:
     """The headers of an event in binary mode (Kafka: prefix "ce_"); the body is `json.dumps(event.data)`."""
-    headers = [(prefix + name, str(value).encode()) for name, value in event.attributes().items()
-               if name != "datacontenttype"]
+    headers = [
+        (prefix + name, str(value).encode()) for name, value in event.attributes().items() if name != "datacontenttype"
+    ]
     headers.append(("content-type", b"application/json"))
     return headers

@@ -17,7 +17,7 @@ from events.errors import FieldError, InvalidEvent
 
 @dataclass(frozen=True)
 class Contract:
-    type: str
+    event_type: str
     data_model: type[BaseModel]
     source_pattern: str
     subject_field: str | None  # dotted path in data that `subject` must equal, if any
@@ -55,8 +55,9 @@ def validate(envelope: CloudEvent) -> LifeEvent:
             status=422,
         )
     if not isinstance(envelope.data, dict):
-        raise InvalidEvent("invalid field 'data': must be a JSON object", [FieldError("data", "not an object")],
-                           status=422)
+        raise InvalidEvent(
+            "invalid field 'data': must be a JSON object", [FieldError("data", "not an object")], status=422
+        )
     try:
         data = contract.data_model.model_validate(envelope.data)
     except ValidationError as err:
@@ -99,9 +100,9 @@ def export_json_schemas(directory: Path) -> list[Path]:
     written = []
     for contract in CONTRACTS.values():
         schema = contract.data_model.model_json_schema()
-        schema["$id"] = f"https://beforeservice.dev/schemas/{contract.type}.json"
-        schema["description"] = f"data of a CloudEvents 1.0 event of type {contract.type}"
-        path = directory / f"{contract.type}.json"
+        schema["$id"] = f"https://beforeservice.dev/schemas/{contract.event_type}.json"
+        schema["description"] = f"data of a CloudEvents 1.0 event of type {contract.event_type}"
+        path = directory / f"{contract.event_type}.json"
         path.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n")
         written.append(path)
     return written

@@ -22,12 +22,23 @@ class DeadLetter(BaseModel):
     dead_lettered_at: datetime
 
     @classmethod
-    def of(cls, error: InvalidEvent, *, topic: str, partition: int, offset: int, key: bytes | None,
-           value: bytes, headers: list[tuple[str, bytes]]) -> DeadLetter:
+    def of(
+        cls,
+        error: InvalidEvent,
+        *,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+    ) -> DeadLetter:
         return cls(
             reason=error.reason,
             errors=[{"field": e.field, "message": e.message} for e in error.errors],
-            topic=topic, partition=partition, offset=offset,
+            topic=topic,
+            partition=partition,
+            offset=offset,
             key_b64=base64.b64encode(key).decode() if key is not None else None,
             value_b64=base64.b64encode(value).decode(),
             headers=[(name, base64.b64encode(v).decode()) for name, v in headers],

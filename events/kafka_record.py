@@ -20,6 +20,8 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> LifeEve
         if name.lower() == "content-type" and not header_value.decode(errors="replace").startswith(
             (STRUCTURED_CONTENT_TYPE, "application/json")
         ):
-            raise InvalidEvent(f"unsupported content-type '{header_value.decode(errors='replace')}'",
-                               [FieldError("content-type", "unsupported")])
+            raise InvalidEvent(
+                f"unsupported content-type '{header_value.decode(errors='replace')}'",
+                [FieldError("content-type", "unsupported")],
+            )
     return validate(parse_structured(value))

@@ -14,8 +14,7 @@ from events.topics import LIFE_EVENTS
 class AgencyProducer:
     def __init__(self, bootstrap_servers: str, topic: str = LIFE_EVENTS) -> None:
         self.topic = topic
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5,
-                                       retries=5)
+        self._producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5, retries=5)
 
     def send(self, event: CloudEvent, *, binary: bool = False, validate_first: bool = True) -> None:
         """Queue one event; call `flush()` to wait. Validates the contract first so agencies fail fast."""

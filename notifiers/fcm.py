@@ -97,9 +97,7 @@ class FcmPushSender:
         self._max_retry_after = max_retry_after
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._app, self._owns_app = self._get_or_create_app(
-            credentials_file, project_id, app_name, http_timeout
-        )
+        self._app, self._owns_app = self._get_or_create_app(credentials_file, project_id, app_name, http_timeout)
         self._google_credential = self._app.credential.get_credential()
         self._token_lock = threading.Lock()
         self._configure_service(endpoint, pool_size)
@@ -201,9 +199,7 @@ class FcmPushSender:
                 attempt += 1
         return [r for r in results if r is not None]
 
-    def _send_batch(
-        self, batch: list[messaging.Message], tokens: list[str]
-    ) -> list[tuple[PushResult, float | None]]:
+    def _send_batch(self, batch: list[messaging.Message], tokens: list[str]) -> list[tuple[PushResult, float | None]]:
         try:
             response = messaging.send_each(batch, app=self._app)
         except exceptions.FirebaseError as exc:
@@ -284,9 +280,7 @@ class FcmPushSender:
         )
         size = payload_size(fcm_message)
         if size > MAX_PAYLOAD_BYTES:
-            raise ValueError(
-                f"FCM payload for collapse_key={collapse_key!r} is {size} bytes > {MAX_PAYLOAD_BYTES}"
-            )
+            raise ValueError(f"FCM payload for collapse_key={collapse_key!r} is {size} bytes > {MAX_PAYLOAD_BYTES}")
         return fcm_message
 
 

@@ -16,8 +16,9 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from entitlements.lifecycle import EntitlementStatus
-from entitlements.tables import ConsentRow, DeliveryRow, DeviceRow, EntitlementRow, NotificationRow
+from entitlements.tables import EntitlementRow
 from notifiers.push import PushMessage, PushSender
+from notifiers.tables import ConsentRow, DeliveryRow, DeviceRow, NotificationRow
 
 PUSH = "push"
 
@@ -34,8 +35,12 @@ class DispatchResult:
 def dispatch_pending(sessions: sessionmaker[Session], sender: PushSender | None, limit: int = 500) -> DispatchResult:
     result = DispatchResult()
     with sessions.begin() as session:
-        query = (select(NotificationRow).where(NotificationRow.dispatch_status == "pending")
-                 .order_by(NotificationRow.created_at).limit(limit))
+        query = (
+            select(NotificationRow)
+            .where(NotificationRow.dispatch_status == "pending")
+            .order_by(NotificationRow.created_at)
+            .limit(limit)
+        )
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         rows = list(session.scalars(query))
@@ -53,10 +58,20 @@ def dispatch_pending(sessions: sessionmaker[Session], sender: PushSender | None,
             invalid = [r.token for r in results if r.token_invalid]
             for (row, _), r in zip(messages, results, strict=True):
                 outcome[row.id] = outcome.get(row.id, False) or r.accepted
-            session.execute(insert(DeliveryRow), [
-                {"notification_id": row.id, "token_hash": hashlib.sha256(r.token.encode()).hexdigest(),
-                 "accepted": r.accepted, "message_id": r.message_id, "error_code": r.error_code, "at": now}
-                for (row, _), r in zip(messages, results, strict=True)])
+            session.execute(
+                insert(DeliveryRow),
+                [
+                    {
+                        "notification_id": row.id,
+                        "token_hash": hashlib.sha256(r.token.encode()).hexdigest(),
+                        "accepted": r.accepted,
+                        "message_id": r.message_id,
+                        "error_code": r.error_code,
+                        "at": now,
+                    }
+                    for (row, _), r in zip(messages, results, strict=True)
+                ],
+            )
             if invalid:  # UNREGISTERED: the app was uninstalled or the token rotated
                 session.execute(delete(DeviceRow).where(DeviceRow.token.in_(invalid)))
                 result.tokens_removed = len(invalid)
@@ -89,7 +104,8 @@ def _consented_devices(session: Session, rows: list[NotificationRow]) -> dict[tu
         (c.citizen_id, c.category)
         for c in session.execute(
             select(ConsentRow.citizen_id, ConsentRow.category).where(
-                ConsentRow.citizen_id.in_(recipients), ConsentRow.channel == PUSH, ConsentRow.withdrawn_at.is_(None))
+                ConsentRow.citizen_id.in_(recipients), ConsentRow.channel == PUSH, ConsentRow.withdrawn_at.is_(None)
+            )
         )
     }
     tokens: dict[str, list[str]] = {}
@@ -100,6 +116,9 @@ def _consented_devices(session: Session, rows: list[NotificationRow]) -> dict[tu
 
 def _message(row: NotificationRow, token: str) -> PushMessage:
     return PushMessage(
-        token=token, title=row.lock_screen_title, body=row.lock_screen_body,
-        collapse_key=f"n-{row.id}"[:64], data={"notification_id": row.id, "kind": "offers"},
+        token=token,
+        title=row.lock_screen_title,
+        body=row.lock_screen_body,
+        collapse_key=f"n-{row.id}"[:64],
+        data={"notification_id": row.id, "kind": "offers"},
     )

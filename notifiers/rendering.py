@@ -33,9 +33,14 @@ def _krw(amount: int) -> str:
 
 class NotificationTemplates:
     def __init__(self, directory: Path = TEMPLATES) -> None:
-        self._env = SandboxedEnvironment(loader=FileSystemLoader(str(directory)), undefined=StrictUndefined,
-                                         autoescape=False, trim_blocks=True, lstrip_blocks=True,
-                                         keep_trailing_newline=False)
+        self._env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(directory)),
+            undefined=StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
         self._env.filters["krw"] = _krw
         self._templates: dict[tuple[str, str], Template] = {}
         for name in TEMPLATE_OF_EVENT.values():
@@ -49,9 +54,20 @@ class NotificationTemplates:
 
     def _self_test(self) -> None:
         """Render every template once with a sample offer, so an undefined variable fails now, not at send."""
-        sample = {"name_ko": "예", "name_en": "e", "agency_ko": "기관", "agency_en": "agency", "amount_krw": 1,
-                  "payment": "monthly", "deadline": "2024-01-01", "summary_ko": "요약", "summary_en": "summary",
-                  "apply_how_ko": "신청", "apply_how_en": "apply", "apply_url": "https://www.gov.kr"}
+        sample = {
+            "name_ko": "예",
+            "name_en": "e",
+            "agency_ko": "기관",
+            "agency_en": "agency",
+            "amount_krw": 1,
+            "payment": "monthly",
+            "deadline": "2024-01-01",
+            "summary_ko": "요약",
+            "summary_en": "summary",
+            "apply_how_ko": "신청",
+            "apply_how_en": "apply",
+            "apply_url": "https://www.gov.kr",
+        }
         for event_type in TEMPLATE_OF_EVENT:
             for lang in LANGUAGES:
                 self.render(event_type, lang, [sample])

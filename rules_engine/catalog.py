@@ -14,7 +14,7 @@ from rules_engine.expressions import UNKNOWN, CompiledExpression, ExpressionErro
 from rules_engine.facts import FACTS
 from rules_engine.parameters import Parameter
 
-RECIPIENTS = frozenset({"parents", "household"})
+RECIPIENTS = frozenset({"parents", "household", "subject", "next_of_kin"})
 PAYMENTS = frozenset({"once", "monthly", "information"})
 CATEGORIES = frozenset({"childbirth_childcare", "elderly", "disability", "employment", "housing", "bereavement"})
 
@@ -109,7 +109,7 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping = _Lines(loader.construct_mapping(node, deep=True))
+    mapping = _Lines(loader.construct_mapping(node, deep=True))  # type: ignore[arg-type]
     mapping.lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
     mapping.line = node.start_mark.line + 1
     return mapping
@@ -131,7 +131,7 @@ def _line(mapping: Any, key: str | None = None) -> int:
 
 def read_yaml(path: Path) -> Any:
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 - a SafeLoader
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
     except yaml.YAMLError as exc:
         raise CatalogError(f"{path}: invalid YAML: {exc}") from exc
 
@@ -203,15 +203,29 @@ class _BenefitReader:
         if not legal:
             raise self.fail("legal_basis", "at least one legal basis is required")
         return Benefit(
-            id=benefit_id, name=self.text("name"), summary=self.text("summary"),
-            agency=self.agencies[agency_id], category=category,
-            triggers=tuple(self.require("triggers", list)), recipients=recipients, payment=payment,
-            effective_from=effective_from, effective_until=effective_until,
-            legal_basis=tuple(LegalReference(self.require("ko", str, ref), self.require("en", str, ref), ref.get("url"))
-                              for ref in legal),
-            source=self.require("source", str), unconfirmed=tuple(raw.get("unconfirmed") or ()),
-            apply_url=self.require("url", str, apply), apply_how=self.text("how", apply),
-            deadline=deadline, parameters=parameters, conditions=conditions, amount=amount, file=str(self.path),
+            id=benefit_id,
+            name=self.text("name"),
+            summary=self.text("summary"),
+            agency=self.agencies[agency_id],
+            category=category,
+            triggers=tuple(self.require("triggers", list)),
+            recipients=recipients,
+            payment=payment,
+            effective_from=effective_from,
+            effective_until=effective_until,
+            legal_basis=tuple(
+                LegalReference(self.require("ko", str, ref), self.require("en", str, ref), ref.get("url"))
+                for ref in legal
+            ),
+            source=self.require("source", str),
+            unconfirmed=tuple(raw.get("unconfirmed") or ()),
+            apply_url=self.require("url", str, apply),
+            apply_how=self.text("how", apply),
+            deadline=deadline,
+            parameters=parameters,
+            conditions=conditions,
+            amount=amount,
+            file=str(self.path),
         )
 
     def parameters(self, effective_from: date) -> dict[str, Parameter]:
@@ -222,20 +236,32 @@ class _BenefitReader:
                 raise self.fail("values", f"parameter '{name}': values must be keyed by dates (YYYY-MM-DD)", spec)
             starts = tuple(sorted(values))
             if starts[0] > effective_from:
-                raise self.fail("values", f"parameter '{name}' has no value on {effective_from}, "
-                                          "when the benefit takes effect", spec)
+                raise self.fail(
+                    "values",
+                    f"parameter '{name}' has no value on {effective_from}, when the benefit takes effect",
+                    spec,
+                )
             dated_by = spec.get("dated_by")
             if dated_by is not None and FACTS.get(dated_by) is not date:
                 raise self.fail("dated_by", f"parameter '{name}': dated_by must be a date fact", spec)
-            result[name] = Parameter(name, self.text("description", spec), self.require("reference", str, spec),
-                                     starts, tuple(values[s] for s in starts), dated_by)
+            result[name] = Parameter(
+                name,
+                self.text("description", spec),
+                self.require("reference", str, spec),
+                starts,
+                tuple(values[s] for s in starts),
+                dated_by,
+            )
         return result
 
     def condition(self, raw: Any, params: set[str]) -> Condition:
         if not isinstance(raw, dict):
             raise self.fail("conditions", "each condition is a mapping with when, reason and reference")
-        return Condition(self.expression(self.require("when", str, raw), params, "when", raw),
-                         self.text("reason", raw), self.require("reference", str, raw))
+        return Condition(
+            self.expression(self.require("when", str, raw), params, "when", raw),
+            self.text("reason", raw),
+            self.require("reference", str, raw),
+        )
 
     def expression(self, source: str | int, params: set[str], key: str, within: Any = None) -> CompiledExpression:
         try:

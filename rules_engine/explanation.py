@@ -34,7 +34,12 @@ def reason(decision: Decision, lang: str) -> str:
 def trace_record(decision: Decision) -> list[dict[str, object]]:
     """The full trace for caseworkers: every condition, whether it held, and its legal reference."""
     return [
-        {"when": o.expression, "holds": o.holds, "reason_ko": o.reason["ko"], "reason_en": o.reason["en"],
-         "reference": o.reference}
+        {
+            "when": o.expression,
+            "holds": o.holds,
+            "reason_ko": o.reason["ko"],
+            "reason_en": o.reason["en"],
+            "reference": o.reference,
+        }
         for o in decision.trace
     ]

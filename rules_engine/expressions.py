@@ -45,12 +45,20 @@ class CompiledExpression:
 
 
 _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
 }
 _ARITH: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv,
 }
 _CALLS: dict[str, Callable[..., Any]] = {"min": min, "max": max}
 
@@ -81,7 +89,7 @@ class _Compiler:
         self.facts: set[str] = set()
         self.params: set[str] = set()
 
-    def compile(self, node: ast.expr) -> Evaluator:  # noqa: PLR0911 - one branch per node kind
+    def compile(self, node: ast.expr) -> Evaluator:
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, str, bool)) and node.value is not None:
             value = node.value
             return lambda facts, params: value
@@ -123,7 +131,7 @@ class _Compiler:
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, str, bool)):
             return node.value
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
-            return -node.operand.value
+            return -node.operand.value  # type: ignore[operator]
         raise ExpressionError(f"list items must be literals, not '{ast.unparse(node)}'")
 
     def _name(self, node: ast.expr) -> Evaluator:
@@ -144,6 +152,7 @@ class _Compiler:
     def _boolop(self, node: ast.BoolOp) -> Evaluator:
         parts = [self.compile(v) for v in node.values]
         if isinstance(node.op, ast.And):
+
             def conjunction(facts: Facts, params: Params) -> Any:
                 result: Any = True
                 for part in parts:
@@ -153,6 +162,7 @@ class _Compiler:
                     elif not value:
                         return False
                 return result
+
             return conjunction
 
         def disjunction(facts: Facts, params: Params) -> Any:
@@ -164,6 +174,7 @@ class _Compiler:
                 elif value:
                     return True
             return result
+
         return disjunction
 
     def _compare(self, node: ast.Compare) -> Evaluator:
@@ -181,6 +192,7 @@ class _Compiler:
                 if a is UNKNOWN or b is UNKNOWN:
                     return UNKNOWN
                 return op0(a, b)
+
             return single
 
         def chained(facts: Facts, params: Params) -> Any:
@@ -188,11 +200,17 @@ class _Compiler:
             if any(v is UNKNOWN for v in values):
                 return UNKNOWN
             return all(op(values[i], values[i + 1]) for i, op in enumerate(ops))
+
         return chained
 
     def _call(self, node: ast.Call) -> Evaluator:
-        if isinstance(node.func, ast.Name) and node.func.id == "date" and len(node.args) == 1 \
-                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+        if (
+            isinstance(node.func, ast.Name)
+            and node.func.id == "date"
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             try:
                 value = date.fromisoformat(node.args[0].value)
             except ValueError as exc:
@@ -207,6 +225,7 @@ class _Compiler:
                 if any(v is UNKNOWN for v in values):
                     return UNKNOWN
                 return function(*values)
+
             return call
         raise ExpressionError(f"call '{ast.unparse(node)}' is not allowed (only date(\"...\"), min, max)")
 

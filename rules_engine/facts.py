@@ -12,12 +12,32 @@ FACTS: dict[str, type] = {
     "child.birth_order": int,
     "child.age_days": int,
     "child.age_months": int,
+    "person.birth_date": date,
+    "person.age_years": int,
+    "person.age_months": int,
+    "person.deceased_on": date,
+    "person.disability_severity": str,
+    "person.insured_days": int,
+    "person.separation_reason": str,
+    "person.separated_on": date,
+    "person.average_daily_wage": int,
+    "person.recognized_income_krw": int,
+    "person.nps_contribution_months": int,
+    "person.married_on": date,
+    "person.is_homeowner": bool,
+    "person.monthly_rent_krw": int,
     "household.municipality_code": str,
+    "household.previous_municipality_code": str,
     "household.months_resident": int,
     "household.income_percentile": int,
+    "household.median_income_ratio": int,
+    "household.livelihood_recipient": bool,
+    "household.members_count": int,
+    "household.children_count": int,
+    "household.is_couple": bool,
 }
 
-DERIVED = frozenset({"child.age_days", "child.age_months"})
+DERIVED = frozenset({"child.age_days", "child.age_months", "person.age_years", "person.age_months"})
 
 
 def whole_months_between(start: date, end: date) -> int:
@@ -39,6 +59,11 @@ def situation(base: Mapping[str, Any], on: date) -> dict[str, Any]:
     if isinstance(birth_date, date):
         facts["child.age_days"] = (on - birth_date).days
         facts["child.age_months"] = whole_months_between(birth_date, on)
+    person_born = facts.get("person.birth_date")
+    if isinstance(person_born, date):
+        months = whole_months_between(person_born, on)
+        facts["person.age_months"] = months
+        facts["person.age_years"] = months // 12  # 만 나이: completed years
     return facts
 
 
@@ -49,6 +74,8 @@ def check_types(facts: Mapping[str, Any]) -> list[str]:
         expected = FACTS.get(name)
         if expected is None:
             problems.append(f"unknown fact '{name}'")
+        elif name in DERIVED:
+            problems.append(f"fact '{name}' is derived; give the date it is derived from")
         elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             problems.append(f"fact '{name}' must be {expected.__name__}, got {type(value).__name__}")
     return problems

@@ -86,24 +86,41 @@ def fcm(tmp_path: Path) -> Iterator[tuple[LocalFcmServer, Path]]:
 
 
 @pytest.fixture
-def engine_env(broker: EmbeddedBroker, database_url: str, fcm: tuple[LocalFcmServer, Path],
-               tmp_path: Path) -> dict[str, str]:
+def engine_env(
+    broker: EmbeddedBroker, database_url: str, fcm: tuple[LocalFcmServer, Path], tmp_path: Path
+) -> dict[str, str]:
     server, credentials = fcm
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DATABASE_", "FIREBASE_", "FCM_"))}
-    env.update({
-        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "DATABASE_URL": database_url,
-        "FIREBASE_CREDENTIALS": str(credentials),
-        "FCM_ENDPOINT": server.url,
-        "WORKER_ID": f"test-worker-{uuid.uuid4().hex[:8]}",
-        "WORKER_METRICS_PORT": "0",
-        "WORKER_BATCH_SECONDS": "0.1",
-        "DISPATCH_INTERVAL_SECONDS": "0.2",
-        "LIFE_EVENTS_PARTITIONS": str(PARTITIONS),
-        "DATA_DIR": str(tmp_path / "var"),
-        "API_PORT": str(free_port()),
-    })
+    env.update(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "DATABASE_URL": database_url,
+            "FIREBASE_CREDENTIALS": str(credentials),
+            "FCM_ENDPOINT": server.url,
+            "WORKER_ID": f"test-worker-{uuid.uuid4().hex[:8]}",
+            "WORKER_METRICS_PORT": "0",
+            "WORKER_BATCH_SECONDS": "0.1",
+            "DISPATCH_INTERVAL_SECONDS": "0.2",
+            "LIFE_EVENTS_PARTITIONS": str(PARTITIONS),
+            "DATA_DIR": str(tmp_path / "var"),
+            "API_PORT": str(free_port()),
+            "TOKEN_SECRET": TOKEN_SECRET,
+            "DEV_LOGIN": "false",
+        }
+    )
     return env
+
+
+TOKEN_SECRET = "test-secret-" + uuid.uuid4().hex
+
+
+def citizen_headers(citizen_id: str) -> dict[str, str]:
+    """A bearer token for the citizen, signed with the engine's key (what the citizen app would hold)."""
+    from beforeservice.auth import issue_token
+    from beforeservice.settings import Settings
+
+    token = issue_token(Settings(token_secret=TOKEN_SECRET), citizen_id, "citizen")
+    return {"authorization": f"Bearer {token}"}
 
 
 class Component:
@@ -111,8 +128,9 @@ class Component:
         self.name = name
         self.log = log_dir / f"{name}.log"
         log_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen([sys.executable, "-m", "beforeservice", name], env=env,
-                                        stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "beforeservice", name], env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT
+        )
         RUNNING.append(self)
 
     def stop(self) -> None:

@@ -15,11 +15,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.broker import EmbeddedBroker
-from entitlements.tables import EntitlementRow, NotificationRow, ProcessedEventRow
+from entitlements.tables import EntitlementRow, ProcessedEventRow
 from events.cloudevents import binary_headers
 from events.producer import AgencyProducer
 from events.topics import DEAD_LETTERS
-from tests.conftest import Component, wait_for
+from notifiers.tables import NotificationRow
+from tests.conftest import Component, citizen_headers, wait_for
 from tests.support.births import birth_event, register_device, seed_household
 from tests.support.fcm_server import LocalFcmServer
 
@@ -38,7 +39,9 @@ EXPECTED_SUWON_SECOND_CHILD = {
 
 def entitlements_of(sessions: sessionmaker[Session], event_id: str) -> dict[str, EntitlementRow]:
     with sessions() as session:
-        return {r.benefit_id: r for r in session.scalars(select(EntitlementRow).where(EntitlementRow.event_id == event_id))}
+        return {
+            r.benefit_id: r for r in session.scalars(select(EntitlementRow).where(EntitlementRow.event_id == event_id))
+        }
 
 
 def notification_of(sessions: sessionmaker[Session], recipient: str) -> NotificationRow | None:
@@ -52,8 +55,11 @@ def dispatched(sessions: sessionmaker[Session], recipient: str) -> NotificationR
 
 
 def test_kafka_birth_becomes_offers_inbox_and_one_push(
-    broker: EmbeddedBroker, sessions: sessionmaker[Session], fcm: tuple[LocalFcmServer, Path],
-    worker: Component, api: httpx.Client,
+    broker: EmbeddedBroker,
+    sessions: sessionmaker[Session],
+    fcm: tuple[LocalFcmServer, Path],
+    worker: Component,
+    api: httpx.Client,
 ) -> None:
     server, _ = fcm
     seed_household(sessions, "hh-kim", ["m-kim", "f-kim"], "41110", date(2021, 5, 1))
@@ -73,7 +79,7 @@ def test_kafka_birth_becomes_offers_inbox_and_one_push(
     assert "아동수당법" in rows["child_allowance"].reason_ko
 
     # Inbox: one notification per parent, bundling all six offers.
-    inbox = api.get("/v1/citizens/m-kim/inbox").json()
+    inbox = api.get("/v1/citizens/m-kim/inbox", headers=citizen_headers("m-kim")).json()
     assert len(inbox["notifications"]) == 1
     entry = inbox["notifications"][0]
     offers = {o["benefit_id"]: o for o in entry["offers"]}
@@ -82,7 +88,9 @@ def test_kafka_birth_becomes_offers_inbox_and_one_push(
     assert offers["parental_benefit"]["deadline"] == "2024-04-29"
     assert "6가지 혜택" in entry["message_ko"] and "3,000,000원" in entry["message_ko"]
     assert "6 benefits" in entry["message_en"]
-    father_inbox = api.get("/v1/citizens/f-kim/inbox").json()["notifications"]
+    assert api.get("/v1/citizens/m-kim/inbox").status_code == 401  # no token
+    assert api.get("/v1/citizens/m-kim/inbox", headers=citizen_headers("f-kim")).status_code == 404  # not theirs
+    father_inbox = api.get("/v1/citizens/f-kim/inbox", headers=citizen_headers("f-kim")).json()["notifications"]
     assert len(father_inbox) == 1 and len(father_inbox[0]["offers"]) == 6
 
     # Push: exactly one, to the consenting mother's device, with nothing personal on the lock screen.
@@ -105,8 +113,12 @@ def test_kafka_birth_becomes_offers_inbox_and_one_push(
     wait_for(lambda: dispatched(sessions, "m-lee"), what="the sentinel event processed")
     assert len(entitlements_of(sessions, event.id)) == 6
     with sessions() as session:
-        assert session.scalar(select(func.count()).select_from(NotificationRow)
-                              .where(NotificationRow.event_id == event.id)) == 2
+        assert (
+            session.scalar(
+                select(func.count()).select_from(NotificationRow).where(NotificationRow.event_id == event.id)
+            )
+            == 2
+        )
         assert session.scalar(select(func.count()).select_from(ProcessedEventRow)) == 2
     assert len(server.received) == 1
     producer.close()
@@ -114,13 +126,23 @@ def test_kafka_birth_becomes_offers_inbox_and_one_push(
 
 @pytest.mark.parametrize("mode", ["structured", "binary"])
 def test_http_birth_in_both_content_modes(
-    mode: str, sessions: sessionmaker[Session], worker: Component, api: httpx.Client,
+    mode: str,
+    sessions: sessionmaker[Session],
+    worker: Component,
+    api: httpx.Client,
 ) -> None:
-    event = birth_event(mother=f"m-{mode}", father=f"f-{mode}", birth_order=1, municipality="46820",
-                        born="2024-06-10", registered="2024-06-12")
+    event = birth_event(
+        mother=f"m-{mode}",
+        father=f"f-{mode}",
+        birth_order=1,
+        municipality="46820",
+        born="2024-06-10",
+        registered="2024-06-12",
+    )
     if mode == "structured":
-        response = api.post("/v1/events", content=event.to_structured(),
-                            headers={"content-type": "application/cloudevents+json"})
+        response = api.post(
+            "/v1/events", content=event.to_structured(), headers={"content-type": "application/cloudevents+json"}
+        )
     else:
         headers = {name.replace("ce_", "ce-"): value.decode() for name, value in binary_headers(event, "ce-")}
         response = api.post("/v1/events", content=json.dumps(event.data), headers=headers)
@@ -128,7 +150,7 @@ def test_http_birth_in_both_content_modes(
     assert response.json() == {"id": event.id, "source": event.source, "type": event.type}
 
     wait_for(lambda: dispatched(sessions, f"m-{mode}"), what="the posted birth processed")
-    inbox = api.get(f"/v1/citizens/m-{mode}/inbox").json()["notifications"]
+    inbox = api.get(f"/v1/citizens/m-{mode}/inbox", headers=citizen_headers(f"m-{mode}")).json()["notifications"]
     offers = {o["benefit_id"]: o for o in inbox[0]["offers"]}
     # First child, Haenam, residence unknown: the county grant has no residence condition.
     assert offers["haenam_newborn_childcare_grant"]["amount_krw"] == 3_000_000  # the 2025 increase is not yet in force
@@ -138,13 +160,16 @@ def test_http_birth_in_both_content_modes(
 
 
 def _dead_letters(bootstrap: str, expected: int) -> list[dict[str, Any]]:
-    consumer = KafkaConsumer(DEAD_LETTERS, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             consumer_timeout_ms=2000, group_id=None)
+    consumer = KafkaConsumer(
+        DEAD_LETTERS, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=2000, group_id=None
+    )
     letters: list[dict[str, Any]] = []
     try:
+
         def read() -> bool:
             letters.extend(json.loads(m.value) for m in consumer)
             return len(letters) >= expected
+
         wait_for(read, timeout=60, what=f"{expected} dead letters")
     finally:
         consumer.close()
@@ -152,7 +177,9 @@ def _dead_letters(bootstrap: str, expected: int) -> list[dict[str, Any]]:
 
 
 def test_bad_kafka_records_are_dead_lettered_and_good_ones_still_flow(
-    broker: EmbeddedBroker, sessions: sessionmaker[Session], worker: Component,
+    broker: EmbeddedBroker,
+    sessions: sessionmaker[Session],
+    worker: Component,
 ) -> None:
     producer = AgencyProducer(broker.bootstrap_servers)
     good_before = birth_event(mother="m-before", birth_order=1)
@@ -168,8 +195,11 @@ def test_bad_kafka_records_are_dead_lettered_and_good_ones_still_flow(
     for value in bad:
         producer.send_raw(value, key=b"k")
     # Binary mode without ce_type:
-    producer.send_raw(json.dumps(valid["data"]).encode(), key=b"k",
-                      headers=[("ce_specversion", b"1.0"), ("ce_id", b"x1"), ("ce_source", b"/agencies/mois/registry/41110")])
+    producer.send_raw(
+        json.dumps(valid["data"]).encode(),
+        key=b"k",
+        headers=[("ce_specversion", b"1.0"), ("ce_id", b"x1"), ("ce_source", b"/agencies/mois/registry/41110")],
+    )
     good_after = birth_event(mother="m-after", birth_order=1)
     producer.send(good_after)
     producer.flush()
@@ -184,12 +214,15 @@ def test_bad_kafka_records_are_dead_lettered_and_good_ones_still_flow(
         reason = originals[base64.b64encode(value).decode()]
         assert needle in reason, (needle, reason)
     assert any("'type'" in r for r in originals.values())
-    wait_for(lambda: dispatched(sessions, "m-before") and dispatched(sessions, "m-after"),
-             what="the good events around the bad ones processed")
+    wait_for(
+        lambda: dispatched(sessions, "m-before") and dispatched(sessions, "m-after"),
+        what="the good events around the bad ones processed",
+    )
 
 
-def test_http_refuses_bad_events_with_problem_details(sessions: sessionmaker[Session], worker: Component,
-                                                      api: httpx.Client) -> None:
+def test_http_refuses_bad_events_with_problem_details(
+    sessions: sessionmaker[Session], worker: Component, api: httpx.Client
+) -> None:
     structured = {"content-type": "application/cloudevents+json"}
     valid = json.loads(birth_event(mother="m-http").to_structured())
 

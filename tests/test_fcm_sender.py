@@ -148,9 +148,7 @@ def test_unregistered_token_is_invalid_and_not_retried(
     assert sleeps == []
 
 
-def test_quota_exceeded_honours_retry_after(
-    sender: FcmPushSender, server: LocalFcmServer, sleeps: list[float]
-) -> None:
+def test_quota_exceeded_honours_retry_after(sender: FcmPushSender, server: LocalFcmServer, sleeps: list[float]) -> None:
     server.fail_token("busy", 429, "QUOTA_EXCEEDED", times=1, retry_after=1)
 
     [result] = sender.send([push("busy")])
@@ -160,9 +158,7 @@ def test_quota_exceeded_honours_retry_after(
     assert len(sleeps) == 1 and sleeps[0] >= 1.0
 
 
-def test_unavailable_twice_then_success(
-    sender: FcmPushSender, server: LocalFcmServer, sleeps: list[float]
-) -> None:
+def test_unavailable_twice_then_success(sender: FcmPushSender, server: LocalFcmServer, sleeps: list[float]) -> None:
     server.fail_token("flaky", 503, "UNAVAILABLE", times=2)
 
     ok, flaky = sender.send([push("steady"), push("flaky")])
@@ -222,9 +218,7 @@ def test_quota_without_usable_retry_after_is_left_to_the_caller(
     assert sleeps == []
 
 
-def test_oversized_payload_raises_before_anything_is_sent(
-    sender: FcmPushSender, server: LocalFcmServer
-) -> None:
+def test_oversized_payload_raises_before_anything_is_sent(sender: FcmPushSender, server: LocalFcmServer) -> None:
     with pytest.raises(ValueError, match="bytes"):
         sender.send([push("fine"), push("huge", data={"blob": "x" * MAX_PAYLOAD_BYTES})])
     # Hangul is 3 bytes in UTF-8: 1,400 syllables are 4,200 bytes although only 1,400 characters.

@@ -225,9 +225,7 @@ class _Server(ThreadingHTTPServer):
     # make the kernel drop SYNs and the client stall for a 1 s retransmit.
     request_queue_size = 1024
 
-    def __init__(
-        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], fcm: LocalFcmServer
-    ) -> None:
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], fcm: LocalFcmServer) -> None:
         self.fcm = fcm
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()

@@ -1,0 +1,80 @@
+"""SQLAlchemy 2 tables of the notification side: outbox/inbox, devices, consents, delivery results.
+
+An adapter: the pure notification logic never imports this module.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from entitlements.tables import Base
+
+
+class NotificationRow(Base):
+    """Outbox and inbox at once: written with the entitlements, sent by the dispatcher, read by the app."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("recipient_id", "event_source", "event_id", name="uq_notification_recipient_event"),
+        Index("ix_notifications_dispatch", "dispatch_status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # opaque id carried by the push
+    recipient_id: Mapped[str] = mapped_column(String(80), index=True)
+    household_id: Mapped[str] = mapped_column(String(80))
+    event_source: Mapped[str] = mapped_column(String(512))
+    event_id: Mapped[str] = mapped_column(String(256))
+    event_type: Mapped[str] = mapped_column(String(256))
+    category: Mapped[str] = mapped_column(String(32))
+    offer_ids: Mapped[list[str]] = mapped_column(JSON)
+    language: Mapped[str] = mapped_column(String(8))
+    lock_screen_title: Mapped[str] = mapped_column(String(200))
+    lock_screen_body: Mapped[str] = mapped_column(String(400))
+    message_ko: Mapped[str] = mapped_column(Text)
+    message_en: Mapped[str] = mapped_column(Text)
+    dispatch_status: Mapped[str] = mapped_column(String(16))  # pending | sent | inbox_only | failed
+    dispatch_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    viewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DeviceRow(Base):
+    __tablename__ = "devices"
+
+    token: Mapped[str] = mapped_column(String(512), primary_key=True)
+    citizen_id: Mapped[str] = mapped_column(String(80), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    last_refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ConsentRow(Base):
+    """Opt-in to a category on a channel, with the version of the text the citizen agreed to."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("citizen_id", "category", "channel", name="uq_consent"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[str] = mapped_column(String(80), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    text_version: Mapped[str] = mapped_column(String(32))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DeliveryRow(Base):
+    """One push attempt's result per device, for audit and take-up measurement."""
+
+    __tablename__ = "push_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notification_id: Mapped[str] = mapped_column(ForeignKey("notifications.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    accepted: Mapped[bool]
+    message_id: Mapped[str | None] = mapped_column(String(256))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
