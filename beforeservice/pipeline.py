@@ -9,14 +9,14 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from entitlements import store
-from entitlements.households import Household
-from entitlements.matching import NotificationIntent, Offer, on_birth_registered
-from events.birth import BirthRegistered
-from events.contracts import LifeEvent, partition_key
+from entitlements.lifecycle import EntitlementStatus
+from entitlements.matching import NotificationIntent, Offer, ProfileBook, ProfileContradiction, handle
+from events import applications, birth, death, marriage, moves
+from events.contracts import LifeEvent
 from events.dead_letter import DeadLetter
-from events.errors import InvalidEvent
+from events.errors import FieldError, InvalidEvent
 from events.kafka_record import decode
-from notifiers.rendering import NotificationTemplates
+from notifiers.rendering import TEMPLATE_OF_EVENT, NotificationTemplates
 from rules_engine.catalog import Catalog
 
 
@@ -29,6 +29,17 @@ class Record:
     value: bytes | None
     headers: list[tuple[str, bytes]]
 
+    def dead_letter(self, error: InvalidEvent) -> DeadLetter:
+        return DeadLetter.of(
+            error,
+            topic=self.topic,
+            partition=self.partition,
+            offset=self.offset,
+            key=self.key,
+            value=self.value or b"",
+            headers=self.headers,
+        )
+
 
 @dataclass
 class BatchResult:
@@ -39,27 +50,35 @@ class BatchResult:
     undetermined: int = 0
     notifications: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    deceased: list[str] = field(default_factory=list)
 
 
-def decode_records(records: Sequence[Record]) -> tuple[list[LifeEvent], list[DeadLetter]]:
+def decode_records(records: Sequence[Record]) -> tuple[list[tuple[Record, LifeEvent]], list[DeadLetter]]:
     """Valid events in order, and a dead letter (with the reason and the original bytes) for each bad one."""
     good, bad = [], []
     for record in records:
         try:
-            good.append(decode(record.value, record.headers))
+            good.append((record, decode(record.value, record.headers)))
         except InvalidEvent as error:
-            bad.append(
-                DeadLetter.of(
-                    error,
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    key=record.key,
-                    value=record.value or b"",
-                    headers=record.headers,
-                )
-            )
+            bad.append(record.dead_letter(error))
     return good, bad
+
+
+def people_of(event: LifeEvent) -> list[str]:
+    """Everyone whose profile the event reads or changes."""
+    data = event.data
+    if isinstance(data, birth.BirthRegistered):
+        return [p.id for p in data.parents] + [data.child.id]
+    if isinstance(data, death.DeathRegistered):
+        return [data.deceased.id] + ([data.informant.id] if data.informant else [])
+    if isinstance(data, moves.AddressMoved):
+        return list(data.movers)
+    if isinstance(data, marriage.MarriageRegistered):
+        return [s.id for s in data.spouses]
+    if isinstance(data, applications.ApplicationReceived | applications.BenefitGranted):
+        return [data.citizen_id]
+    person = getattr(data, "person", None)
+    return [person.id] if person is not None else []
 
 
 class LifeEventProcessor:
@@ -75,51 +94,68 @@ class LifeEventProcessor:
             self.apply(events, result)
         return result
 
-    def apply(self, events: Sequence[LifeEvent], result: BatchResult) -> None:
+    def apply(self, events: Sequence[tuple[Record, LifeEvent]], result: BatchResult) -> None:
         with self.sessions.begin() as session:
-            seen = store.already_processed(session, [e.envelope.key for e in events])
-            fresh: list[LifeEvent] = []
-            for event in events:
+            seen = store.already_processed(session, [e.envelope.key for _, e in events])
+            fresh: list[tuple[Record, LifeEvent]] = []
+            for record, event in events:
                 if event.envelope.key in seen:
                     result.duplicates += 1
                 else:
                     seen.add(event.envelope.key)
-                    fresh.append(event)
-            households = store.households_of(session, _people(fresh))
-            changed: dict[str, Household] = {}
-            processed, offers, intents = [], [], []
-            for event in fresh:
-                outcome = self._handle(event, households)
-                for member in outcome.household.members:
-                    households[member] = outcome.household
-                changed[outcome.household.id] = outcome.household
+                    fresh.append((record, event))
+            households = store.households_of(session, [p for _, e in fresh for p in people_of(e)])
+            book = ProfileBook(households, store.open_entitlements(session, {h.id for h in households.values()}))
+            changed: dict[str, Any] = {}
+            processed, offers, intents, changes = [], [], [], []
+            for record, event in fresh:
+                try:
+                    outcome = handle(event, book, self.catalog)
+                except ProfileContradiction as contradiction:
+                    result.dead_letters.append(
+                        record.dead_letter(
+                            InvalidEvent(str(contradiction), [FieldError("data", "contradicts the profile store")])
+                        )
+                    )
+                    continue
+                for household in outcome.households:
+                    changed[household.id] = household
+                household_id = outcome.households[0].id if outcome.households else None
                 processed.append(
-                    store.ProcessedEvent(event.envelope.source, event.envelope.id, event.type, outcome.household.id)
+                    store.ProcessedEvent(event.envelope.source, event.envelope.id, event.type, household_id)
                 )
                 offers.extend(outcome.offers)
                 intents.extend(outcome.notifications)
+                changes.extend(outcome.status_changes)
+                result.deceased.extend(outcome.deceased)
             languages = store.languages_of(session, [i.recipient_id for i in intents])
             by_id = {o.id: o for o in offers}
             rendered = [self._render(i, by_id, languages.get(i.recipient_id, "ko")) for i in intents]
-            store.save_batch(session, list(changed.values()), processed, offers, rendered)
-        result.processed += len(fresh)
-        result.offers += sum(1 for o in offers if o.status == "matched")
-        result.undetermined += sum(1 for o in offers if o.status == "pending_review")
+            store.save_batch(session, list(changed.values()), processed, offers, rendered, changes)
+            self._on_deaths(session, result.deceased)
+        result.processed += len(processed)
+        result.offers += sum(1 for o in offers if o.status is EntitlementStatus.MATCHED)
+        result.undetermined += sum(1 for o in offers if o.status is EntitlementStatus.PENDING_REVIEW)
         result.notifications += len(rendered)
 
-    def _handle(self, event: LifeEvent, households: dict[str, Household]) -> Any:
-        data = event.data
-        if isinstance(data, BirthRegistered):
-            known = next((households[p.id] for p in data.parents if p.id in households), None)
-            return on_birth_registered(event, known, partition_key(event), self.catalog)
-        raise InvalidEvent(f"no handler for event type '{event.type}'")
+    def _on_deaths(self, session: Session, deceased: list[str]) -> None:
+        """Tact: nothing more is pushed to the deceased's devices, in the same transaction as the death."""
+        if not deceased:
+            return
+        try:
+            from notifiers.tact import on_death
+        except ImportError:  # pragma: no cover - the notifier side is optional
+            return
+        for citizen in deceased:
+            on_death(session, citizen)
 
     def _render(
         self, intent: NotificationIntent, offers: dict[str, Offer], language: str
     ) -> store.RenderedNotification:
         lines = [self.offer_view(offers[i]) for i in intent.offer_ids]
-        ko = self.templates.render(intent.event_type, "ko", lines)
-        en = self.templates.render(intent.event_type, "en", lines)
+        event_type = intent.event_type if intent.event_type in TEMPLATE_OF_EVENT else "kr.go.mois.birth.registered"
+        ko = self.templates.render(event_type, "ko", lines)
+        en = self.templates.render(event_type, "en", lines)
         lock = en if language == "en" else ko
         return store.RenderedNotification(
             id=intent.id,
@@ -154,11 +190,3 @@ class LifeEventProcessor:
             "apply_how_ko": benefit.apply_how["ko"],
             "apply_how_en": benefit.apply_how["en"],
         }
-
-
-def _people(events: Sequence[LifeEvent]) -> list[str]:
-    people: list[str] = []
-    for event in events:
-        if isinstance(event.data, BirthRegistered):
-            people.extend(p.id for p in event.data.parents)
-    return people

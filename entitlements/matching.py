@@ -1,37 +1,48 @@
-"""From a life event and the household's profile to offers and notifications (pure: no I/O).
+"""From a life event and the profiles it touches to offers, corrections and notifications (pure: no I/O).
 
-Ids are derived from the event's (source, id), so processing the same event twice yields the same rows and
-the store's unique keys turn a redelivery into a no-op.
+Each handler updates the profile the way the registry says, then asks the rules engine about every benefit
+the event triggers for the people concerned, on the event's date, and re-evaluates the offers still open
+for them (a move can cost a municipal grant; a first birthday changes an amount). Ids derive from the
+event's (source, id), so processing an event twice yields the same rows and the store's keys dedupe them.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from entitlements.households import Citizen, Household
-from entitlements.lifecycle import EntitlementStatus, initial_status
-from events.birth import BirthRegistered
-from events.contracts import LifeEvent
-from rules_engine.catalog import Catalog
+from entitlements.lifecycle import OPEN, EntitlementStatus, initial_status
+from entitlements.profiles import profile_facts
+from events import applications, assessment, birth, death, disability, employment, marriage, milestones, moves
+from events.contracts import LifeEvent, partition_key
+from rules_engine.catalog import Benefit, Catalog
+from rules_engine.conflicts import resolve_conflicts
 from rules_engine.eligibility import Eligibility
-from rules_engine.evaluation import Decision, evaluate
+from rules_engine.evaluation import Decision, evaluate, evaluate_benefit
 from rules_engine.explanation import reason, trace_record
+from rules_engine.facts import situation
 
 _NAMESPACE = uuid.UUID("4f1c1d7e-5b0e-4c55-9d2b-6a1f0c2e9b31")
+S = EntitlementStatus
 
 
 def stable_id(*parts: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))
 
 
+class ProfileContradiction(ValueError):
+    """The event contradicts what we know (a death of someone unknown): it goes to the dead-letter log."""
+
+
 @dataclass(frozen=True)
 class Offer:
     id: str
     benefit_id: str
-    beneficiary_id: str  # the child for child benefits, the household for household benefits
+    beneficiary_id: str  # the person the benefit is for, or the household for household benefits
     household_id: str
     status: EntitlementStatus
     eligibility: Eligibility
@@ -46,6 +57,27 @@ class Offer:
     event_source: str
     event_id: str
     recipients: tuple[str, ...]  # citizen ids the offer is addressed to
+    category: str
+    corrects_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenEntitlement:
+    """An offer still open (matched, pending review, notified, viewed): what re-evaluation looks at."""
+
+    id: str
+    benefit_id: str
+    beneficiary_id: str
+    household_id: str
+    status: EntitlementStatus
+    amount_krw: int | None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    entitlement_id: str
+    status: EntitlementStatus
+    why: str
 
 
 @dataclass(frozen=True)
@@ -62,59 +94,309 @@ class NotificationIntent:
     offer_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Outcome:
-    household: Household
-    offers: list[Offer]
-    notifications: list[NotificationIntent]
+    households: list[Household] = field(default_factory=list)
+    offers: list[Offer] = field(default_factory=list)
+    status_changes: list[StatusChange] = field(default_factory=list)
+    notifications: list[NotificationIntent] = field(default_factory=list)
+    deceased: list[str] = field(default_factory=list)
 
 
-def household_for_birth(data: BirthRegistered, known: Household | None, new_id: str) -> Household:
-    """The parents' household, created if the registry had not told us of it, with the newborn added."""
-    household = known or Household(id=new_id)
+class ProfileBook:
+    """The households of the people a batch touches, shared by its events so they see each other's changes."""
+
+    def __init__(self, households: dict[str, Household], open_entitlements: Iterable[OpenEntitlement]) -> None:
+        self._by_citizen = households
+        self.open: dict[str, OpenEntitlement] = {e.id: e for e in open_entitlements}
+
+    def household_of(self, citizen_id: str) -> Household | None:
+        return self._by_citizen.get(citizen_id)
+
+    def household_for(self, citizen_id: str, key: str) -> Household:
+        return self._by_citizen.get(citizen_id) or Household(id=f"hh-{key}")
+
+    def place(self, household: Household) -> None:
+        for member in household.members:
+            self._by_citizen[member] = household
+
+    def citizen(self, citizen_id: str, household: Household, role: str = "adult") -> Citizen:
+        """The citizen in this household, moving them here (from a household we knew) if needed."""
+        previous = self._by_citizen.get(citizen_id)
+        found = previous.members.get(citizen_id) if previous else None
+        if previous is not None and previous is not household:
+            previous.members.pop(citizen_id, None)
+        person = found or Citizen(citizen_id, household.id, role)
+        person.household_id = household.id
+        household.members[citizen_id] = person
+        self._by_citizen[citizen_id] = household
+        return person
+
+    def open_for(self, household: Household, beneficiary: str | None = None) -> list[OpenEntitlement]:
+        return [
+            e
+            for e in self.open.values()
+            if e.household_id == household.id and (beneficiary is None or e.beneficiary_id == beneficiary)
+        ]
+
+
+Handler = Callable[[LifeEvent, ProfileBook, Catalog], Outcome]
+
+
+def handle(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
+    data = event.data
+    for kind, handler in _HANDLERS:
+        if isinstance(data, kind):
+            outcome = handler(event, book, catalog)
+            for household in outcome.households:
+                book.place(household)
+            for change in outcome.status_changes:
+                book.open.pop(change.entitlement_id, None)
+            return outcome
+    raise ProfileContradiction(f"no handler for event type '{event.type}'")
+
+
+# --- handlers, one per life event ------------------------------------------------------------------------
+
+
+def on_birth(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
+    data = event.data
+    assert isinstance(data, birth.BirthRegistered)
+    known = next((h for p in data.parents if (h := book.household_of(p.id)) is not None), None)
+    household = known or Household(id=f"hh-{partition_key(event)}")
     household.registered_at(data.municipality_code)
     for parent in data.parents:
-        role = "guardian" if parent.role == "guardian" else "parent"
-        household.members.setdefault(parent.id, Citizen(parent.id, household.id, role))
-    household.members[data.child.id] = Citizen(
-        data.child.id, household.id, "child", data.child.birth_date, data.birth_order
-    )
-    return household
-
-
-def birth_facts(data: BirthRegistered, household: Household) -> dict[str, Any]:
-    return {
-        "child.birth_date": data.child.birth_date,
-        "child.birth_order": data.birth_order,
-        "household.municipality_code": data.municipality_code,
-        "household.months_resident": household.months_resident(data.child.birth_date),
-        "household.income_percentile": household.income_percentile,
-    }
-
-
-def on_birth_registered(event: LifeEvent, known: Household | None, household_key: str, catalog: Catalog) -> Outcome:
-    data = event.data
-    assert isinstance(data, BirthRegistered)
-    household = household_for_birth(data, known, new_id=f"hh-{household_key}")
-    decisions = evaluate(catalog, event.type, birth_facts(data, household), data.registered_on)
+        book.citizen(parent.id, household, role="guardian" if parent.role == "guardian" else "parent")
+    child = book.citizen(data.child.id, household, role="child")
+    child.role, child.birth_date, child.birth_order = "child", data.child.birth_date, data.birth_order
     parents = tuple(p.id for p in data.parents)
-    offers = [
-        _offer(event, d, data.child.id, household, parents)
-        for d in decisions
-        if d.eligibility is not Eligibility.NOT_ELIGIBLE
+    outcome = Outcome(households=[household])
+    outcome.offers = _offers(event, catalog, household, [child], data.registered_on, parents_of_child=parents)
+    outcome.notifications = _notifications(event, outcome.offers, household.id)
+    return outcome
+
+
+def on_death(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
+    data = event.data
+    assert isinstance(data, death.DeathRegistered)
+    household = book.household_of(data.deceased.id)
+    if household is None:
+        raise ProfileContradiction(f"death registered for citizen '{data.deceased.id}', unknown to the profile store")
+    deceased = household.members[data.deceased.id]
+    if deceased.deceased:
+        raise ProfileContradiction(f"citizen '{deceased.id}' is already registered as deceased")
+    deceased.birth_date = deceased.birth_date or data.deceased.birth_date
+    deceased.facts["deceased_on"] = data.deceased.death_date
+    kin = [c.id for c in household.adults()]
+    if data.informant and data.informant.id not in kin and data.informant.id != deceased.id:
+        kin.append(data.informant.id)
+    outcome = Outcome(households=[household], deceased=[deceased.id])
+    # What the deceased was offered stops: nothing more is sent to them or about them.
+    outcome.status_changes = [
+        StatusChange(e.id, S.RETRACTED, "the beneficiary died") for e in book.open_for(household, deceased.id)
     ]
-    return Outcome(household, offers, _notifications(event, offers, household.id, category="childbirth_childcare"))
+    outcome.offers = _offers(event, catalog, household, [deceased], data.registered_on, next_of_kin=tuple(kin))
+    outcome.notifications = _notifications(event, outcome.offers, household.id)
+    return outcome
 
 
-def _offer(event: LifeEvent, d: Decision, child_id: str, household: Household, parents: tuple[str, ...]) -> Offer:
-    beneficiary = child_id if d.benefit.recipients == "parents" else household.id
-    recipients = parents if d.benefit.recipients == "parents" else tuple(c.id for c in household.adults())
+def on_move(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
+    data = event.data
+    assert isinstance(data, moves.AddressMoved)
+    household = book.household_for(data.movers[0], partition_key(event))
+    movers = [book.citizen(m, household) for m in data.movers]
+    household.registered_at(data.to_municipality_code, since=data.moved_on)
+    household.facts["previous_municipality_code"] = data.from_municipality_code
+    outcome = Outcome(households=[household])
+    outcome.offers = _offers(event, catalog, household, movers, data.registered_on)
+    outcome.offers += _reevaluate(event, catalog, book, household, data.registered_on, outcome)
+    outcome.notifications = _notifications(event, outcome.offers, household.id)
+    return outcome
+
+
+def on_marriage(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
+    data = event.data
+    assert isinstance(data, marriage.MarriageRegistered)
+    household = book.household_for(data.spouses[0].id, partition_key(event))
+    household.registered_at(data.municipality_code)
+    spouses = []
+    for spouse in data.spouses:
+        person = book.citizen(spouse.id, household, role="spouse")
+        person.birth_date = person.birth_date or spouse.birth_date
+        person.facts.update(married_on=data.registered_on, is_couple=True)
+        spouses.append(person)
+    outcome = Outcome(households=[household])
+    outcome.offers = _offers(event, catalog, household, spouses, data.registered_on)
+    outcome.notifications = _notifications(event, outcome.offers, household.id)
+    return outcome
+
+
+def on_employment_lost(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
+    data = event.data
+    assert isinstance(data, employment.EmploymentLost)
+    household, person = _subject(book, event, data.person.id, data.person.birth_date)
+    household.registered_at(data.municipality_code)
+    person.facts.update(
+        insured_days=data.insured_days,
+        separation_reason=data.separation_reason,
+        separated_on=data.separated_on,
+        average_daily_wage=data.average_daily_wage,
+    )
+    return _simple(event, catalog, household, person, data.separated_on)
+
+
+def on_disability(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
+    data = event.data
+    assert isinstance(data, disability.DisabilityRegistered)
+    household, person = _subject(book, event, data.person.id, data.person.birth_date)
+    household.registered_at(data.municipality_code)
+    person.facts["disability_severity"] = data.severity
+    return _simple(event, catalog, household, person, data.registered_on)
+
+
+def on_income_assessed(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
+    data = event.data
+    assert isinstance(data, assessment.IncomeAssessed)
+    household, person = _subject(book, event, data.person.id, data.person.birth_date)
+    person.facts.update(recognized_income_krw=data.recognized_income_krw, is_couple=data.is_couple)
+    household.facts.update(
+        median_income_ratio=data.household_median_income_ratio, livelihood_recipient=data.livelihood_recipient
+    )
+    outcome = _simple(event, catalog, household, person, data.assessed_on, notify=False)
+    outcome.offers += _reevaluate(event, catalog, book, household, data.assessed_on, outcome)
+    outcome.notifications = _notifications(event, outcome.offers, household.id)
+    return outcome
+
+
+def on_milestone(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
+    data = event.data
+    assert isinstance(data, milestones.MilestoneReached)
+    household = book.household_of(data.person.id)
+    if household is None:
+        raise ProfileContradiction(f"milestone for citizen '{data.person.id}', unknown to the profile store")
+    person = household.members[data.person.id]
+    if person.deceased:
+        return Outcome()  # the scheduler raced a death registration: nothing to say, to anyone
+    person.birth_date = person.birth_date or data.person.birth_date
+    outcome = _simple(event, catalog, household, person, data.on, notify=False)
+    outcome.offers += _reevaluate(event, catalog, book, household, data.on, outcome, beneficiary=person.id)
+    outcome.notifications = _notifications(event, outcome.offers, household.id)
+    return outcome
+
+
+def on_application(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
+    """An agency closes the loop: open offers of that benefit for that citizen become applied or granted."""
+    data = event.data
+    assert isinstance(data, applications.ApplicationReceived | applications.BenefitGranted)
+    household = book.household_of(data.citizen_id)
+    if household is None:
+        return Outcome()  # the citizen applied without our offer: nothing of ours to close
+    target = S.GRANTED if isinstance(data, applications.BenefitGranted) else S.APPLIED
+    why = f"{event.type} from {event.envelope.source}"
+    changes = [
+        StatusChange(e.id, target, why)
+        for e in book.open_for(household)
+        if e.benefit_id == data.benefit_id  # the household's offer, whoever applied (a parent for a newborn)
+    ]
+    return Outcome(status_changes=changes)
+
+
+_HANDLERS: Sequence[tuple[type, Handler]] = (
+    (birth.BirthRegistered, on_birth),
+    (death.DeathRegistered, on_death),
+    (moves.AddressMoved, on_move),
+    (marriage.MarriageRegistered, on_marriage),
+    (employment.EmploymentLost, on_employment_lost),
+    (disability.DisabilityRegistered, on_disability),
+    (assessment.IncomeAssessed, on_income_assessed),
+    (milestones.MilestoneReached, on_milestone),
+    (applications.ApplicationReceived, on_application),
+    (applications.BenefitGranted, on_application),
+)
+
+
+# --- shared steps ----------------------------------------------------------------------------------------
+
+
+def _subject(book: ProfileBook, event: LifeEvent, citizen_id: str, born: date) -> tuple[Household, Citizen]:
+    household = book.household_for(citizen_id, partition_key(event))
+    person = book.citizen(citizen_id, household)
+    person.birth_date = person.birth_date or born
+    return household, person
+
+
+def _simple(
+    event: LifeEvent, catalog: Catalog, household: Household, person: Citizen, on: date, notify: bool = True
+) -> Outcome:
+    outcome = Outcome(households=[household])
+    outcome.offers = _offers(event, catalog, household, [person], on)
+    if notify:
+        outcome.notifications = _notifications(event, outcome.offers, household.id)
+    return outcome
+
+
+def _recipients(
+    benefit: Benefit,
+    subject: Citizen,
+    household: Household,
+    parents_of_child: tuple[str, ...],
+    next_of_kin: tuple[str, ...],
+) -> tuple[str, ...]:
+    if benefit.recipients == "next_of_kin":
+        return next_of_kin
+    adults = tuple(c.id for c in household.adults())
+    if benefit.recipients == "household":
+        return adults
+    if subject.role == "child" or benefit.recipients == "parents":
+        return parents_of_child or tuple(c.id for c in household.adults() if c.role in ("parent", "guardian"))
+    return () if subject.deceased else (subject.id,)
+
+
+def _offers(
+    event: LifeEvent,
+    catalog: Catalog,
+    household: Household,
+    subjects: Sequence[Citizen],
+    on: date,
+    parents_of_child: tuple[str, ...] = (),
+    next_of_kin: tuple[str, ...] = (),
+) -> list[Offer]:
+    """Decisions for every benefit the event triggers: per subject for personal benefits, once for the household."""
+    offers: list[Offer] = []
+    seen_household_benefits: set[str] = set()
+    for subject in subjects:
+        decided = evaluate(catalog, event.type, profile_facts(household, subject, on), on)
+        decisions, notes = resolve_conflicts(catalog.conflicts, decided)
+        for d in decisions:
+            if d.eligibility is Eligibility.NOT_ELIGIBLE:
+                continue
+            household_level = d.benefit.recipients == "household"
+            if household_level and d.benefit.id in seen_household_benefits:
+                continue
+            seen_household_benefits.add(d.benefit.id)
+            beneficiary = household.id if household_level else subject.id
+            recipients = _recipients(d.benefit, subject, household, parents_of_child, next_of_kin)
+            offers.append(_offer(event, d, beneficiary, household.id, recipients, note=notes.get(d.benefit.id)))
+    return offers
+
+
+def _offer(
+    event: LifeEvent,
+    d: Decision,
+    beneficiary: str,
+    household_id: str,
+    recipients: tuple[str, ...],
+    corrects: str | None = None,
+    note: dict[str, str] | None = None,
+) -> Offer:
     env = event.envelope
+    reasons = {lang: reason(d, lang) + (f" {note[lang]}" if note else "") for lang in ("ko", "en")}
+    parts = (env.source, env.id, d.benefit.id, beneficiary) + (("correction",) if corrects else ())
     return Offer(
-        id=stable_id(env.source, env.id, d.benefit.id, beneficiary),
+        id=stable_id(*parts),
         benefit_id=d.benefit.id,
         beneficiary_id=beneficiary,
-        household_id=household.id,
+        household_id=household_id,
         status=initial_status(d.eligibility),
         eligibility=d.eligibility,
         amount_krw=d.amount_krw,
@@ -122,22 +404,57 @@ def _offer(event: LifeEvent, d: Decision, child_id: str, household: Household, p
         deadline=d.deadline,
         missing=d.missing,
         trace=trace_record(d),
-        reason_ko=reason(d, "ko"),
-        reason_en=reason(d, "en"),
+        reason_ko=reasons["ko"],
+        reason_en=reasons["en"],
         evaluated_on=d.on,
         event_source=env.source,
         event_id=env.id,
         recipients=recipients,
+        category=d.benefit.category,
+        corrects_id=corrects,
     )
 
 
-def _notifications(event: LifeEvent, offers: list[Offer], household_id: str, category: str) -> list[NotificationIntent]:
+def _reevaluate(
+    event: LifeEvent,
+    catalog: Catalog,
+    book: ProfileBook,
+    household: Household,
+    on: date,
+    outcome: Outcome,
+    beneficiary: str | None = None,
+) -> list[Offer]:
+    """Open offers checked against today's facts: a retraction, or a corrected offer replacing the old one."""
+    corrections: list[Offer] = []
+    fresh = {(o.benefit_id, o.beneficiary_id) for o in outcome.offers}
+    for open_offer in book.open_for(household, beneficiary):
+        benefit = catalog.benefits.get(open_offer.benefit_id)
+        if (open_offer.benefit_id, open_offer.beneficiary_id) in fresh:
+            continue  # this event decided it anew
+        subject = household.members.get(open_offer.beneficiary_id) or next(iter(household.adults()), None)
+        if benefit is None or subject is None or not benefit.in_force(on):
+            outcome.status_changes.append(StatusChange(open_offer.id, S.RETRACTED, "the benefit is no longer in force"))
+            continue
+        d = evaluate_benefit(benefit, situation(profile_facts(household, subject, on), on), on)
+        if d.eligibility is Eligibility.NOT_ELIGIBLE:
+            outcome.status_changes.append(StatusChange(open_offer.id, S.RETRACTED, reason(d, "en")))
+        elif d.eligibility is Eligibility.ELIGIBLE and (
+            d.amount_krw != open_offer.amount_krw or open_offer.status is S.PENDING_REVIEW
+        ):
+            parents = tuple(c.id for c in household.adults() if c.role in ("parent", "guardian"))
+            recipients = _recipients(benefit, subject, household, parents, ())
+            corrections.append(_offer(event, d, open_offer.beneficiary_id, household.id, recipients, open_offer.id))
+            outcome.status_changes.append(StatusChange(open_offer.id, S.RETRACTED, "replaced by a corrected offer"))
+    return corrections
+
+
+def _notifications(event: LifeEvent, offers: list[Offer], household_id: str) -> list[NotificationIntent]:
     """Only decided offers reach citizens; undetermined ones wait for a caseworker."""
-    by_recipient: dict[str, list[str]] = {}
+    by_recipient: dict[str, list[Offer]] = {}
     for offer in offers:
-        if offer.status is EntitlementStatus.MATCHED:
+        if offer.status is S.MATCHED:
             for recipient in offer.recipients:
-                by_recipient.setdefault(recipient, []).append(offer.id)
+                by_recipient.setdefault(recipient, []).append(offer)
     env = event.envelope
     return [
         NotificationIntent(
@@ -147,8 +464,19 @@ def _notifications(event: LifeEvent, offers: list[Offer], household_id: str, cat
             env.source,
             env.id,
             env.type,
-            category,
-            tuple(ids),
+            _category(bundle),
+            tuple(o.id for o in bundle),
         )
-        for recipient, ids in by_recipient.items()
+        for recipient, bundle in by_recipient.items()
     ]
+
+
+def _category(bundle: list[Offer]) -> str:
+    """The consent category of a bundle: the one most of its offers belong to (ties: the first offer's)."""
+    counts: dict[str, int] = {}
+    for offer in bundle:
+        counts[offer.category] = counts.get(offer.category, 0) + 1
+    return max(counts, key=lambda c: (counts[c], -[o.category for o in bundle].index(c)))
+
+
+__all__ = ["OPEN", "NotificationIntent", "Offer", "OpenEntitlement", "Outcome", "ProfileBook", "handle"]

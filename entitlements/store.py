@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from entitlements.households import Citizen, Household
-from entitlements.matching import Offer
+from entitlements.households import HOUSEHOLD_FACTS, PERSON_FACTS, Citizen, Household
+from entitlements.lifecycle import OPEN, EntitlementStatus
+from entitlements.matching import Offer, OpenEntitlement, StatusChange
 from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
 from notifiers.tables import NotificationRow
 
@@ -70,12 +71,37 @@ def households_of(session: Session, citizen_ids: Iterable[str]) -> dict[str, Hou
     household_ids = list(set(household_of.values()))
     for chunk in _chunks(household_ids):
         for h in session.scalars(select(HouseholdRow).where(HouseholdRow.id.in_(chunk))):
-            households[h.id] = Household(h.id, h.municipality_code, h.resident_since, h.income_percentile)
+            facts = {name: getattr(h, name) for name in HOUSEHOLD_FACTS if getattr(h, name) is not None}
+            households[h.id] = Household(h.id, h.municipality_code, h.resident_since, facts=facts)
         for c in session.scalars(select(CitizenRow).where(CitizenRow.household_id.in_(chunk))):
+            person_facts = {name: getattr(c, name) for name in PERSON_FACTS if getattr(c, name) is not None}
             households[c.household_id].members[c.id] = Citizen(
-                c.id, c.household_id, c.role, c.birth_date, c.birth_order
+                c.id, c.household_id, c.role, c.birth_date, c.birth_order, person_facts
             )
     return {citizen: households[h] for citizen, h in household_of.items() if h in households}
+
+
+def open_entitlements(session: Session, household_ids: Iterable[str]) -> list[OpenEntitlement]:
+    found: list[OpenEntitlement] = []
+    states = [s.value for s in (*OPEN, EntitlementStatus.PENDING_REVIEW)]
+    for chunk in _chunks(list(set(household_ids))):
+        rows = session.execute(
+            select(
+                EntitlementRow.id,
+                EntitlementRow.benefit_id,
+                EntitlementRow.beneficiary_id,
+                EntitlementRow.household_id,
+                EntitlementRow.status,
+                EntitlementRow.amount_krw,
+            ).where(EntitlementRow.household_id.in_(chunk), EntitlementRow.status.in_(states))
+        )
+        found.extend(
+            OpenEntitlement(
+                r.id, r.benefit_id, r.beneficiary_id, r.household_id, EntitlementStatus(r.status), r.amount_krw
+            )
+            for r in rows
+        )
+    return found
 
 
 def languages_of(session: Session, citizen_ids: Iterable[str]) -> dict[str, str]:
@@ -92,6 +118,7 @@ def save_batch(
     processed: Sequence[ProcessedEvent],
     offers: Sequence[Offer],
     notifications: Sequence[RenderedNotification],
+    status_changes: Sequence[StatusChange] = (),
 ) -> None:
     """Everything a batch of events produced, in the caller's transaction (the outbox pattern)."""
     now = datetime.now(UTC)
@@ -112,6 +139,11 @@ def save_batch(
         )
     if offers:
         session.execute(insert(EntitlementRow), [_offer_row(o, now) for o in offers])
+    if status_changes:  # ORM bulk UPDATE by primary key; the last change of a batch wins
+        latest = {c.entitlement_id: c for c in status_changes}
+        session.execute(
+            update(EntitlementRow), [{"id": i, "status": c.status.value, "updated_at": now} for i, c in latest.items()]
+        )
     if notifications:
         session.execute(
             insert(NotificationRow),
@@ -138,7 +170,7 @@ def _upsert_profiles(session: Session, households: Sequence[Household], now: dat
             "id": h.id,
             "municipality_code": h.municipality_code,
             "resident_since": h.resident_since,
-            "income_percentile": h.income_percentile,
+            **{name: h.facts.get(name) for name in HOUSEHOLD_FACTS},
             "updated_at": now,
         }
         for h in households
@@ -161,6 +193,7 @@ def _upsert_profiles(session: Session, households: Sequence[Household], now: dat
             "role": c.role,
             "birth_date": c.birth_date,
             "birth_order": c.birth_order,
+            **{name: c.facts.get(name) for name in PERSON_FACTS},
             "updated_at": now,
         }
         for c in members
@@ -191,6 +224,7 @@ def _offer_row(o: Offer, now: datetime) -> dict[str, object]:
         "evaluated_on": o.evaluated_on,
         "event_source": o.event_source,
         "event_id": o.event_id,
+        "corrects_id": o.corrects_id,
         "created_at": now,
         "updated_at": now,
     }

@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from events.birth import BIRTH_REGISTERED, SOURCE_PATTERN, BirthRegistered
+from events import applications, assessment, birth, death, disability, employment, marriage, milestones, moves
+from events.birth import BIRTH_REGISTERED, BirthRegistered
 from events.cloudevents import CloudEvent, invalid_from_validation
 from events.errors import FieldError, InvalidEvent
 
@@ -24,8 +25,34 @@ class Contract:
 
 
 CONTRACTS: dict[str, Contract] = {
-    BIRTH_REGISTERED: Contract(BIRTH_REGISTERED, BirthRegistered, SOURCE_PATTERN, "child.id"),
+    c.event_type: c
+    for c in (
+        Contract(BIRTH_REGISTERED, BirthRegistered, birth.SOURCE_PATTERN, "child.id"),
+        Contract(death.DEATH_REGISTERED, death.DeathRegistered, death.SOURCE_PATTERN, "deceased.id"),
+        Contract(moves.ADDRESS_MOVED, moves.AddressMoved, moves.SOURCE_PATTERN, None),
+        Contract(marriage.MARRIAGE_REGISTERED, marriage.MarriageRegistered, marriage.SOURCE_PATTERN, None),
+        Contract(employment.EMPLOYMENT_LOST, employment.EmploymentLost, employment.SOURCE_PATTERN, "person.id"),
+        Contract(
+            disability.DISABILITY_REGISTERED, disability.DisabilityRegistered, disability.SOURCE_PATTERN, "person.id"
+        ),
+        Contract(assessment.INCOME_ASSESSED, assessment.IncomeAssessed, assessment.SOURCE_PATTERN, "person.id"),
+        Contract(milestones.MILESTONE_REACHED, milestones.MilestoneReached, milestones.SOURCE_PATTERN, "person.id"),
+    )
 }
+# Closing the loop: every agency emits these for its own benefits, under its own type prefix.
+LOOP_CONTRACTS: dict[str, type[BaseModel]] = {
+    applications.APPLICATION_RECEIVED_SUFFIX: applications.ApplicationReceived,
+    applications.BENEFIT_GRANTED_SUFFIX: applications.BenefitGranted,
+}
+
+
+def contract_for(event_type: str) -> Contract | None:
+    if event_type in CONTRACTS:
+        return CONTRACTS[event_type]
+    if re.match(applications.TYPE_PATTERN, event_type):
+        suffix = next(s for s in LOOP_CONTRACTS if event_type.endswith(s))
+        return Contract(event_type, LOOP_CONTRACTS[suffix], applications.SOURCE_PATTERN, "citizen_id")
+    return None
 
 
 @dataclass(frozen=True)
@@ -41,10 +68,11 @@ class LifeEvent:
 
 
 def validate(envelope: CloudEvent) -> LifeEvent:
-    contract = CONTRACTS.get(envelope.type)
+    contract = contract_for(envelope.type)
     if contract is None:
+        supported = [*sorted(CONTRACTS), "kr.go.<agency>.application.received", "kr.go.<agency>.benefit.granted"]
         raise InvalidEvent(
-            f"unsupported event type '{envelope.type}'; supported: {', '.join(sorted(CONTRACTS))}",
+            f"unsupported event type '{envelope.type}'; supported: {', '.join(supported)}",
             [FieldError("type", "unsupported event type")],
             status=422,
         )
@@ -91,6 +119,10 @@ def partition_key(event: LifeEvent) -> str:
     data = event.data
     if isinstance(data, BirthRegistered):
         return data.parents[0].id
+    if isinstance(data, moves.AddressMoved):
+        return data.movers[0]
+    if isinstance(data, marriage.MarriageRegistered):
+        return data.spouses[0].id
     return event.envelope.subject or event.envelope.id
 
 
@@ -98,7 +130,11 @@ def export_json_schemas(directory: Path) -> list[Path]:
     """Write the JSON Schema of every event's data, named after its type, for agencies to validate against."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for contract in CONTRACTS.values():
+    loop = [
+        Contract(f"kr.go.agency{suffix}", model, applications.SOURCE_PATTERN, "citizen_id")
+        for suffix, model in LOOP_CONTRACTS.items()
+    ]
+    for contract in [*CONTRACTS.values(), *loop]:
         schema = contract.data_model.model_json_schema()
         schema["$id"] = f"https://beforeservice.dev/schemas/{contract.event_type}.json"
         schema["description"] = f"data of a CloudEvents 1.0 event of type {contract.event_type}"

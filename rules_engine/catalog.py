@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from rules_engine.conflicts import Conflict, load_conflicts
 from rules_engine.expressions import UNKNOWN, CompiledExpression, ExpressionError, compile_expression
 from rules_engine.facts import FACTS
 from rules_engine.parameters import Parameter
@@ -93,15 +94,18 @@ class Catalog:
     benefits: Mapping[str, Benefit]
     agencies: Mapping[str, Agency]
     by_trigger: Mapping[str, tuple[Benefit, ...]] = field(default_factory=dict)
+    conflicts: tuple[Conflict, ...] = ()
 
     @classmethod
-    def of(cls, benefits: Iterable[Benefit], agencies: Mapping[str, Agency]) -> Catalog:
+    def of(
+        cls, benefits: Iterable[Benefit], agencies: Mapping[str, Agency], conflicts: tuple[Conflict, ...] = ()
+    ) -> Catalog:
         ordered = sorted(benefits, key=lambda b: b.id)
         index: dict[str, list[Benefit]] = {}
         for benefit in ordered:
             for trigger in benefit.triggers:
                 index.setdefault(trigger, []).append(benefit)
-        return cls({b.id: b for b in ordered}, agencies, {t: tuple(bs) for t, bs in index.items()})
+        return cls({b.id: b for b in ordered}, agencies, {t: tuple(bs) for t, bs in index.items()}, conflicts)
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -287,7 +291,7 @@ def load_catalog(directory: Path) -> Catalog:
     agencies = load_agencies(directory / "agencies.yaml")
     benefits: dict[str, Benefit] = {}
     for path in sorted(directory.rglob("*.yaml")):
-        if path.name == "agencies.yaml":
+        if path.name in ("agencies.yaml", "conflicts.yaml"):
             continue
         benefit = _BenefitReader(path, read_yaml(path), agencies).read()
         if benefit.id in benefits:
@@ -295,4 +299,4 @@ def load_catalog(directory: Path) -> Catalog:
         benefits[benefit.id] = benefit
     if not benefits:
         raise CatalogError(f"{directory}: no benefit files found")
-    return Catalog.of(benefits.values(), agencies)
+    return Catalog.of(benefits.values(), agencies, load_conflicts(directory / "conflicts.yaml", benefits))

@@ -1,0 +1,22 @@
+"""A disability registration (장애인 등록, MOHW disability registry)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from events.people import MunicipalityCode, Person
+
+DISABILITY_REGISTERED = "kr.go.mohw.disability.registered"
+SOURCE_PATTERN = r"^/agencies/mohw/disability-registry$"
+
+
+class DisabilityRegistered(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, title="DisabilityRegistered")
+
+    person: Person
+    severity: Literal["severe", "mild"]
+    registered_on: date
+    municipality_code: MunicipalityCode
