@@ -113,7 +113,7 @@ async def dispatch_outbox() -> None:
 @app.task
 async def serve_metrics() -> None:
     if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
 
 
 def main() -> None:
