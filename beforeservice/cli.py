@@ -13,13 +13,17 @@ from typing import Annotated
 
 import typer
 
+from beforeservice.rules_cli import rules_app
 from beforeservice.settings import get_settings
 
 app = typer.Typer(help="Before Service: life events in, tailored benefit offers out.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 schemas_app = typer.Typer(help="Event contracts (JSON Schema).", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print figures (never timed tests).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(rules_app, name="rules")
+app.add_typer(bench_app, name="bench")
 
 
 @db_app.command("upgrade")

@@ -1,0 +1,48 @@
+"""`beforeservice rules check|test`: policy staff lint the catalog and run its YAML cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from entitlements import CATALOG_DIR
+from rules_engine.casebook import read_cases, run_case
+from rules_engine.catalog import CatalogError, load_catalog
+
+rules_app = typer.Typer(help="The benefit catalog: lint, test, backfill.", no_args_is_help=True)
+DEFAULT_CASES = Path("tests/rules")
+
+
+@rules_app.command("check")
+def check(catalog: Annotated[Path, typer.Option(help="catalog directory")] = CATALOG_DIR) -> None:
+    """Load the whole catalog as the engine would; report the first error with its file and line."""
+    try:
+        loaded = load_catalog(catalog)
+    except CatalogError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
+    agencies = {b.agency.id for b in loaded.benefits.values()}
+    unconfirmed = sum(1 for b in loaded.benefits.values() if b.unconfirmed)
+    typer.echo(f"ok: {len(loaded.benefits)} benefits from {len(agencies)} agencies, {len(loaded.conflicts)} conflicts")
+    for trigger, benefits in sorted(loaded.by_trigger.items()):
+        typer.echo(f"  {trigger}: {', '.join(b.id for b in benefits)}")
+    typer.echo(f"  {unconfirmed} benefits list facts not confirmed from an official source (see `unconfirmed:`)")
+
+
+@rules_app.command("test")
+def test(
+    cases: Annotated[Path, typer.Option(help="directory of YAML cases")] = DEFAULT_CASES,
+    catalog: Annotated[Path, typer.Option(help="catalog directory")] = CATALOG_DIR,
+) -> None:
+    """Run the OpenFisca-style YAML cases; exit 1 if any fails."""
+    loaded = load_catalog(catalog)
+    results = [run_case(loaded, case) for case in read_cases(cases)]
+    for result in results:
+        if not result.passed:
+            typer.echo(f"FAIL {result.case.file}: {result.case.name}: {'; '.join(result.failures)}")
+    failed = sum(1 for r in results if not r.passed)
+    typer.echo(f"{len(results) - failed} passed, {failed} failed")
+    if failed or not results:
+        raise typer.Exit(1)
