@@ -39,6 +39,33 @@ def _expire_job(database_url: str, timezone: str) -> None:
     expire_offers(sessions, datetime.now(ZoneInfo(timezone)).date())
 
 
+def emit_milestones(sessions: sessionmaker[Session], bootstrap_servers: str, today: date) -> int:
+    """Produce the milestone events due today (and in the catch-up window) to `life-events`."""
+    from beforeservice.milestones import due_on, milestone_event
+    from events.producer import AgencyProducer
+
+    with sessions() as session:
+        due = list(due_on(session, today))
+    if not due:
+        return 0
+    producer = AgencyProducer(bootstrap_servers)
+    try:
+        for item in due:
+            producer.send(milestone_event(item))
+        producer.flush()
+    finally:
+        producer.close()
+    log.info("emitted %d milestone events", len(due))
+    return len(due)
+
+
+def _milestones_job(database_url: str, bootstrap_servers: str, timezone: str) -> None:
+    from beforeservice.settings import Settings as _Settings
+
+    sessions = make_sessions(_Settings(database_url=database_url))
+    emit_milestones(sessions, bootstrap_servers, datetime.now(ZoneInfo(timezone)).date())
+
+
 def build_scheduler(settings: Settings) -> BlockingScheduler:
     scheduler = BlockingScheduler(
         jobstores={"default": SQLAlchemyJobStore(url=settings.database_url, tablename="scheduled_jobs")},
@@ -53,5 +80,18 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
         id="expire_offers",
         replace_existing=True,
         kwargs={"database_url": settings.database_url, "timezone": settings.scheduler_timezone},
+    )
+    scheduler.add_job(
+        _milestones_job,
+        "cron",
+        hour=0,
+        minute=10,
+        id="emit_milestones",
+        replace_existing=True,
+        kwargs={
+            "database_url": settings.database_url,
+            "bootstrap_servers": settings.bootstrap_servers,
+            "timezone": settings.scheduler_timezone,
+        },
     )
     return scheduler

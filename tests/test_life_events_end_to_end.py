@@ -1,0 +1,118 @@
+"""Life after birth, on real parts: a first birthday corrects an amount (scheduler → Kafka → worker), a move
+costs a municipal grant, an application closes the loop, and a death nobody knew of is dead-lettered."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from kafka import KafkaConsumer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from beforeservice.broker import EmbeddedBroker
+from beforeservice.scheduler import emit_milestones
+from entitlements.tables import EntitlementRow
+from events.cloudevents import CloudEvent
+from events.producer import AgencyProducer
+from events.topics import DEAD_LETTERS
+from tests.conftest import Component, wait_for
+from tests.support.births import birth_event, seed_household
+
+pytestmark = pytest.mark.integration
+
+
+def offers(sessions: sessionmaker[Session], benefit: str) -> list[EntitlementRow]:
+    with sessions() as session:
+        return list(session.scalars(select(EntitlementRow).where(EntitlementRow.benefit_id == benefit)))
+
+
+def test_milestone_move_application_and_unknown_death(
+    broker: EmbeddedBroker, sessions: sessionmaker[Session], worker: Component
+) -> None:
+    today = date.today()
+    born = today.replace(year=today.year - 1) if (today.month, today.day) != (2, 29) else today - timedelta(365)
+    seed_household(sessions, "hh-park", ["m-park", "f-park"], "41110", date(2015, 1, 1))
+    producer = AgencyProducer(broker.bootstrap_servers)
+    producer.send(
+        birth_event(
+            mother="m-park",
+            father="f-park",
+            child="c-park",
+            birth_order=2,
+            born=born.isoformat(),
+            registered=(born + timedelta(days=3)).isoformat(),
+        )
+    )
+    producer.flush()
+    wait_for(lambda: offers(sessions, "parental_benefit"), what="the birth processed")
+    [original] = offers(sessions, "parental_benefit")
+    assert original.amount_krw == 1_000_000
+
+    # The scheduler finds the first birthday and emits it; the worker corrects the amount.
+    assert emit_milestones(sessions, broker.bootstrap_servers, today) == 1
+    wait_for(lambda: len(offers(sessions, "parental_benefit")) == 2, what="the corrected parental benefit")
+    by_id = {o.id: o for o in offers(sessions, "parental_benefit")}
+    corrected = next(o for o in by_id.values() if o.corrects_id == original.id)
+    assert corrected.amount_krw == 500_000 and corrected.status in ("matched", "notified")
+    assert by_id[original.id].status == "retracted"
+    assert emit_milestones(sessions, broker.bootstrap_servers, today) == 1  # re-emitted: deduplicated downstream
+
+    # Moving from Suwon to Seocho costs the Suwon grant; national offers stay.
+    move = CloudEvent(
+        id="move-1",
+        source="/agencies/mois/registry/11650",
+        specversion="1.0",
+        type="kr.go.mois.address.moved",
+        data={
+            "movers": ["m-park", "f-park", "c-park"],
+            "from_municipality_code": "41110",
+            "to_municipality_code": "11650",
+            "moved_on": today.isoformat(),
+            "registered_on": today.isoformat(),
+        },
+    )
+    producer.send(move)
+    # An agency closes the loop for the child allowance.
+    producer.send(
+        CloudEvent(
+            id="app-1",
+            source="/agencies/mohw/bokjiro",
+            specversion="1.0",
+            type="kr.go.mohw.application.received",
+            data={"benefit_id": "child_allowance", "citizen_id": "m-park", "received_on": today.isoformat()},
+        )
+    )
+    # A death for someone we never heard of contradicts the profile store: dead-lettered with the reason.
+    producer.send(
+        CloudEvent(
+            id="death-1",
+            source="/agencies/mois/registry/41110",
+            specversion="1.0",
+            type="kr.go.mois.death.registered",
+            data={
+                "deceased": {"id": "nobody", "birth_date": "1940-01-01", "death_date": today.isoformat()},
+                "municipality_code": "41110",
+                "registered_on": today.isoformat(),
+            },
+        )
+    )
+    producer.flush()
+    producer.close()
+
+    wait_for(lambda: offers(sessions, "suwon_birth_grant")[0].status == "retracted", what="the Suwon grant retracted")
+    wait_for(lambda: offers(sessions, "child_allowance")[0].status == "applied", what="the application recorded")
+    assert offers(sessions, "first_meeting_voucher")[0].status in ("matched", "notified")
+
+    consumer = KafkaConsumer(
+        DEAD_LETTERS, bootstrap_servers=broker.bootstrap_servers, auto_offset_reset="earliest", consumer_timeout_ms=2000
+    )
+    letters: list[dict[str, str]] = []
+    wait_for(
+        lambda: letters.extend(json.loads(m.value) for m in consumer) or letters,
+        timeout=60,
+        what="the dead letter of the unknown death",
+    )
+    consumer.close()
+    assert "unknown to the profile store" in letters[0]["reason"]
