@@ -116,6 +116,7 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
     settings = get_settings()
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops everything as cleanly as Ctrl-C
     broker = None
     env = dict(os.environ)
     if not settings.kafka_bootstrap_servers:
@@ -168,6 +169,10 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
         if broker:
             broker.stop()
         typer.echo("stopped")
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_http(url: str, children: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:

@@ -451,7 +451,7 @@ def _reevaluate(
 def _notifications(event: LifeEvent, offers: list[Offer], household_id: str) -> list[NotificationIntent]:
     """Only decided offers reach citizens; undetermined ones wait for a caseworker."""
     by_recipient: dict[str, list[Offer]] = {}
-    for offer in offers:
+    for offer in sorted(offers, key=_worth, reverse=True):  # the most valuable first; information last
         if offer.status is S.MATCHED:
             for recipient in offer.recipients:
                 by_recipient.setdefault(recipient, []).append(offer)
@@ -469,6 +469,11 @@ def _notifications(event: LifeEvent, offers: list[Offer], household_id: str) -> 
         )
         for recipient, bundle in by_recipient.items()
     ]
+
+
+def _worth(offer: Offer) -> int:
+    amount = offer.amount_krw or 0
+    return amount * 12 if offer.payment == "monthly" else amount
 
 
 def _category(bundle: list[Offer]) -> str:
