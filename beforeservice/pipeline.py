@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,8 +84,16 @@ def people_of(event: LifeEvent) -> list[str]:
 class LifeEventProcessor:
     """Holds what a worker needs across batches: the catalog, the templates and the database."""
 
-    def __init__(self, sessions: sessionmaker[Session], catalog: Catalog, templates: NotificationTemplates) -> None:
-        self.sessions, self.catalog, self.templates = sessions, catalog, templates
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        catalog: Catalog | Callable[[], Catalog],
+        templates: NotificationTemplates,
+    ) -> None:
+        # A callable (CatalogWatch.current) lets rule edits take effect between batches, never within one.
+        self._catalog_now = catalog if callable(catalog) else (lambda: catalog)
+        self.sessions, self.templates = sessions, templates
+        self.catalog = self._catalog_now()
 
     def process(self, records: Sequence[Record]) -> BatchResult:
         events, dead = decode_records(records)
@@ -95,6 +103,7 @@ class LifeEventProcessor:
         return result
 
     def apply(self, events: Sequence[tuple[Record, LifeEvent]], result: BatchResult) -> None:
+        self.catalog = self._catalog_now()
         with self.sessions.begin() as session:
             seen = store.already_processed(session, [e.envelope.key for _, e in events])
             fresh: list[tuple[Record, LifeEvent]] = []

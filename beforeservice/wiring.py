@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from beforeservice.catalog_watch import CatalogWatch
 from beforeservice.database import make_engine, session_factory
 from beforeservice.pipeline import LifeEventProcessor
 from beforeservice.settings import Settings
 from entitlements import CATALOG_DIR
 from notifiers.push import PushSender
 from notifiers.rendering import NotificationTemplates
-from rules_engine.catalog import load_catalog
 
 
 def sessions(settings: Settings) -> sessionmaker[Session]:
@@ -18,7 +18,7 @@ def sessions(settings: Settings) -> sessionmaker[Session]:
 
 
 def processor(settings: Settings) -> LifeEventProcessor:
-    return LifeEventProcessor(sessions(settings), load_catalog(CATALOG_DIR), NotificationTemplates())
+    return LifeEventProcessor(sessions(settings), CatalogWatch(CATALOG_DIR).current, NotificationTemplates())
 
 
 def push_sender(settings: Settings) -> PushSender | None:
