@@ -16,6 +16,7 @@ from events.contracts import LifeEvent
 from events.dead_letter import DeadLetter
 from events.errors import FieldError, InvalidEvent
 from events.kafka_record import decode
+from events.privacy import Pseudonymizer, mask
 from notifiers.rendering import TEMPLATE_OF_EVENT, NotificationTemplates
 from rules_engine.catalog import Catalog
 
@@ -30,14 +31,15 @@ class Record:
     headers: list[tuple[str, bytes]]
 
     def dead_letter(self, error: InvalidEvent) -> DeadLetter:
+        """Kept whole so nothing is lost, but with any resident registration number masked."""
         return DeadLetter.of(
             error,
             topic=self.topic,
             partition=self.partition,
             offset=self.offset,
-            key=self.key,
-            value=self.value or b"",
-            headers=self.headers,
+            key=mask(self.key) if self.key is not None else None,
+            value=mask(self.value or b""),
+            headers=[(name, mask(value)) for name, value in self.headers],
         )
 
 
@@ -53,12 +55,14 @@ class BatchResult:
     deceased: list[str] = field(default_factory=list)
 
 
-def decode_records(records: Sequence[Record]) -> tuple[list[tuple[Record, LifeEvent]], list[DeadLetter]]:
+def decode_records(
+    records: Sequence[Record], pseudonymizer: Pseudonymizer
+) -> tuple[list[tuple[Record, LifeEvent]], list[DeadLetter]]:
     """Valid events in order, and a dead letter (with the reason and the original bytes) for each bad one."""
     good, bad = [], []
     for record in records:
         try:
-            good.append((record, decode(record.value, record.headers)))
+            good.append((record, decode(record.value, record.headers, pseudonymizer)))
         except InvalidEvent as error:
             bad.append(record.dead_letter(error))
     return good, bad
@@ -89,14 +93,16 @@ class LifeEventProcessor:
         sessions: sessionmaker[Session],
         catalog: Catalog | Callable[[], Catalog],
         templates: NotificationTemplates,
+        pseudonymizer: Pseudonymizer,
     ) -> None:
+        self.pseudonymizer = pseudonymizer
         # A callable (CatalogWatch.current) lets rule edits take effect between batches, never within one.
         self._catalog_now = catalog if callable(catalog) else (lambda: catalog)
         self.sessions, self.templates = sessions, templates
         self.catalog = self._catalog_now()
 
     def process(self, records: Sequence[Record]) -> BatchResult:
-        events, dead = decode_records(records)
+        events, dead = decode_records(records, self.pseudonymizer)
         result = BatchResult(consumed=len(records), dead_letters=dead)
         if events:
             self.apply(events, result)

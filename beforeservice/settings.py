@@ -32,7 +32,29 @@ class Settings(BaseSettings):
         default=None, description="Service-account JSON for FCM; unset = in-app inbox only"
     )
     fcm_endpoint: str | None = Field(default=None, description="FCM-compatible endpoint override (tests, emulators)")
-    scheduler_timezone: str = Field(default="Asia/Seoul", description="Time zone of scheduled jobs")
+    scheduler_timezone: str = Field(default="Asia/Seoul", description="Time zone of scheduled jobs and quiet hours")
+    consent_text_version: str = Field(default="2026-01", description="Version of the consent text citizens agree to")
+    quiet_hours_start: int = Field(default=21, description="Hour (local) from which non-urgent pushes are held")
+    quiet_hours_end: int = Field(default=8, description="Hour (local) at which held pushes are released")
+    push_budget_per_week: int = Field(default=3, description="Most pushes one citizen gets in 7 days (all agencies)")
+    urgent_deadline_days: int = Field(default=7, description="A deadline this close makes a push urgent")
+    bereavement_cooling_off_hours: float = Field(
+        default=72, description="Hours next of kin are left in peace after a death before any push"
+    )
+    high_value_krw: int = Field(default=1_000_000, description="Offers worth this much are chased on other channels")
+    fallback_after_hours: float = Field(default=48, description="Unopened this long: fall back to the next channel")
+    fallback_channels: str = Field(default="kakao,sms", description="Channels after push, in order (kakao, sms)")
+    message_gateway_url: str | None = Field(
+        default=None, description="SMS/KakaoTalk Alimtalk provider endpoint; unset = no text fallback"
+    )
+    message_gateway_key: str | None = Field(default=None, description="Bearer key of the message provider")
+    inbox_url: str = Field(default="https://beforeservice.example/inbox", description="Link in fallback texts")
+    device_stale_days: int = Field(default=270, description="Tokens not refreshed this long are pruned")
+    reminder_days: str = Field(default="14,3", description="Deadline reminders, in days before the deadline")
+    pseudonym_key: str = Field(
+        default="dev-only-pseudonym-key-change-me-0123456789",
+        description="HMAC-SHA256 key turning resident registration numbers into pseudonyms (≥32 bytes; keep secret)",
+    )
     token_secret: str = Field(
         default="dev-only-change-me-0123456789abcdef",
         description="HMAC key signing access tokens (set a long random value in production)",
@@ -40,6 +62,12 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=3600, description="Lifetime of an access token")
     dev_login: bool = Field(default=False, description="Enable POST /v1/dev/login (demo and tests only)")
     data_dir: str = Field(default="var", description="Where the embedded defaults keep their files")
+    max_batch_bytes: int = Field(default=10_485_760, description="Largest accepted batch body (413 beyond)")
+    max_batch_events: int = Field(default=1000, description="Most events in one POST /v1/events:batch")
+    console_secure_cookie: bool = Field(
+        default=False, description="Mark the console session cookie Secure (set true behind HTTPS)"
+    )
+    console_session_seconds: int = Field(default=8 * 3600, description="Lifetime of a caseworker console session")
 
     @property
     def bootstrap_servers(self) -> str:

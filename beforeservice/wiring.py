@@ -9,6 +9,7 @@ from beforeservice.database import make_engine, session_factory
 from beforeservice.pipeline import LifeEventProcessor
 from beforeservice.settings import Settings
 from entitlements import CATALOG_DIR
+from events.privacy import Pseudonymizer
 from notifiers.push import PushSender
 from notifiers.rendering import NotificationTemplates
 
@@ -17,8 +18,14 @@ def sessions(settings: Settings) -> sessionmaker[Session]:
     return session_factory(make_engine(settings.database_url))
 
 
+def pseudonymizer(settings: Settings) -> Pseudonymizer:
+    return Pseudonymizer(settings.pseudonym_key.encode())
+
+
 def processor(settings: Settings) -> LifeEventProcessor:
-    return LifeEventProcessor(sessions(settings), CatalogWatch(CATALOG_DIR).current, NotificationTemplates())
+    return LifeEventProcessor(
+        sessions(settings), CatalogWatch(CATALOG_DIR).current, NotificationTemplates(), pseudonymizer(settings)
+    )
 
 
 def push_sender(settings: Settings) -> PushSender | None:

@@ -8,16 +8,25 @@ from kafka import KafkaProducer
 
 from events.cloudevents import STRUCTURED_CONTENT_TYPE, CloudEvent, binary_headers
 from events.contracts import partition_key, validate
+from events.privacy import Pseudonymizer, protect_event
 from events.topics import LIFE_EVENTS
 
 
 class AgencyProducer:
-    def __init__(self, bootstrap_servers: str, topic: str = LIFE_EVENTS) -> None:
+    def __init__(
+        self, bootstrap_servers: str, topic: str = LIFE_EVENTS, pseudonymizer: Pseudonymizer | None = None
+    ) -> None:
         self.topic = topic
+        self.pseudonymizer = pseudonymizer
         self._producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5, retries=5)
 
     def send(self, event: CloudEvent, *, binary: bool = False, validate_first: bool = True) -> None:
-        """Queue one event; call `flush()` to wait. Validates the contract first so agencies fail fast."""
+        """Queue one event; call `flush()` to wait. Validates the contract first so agencies fail fast.
+
+        With a pseudonymizer, `rrn` fields become keyed pseudonyms before anything leaves the agency.
+        """
+        if self.pseudonymizer is not None:
+            event = protect_event(event, self.pseudonymizer)
         key = partition_key(validate(event)) if validate_first else (event.partitionkey or event.id)
         if binary:
             value = json.dumps(event.data, ensure_ascii=False).encode()

@@ -1,0 +1,109 @@
+"""Resident registration numbers (주민등록번호) at the edge: pseudonymised in their designated field, refused
+anywhere else, and masked in whatever we must keep of a refused event.
+
+PIPA allows processing an RRN only where a law requires it, and never in clear at rest: an agency that must
+identify a person by RRN puts it in a person object's `rrn` field; we replace it with a keyed pseudonym
+(HMAC-SHA256) before the event is produced to Kafka, validated, stored or logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from events.errors import FieldError, InvalidEvent
+
+# YYMMDD, optional hyphen, then the gender/century digit 1-8 and six more digits.
+RRN_PATTERN = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})-?([1-8])(\d{6})(?!\d)")
+RRN_FIELD = "rrn"
+MASK = "######-#######"
+
+
+def looks_like_rrn(text: str) -> bool:
+    return any(_plausible(m) for m in RRN_PATTERN.finditer(text))
+
+
+def _plausible(match: re.Match[str]) -> bool:
+    yy, mm, dd, century_digit = int(match[1]), int(match[2]), int(match[3]), match[4]
+    century = {"1": 1900, "2": 1900, "5": 1900, "6": 1900, "3": 2000, "4": 2000, "7": 2000, "8": 2000}[century_digit]
+    try:
+        date(century + yy, mm, dd)
+    except ValueError:
+        return False
+    return True
+
+
+def mask(raw: bytes) -> bytes:
+    """The bytes with every plausible RRN replaced, for dead letters and logs."""
+    text = raw.decode("utf-8", errors="replace")
+    return RRN_PATTERN.sub(lambda m: MASK if _plausible(m) else m[0], text).encode()
+
+
+class Pseudonymizer:
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise ValueError("the pseudonym key must be at least 32 bytes")
+        self._key = key
+
+    def pseudonym(self, rrn: str) -> str:
+        digits = rrn.replace("-", "").strip()
+        match = RRN_PATTERN.fullmatch(digits)
+        if not match or not _plausible(match):
+            raise InvalidEvent(
+                "invalid field 'rrn': not a resident registration number", [FieldError("rrn", "invalid")]
+            )
+        return "rrn-" + hmac.new(self._key, digits.encode(), hashlib.sha256).hexdigest()[:40]
+
+    def protect(self, data: Any, path: str = "data") -> Any:
+        """A copy of `data` with every `rrn` field turned into `id`; any RRN elsewhere is refused."""
+        if isinstance(data, dict):
+            result = {}
+            for key, value in data.items():
+                if key == RRN_FIELD:
+                    if not isinstance(value, str):
+                        raise InvalidEvent(
+                            f"invalid field '{path}.rrn'", [FieldError(f"{path}.rrn", "must be a string")]
+                        )
+                    if "id" in data:
+                        raise InvalidEvent(f"'{path}' has both 'id' and 'rrn'", [FieldError(f"{path}.rrn", "give one")])
+                    result["id"] = self.pseudonym(value)
+                else:
+                    result[key] = self.protect(value, f"{path}.{key}")
+            return result
+        if isinstance(data, list):
+            return [self.protect(v, f"{path}.{i}") for i, v in enumerate(data)]
+        if isinstance(data, str) and looks_like_rrn(data):
+            raise InvalidEvent(
+                f"invalid field '{path}': a resident registration number is accepted only in an 'rrn' field",
+                [FieldError(path, "resident registration number outside the designated field")],
+                status=422,
+            )
+        return data
+
+
+def strings_of(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k)
+            yield from strings_of(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings_of(v)
+
+
+def protect_event(envelope: Any, pseudonymizer: Pseudonymizer) -> Any:
+    """The CloudEvent with its data protected; an RRN in any context attribute is refused."""
+    for name, value in envelope.attributes().items():
+        if isinstance(value, str) and looks_like_rrn(value):
+            raise InvalidEvent(
+                f"invalid field '{name}': a resident registration number is accepted only in an 'rrn' field",
+                [FieldError(name, "resident registration number outside the designated field")],
+                status=422,
+            )
+    return envelope.model_copy(update={"data": pseudonymizer.protect(envelope.data)})
