@@ -1,0 +1,61 @@
+"""`beforeservice up` (what `make run` starts) brings everything up on embedded defaults, shows demo offers, and
+stops everything — broker included — on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from beforeservice.broker import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def test_up_shows_demo_offers_and_stops_cleanly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DATABASE_", "FIREBASE_", "FCM_"))}
+    env.update(
+        {
+            "DATA_DIR": str(tmp_path / "var"),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/var/beforeservice.db",
+            "EMBEDDED_BROKER_PORT": str(free_port()),
+            "API_PORT": str(free_port()),
+            "WORKER_METRICS_PORT": "0",
+        }
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "beforeservice", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 240
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        if "press Ctrl-C" in line:
+            break
+    output = "\n".join(lines)
+    assert "running — press Ctrl-C to stop" in output, output
+    offer_lines = [line for line in lines if " offers, child #" in line]
+    assert len(offer_lines) >= 10, output  # most of the 12 demo births have decided offers within seconds
+    assert "출산을 축하합니다" in output and "curl -s -H 'Authorization: Bearer" in output
+
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert any("tansu" in " ".join(c.cmdline()) for c in children)
+    process.send_signal(signal.SIGINT)
+    rest = process.communicate(timeout=60)[0]
+    assert process.returncode == 0 and "stopped" in rest
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], [c.cmdline() for c in alive]
