@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -162,7 +162,9 @@ def handle(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
 def on_birth(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
     data = event.data
     assert isinstance(data, birth.BirthRegistered)
-    known = next((h for p in data.parents if (h := book.household_of(p.id)) is not None), None)
+    # A registration we already processed, sent again under a new id with corrected facts (e.g. birth order).
+    correcting = book.household_of(data.child.id)
+    known = correcting or next((h for p in data.parents if (h := book.household_of(p.id)) is not None), None)
     household = known or Household(id=f"hh-{partition_key(event)}")
     household.registered_at(data.municipality_code)
     for parent in data.parents:
@@ -172,8 +174,33 @@ def on_birth(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
     parents = tuple(p.id for p in data.parents)
     outcome = Outcome(households=[household])
     outcome.offers = _offers(event, catalog, household, [child], data.registered_on, parents_of_child=parents)
+    if correcting is not None:
+        triggered = {b.id for b in catalog.by_trigger.get(event.type, ())}
+        earlier = [
+            e
+            for e in book.open_for(household)
+            if e.benefit_id in triggered and e.beneficiary_id in (child.id, household.id)
+        ]
+        outcome.offers = _supersede(outcome.offers, earlier, outcome)
     outcome.notifications = _notifications(event, outcome.offers, household.id)
     return outcome
+
+
+def _supersede(fresh: list[Offer], earlier: list[OpenEntitlement], outcome: Outcome) -> list[Offer]:
+    """A corrected event against what the original one offered: new offers, changed amounts, retractions."""
+    previous = {(e.benefit_id, e.beneficiary_id): e for e in earlier}
+    kept = []
+    for offer in fresh:
+        old = previous.pop((offer.benefit_id, offer.beneficiary_id), None)
+        if old is None:
+            kept.append(offer)
+        elif old.amount_krw != offer.amount_krw or old.status != offer.status:
+            kept.append(replace(offer, corrects_id=old.id))
+            outcome.status_changes.append(StatusChange(old.id, S.RETRACTED, "replaced by a corrected offer"))
+    outcome.status_changes += [
+        StatusChange(old.id, S.RETRACTED, "not eligible after the correction") for old in previous.values()
+    ]
+    return kept
 
 
 def on_death(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:

@@ -132,3 +132,29 @@ def test_application_received_closes_the_loop() -> None:
         "benefit_id": "child_allowance", "citizen_id": "m1", "received_on": "2024-03-10"})  # fmt: skip
     outcome = handle(received, book_of(household, [open_offer]), CATALOG)
     assert [(c.entitlement_id, c.status) for c in outcome.status_changes] == [("o1", S.APPLIED)]
+
+
+def test_a_corrected_registration_changes_amounts_adds_and_retracts_offers() -> None:
+    household = suwon_family()
+    book = book_of(household)
+    first = handle(birth(order=1), book, CATALOG)
+    book.open.update({o.id: OpenEntitlement(o.id, o.benefit_id, o.beneficiary_id, o.household_id, o.status,
+                                            o.amount_krw) for o in first.offers})  # fmt: skip
+    original = offers_by_benefit(first)
+    assert original["first_meeting_voucher"].amount_krw == 2_000_000 and "suwon_birth_grant" not in original
+
+    corrected = handle(_birth_with_id(order=2, event_id="e1-corrected"), book, CATALOG)
+    changed = offers_by_benefit(corrected)
+    assert changed["first_meeting_voucher"].amount_krw == 3_000_000
+    assert changed["first_meeting_voucher"].corrects_id == original["first_meeting_voucher"].id
+    assert changed["suwon_birth_grant"].amount_krw == 500_000 and changed["suwon_birth_grant"].corrects_id is None
+    assert "child_allowance" not in changed  # unchanged: nothing new to say
+    retracted = {c.entitlement_id for c in corrected.status_changes if c.status is S.RETRACTED}
+    assert original["first_meeting_voucher"].id in retracted and original["child_allowance"].id not in retracted
+
+
+def _birth_with_id(order: int, event_id: str) -> Any:
+    return event("kr.go.mois.birth.registered", "/agencies/mois/registry/41110", {
+        "child": {"id": "c1", "birth_date": "2024-03-01"}, "parents": [{"id": "m1", "role": "mother"},
+        {"id": "f1", "role": "father"}], "birth_order": order, "municipality_code": "41110",
+        "registered_on": "2024-03-05"}, event_id=event_id)  # fmt: skip
