@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 TEST_DATABASE_URL ?= postgresql+psycopg://beforeservice:beforeservice@127.0.0.1:5432/beforeservice_test
 
-.PHONY: install run test test-unit lint postgres schemas clean
+.PHONY: install run test test-unit lint postgres schemas clean browsers
 
 install: $(STAMP)
 
@@ -24,7 +24,15 @@ run: install
 postgres:
 	bash tests/support/start_postgres.sh
 
-test: install postgres
+# Headless Chromium for the console's browser tests, from Debian (never a downloaded browser build); Korean fonts
+# so screenshots show text. Only when missing; non-interactive for CI.
+browsers:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi nanum; then \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-nanum; \
+	fi
+
+test: install postgres browsers
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -q -p no:cacheprovider
 
 test-unit: install

@@ -1,14 +1,17 @@
-"""The HTTP API: agencies post CloudEvents; citizens' apps read their inbox. Routes stay thin."""
+"""The HTTP API: agencies post CloudEvents; citizens' apps read their inbox; caseworkers review. Routes stay thin.
+
+The routes live in routers (beforeservice.console.*, beforeservice.citizen_routes); this module assembles them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,25 +20,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from beforeservice import metrics
+from beforeservice import citizen_routes
 from beforeservice.auth import CurrentCitizen, issue_token, own_citizen_id
-from beforeservice.problems import invalid_event, problem
+from beforeservice.console import contracts_docs, ingestion, offers, review_api, web
+from beforeservice.console.agencies import RateLimiter
+from beforeservice.problems import problem
 from beforeservice.settings import Settings, get_settings
 from beforeservice.wiring import sessions as make_sessions
 from entitlements import CATALOG_DIR
 from entitlements.tables import EntitlementRow
-from events.cloudevents import STRUCTURED_CONTENT_TYPE, CloudEvent, parse_binary, parse_structured
-from events.contracts import LifeEvent, partition_key, validate
-from events.errors import FieldError, InvalidEvent
-from events.topics import LIFE_EVENTS
 from notifiers.tables import NotificationRow
 from rules_engine.catalog import load_catalog
-
-
-class Accepted(BaseModel):
-    id: str
-    source: str
-    type: str
 
 
 class Offer(BaseModel):
@@ -101,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.producer = producer
         app.state.settings = settings
         app.state.sessions = make_sessions(settings)
+        app.state.catalog = catalog
+        app.state.rate_limiter = RateLimiter()
         try:
             yield
         finally:
@@ -113,6 +110,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Life events in, tailored benefit offers out. Errors are RFC 9457 problem details.",
     )
 
+    app.include_router(citizen_routes.router)
+    app.include_router(ingestion.router)
+    app.include_router(contracts_docs.router)
+    app.include_router(offers.router)
+    app.include_router(review_api.router)
+    web.install(app)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_problem(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), str(exc.detail), "http-error")
@@ -123,37 +127,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return problem(
             422, "Invalid request", errors[0]["message"] if errors else "invalid", "invalid-request", errors=errors
         )
-
-    @app.post(
-        "/v1/events",
-        status_code=202,
-        response_model=Accepted,
-        responses={
-            400: {"description": "Malformed event"},
-            413: {"description": "Body too large"},
-            415: {"description": "Unsupported content type"},
-            422: {"description": "Event breaks its contract"},
-        },
-    )
-    async def post_event(request: Request) -> Any:
-        """Accept one CloudEvent, structured (`application/cloudevents+json`) or binary (`ce-*` headers)."""
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > settings.max_event_bytes:
-            return _refused(
-                problem(413, "Event too large", f"the body exceeds {settings.max_event_bytes} bytes", "too-large")
-            )
-        body = await _read_limited(request, settings.max_event_bytes)
-        if body is None:
-            return _refused(
-                problem(413, "Event too large", f"the body exceeds {settings.max_event_bytes} bytes", "too-large")
-            )
-        try:
-            event = validate(_parse(request, body))
-        except InvalidEvent as error:
-            return _refused(invalid_event(error))
-        await _produce(request.app.state.producer, event)
-        metrics.API_EVENTS_ACCEPTED.inc()
-        return Accepted(id=event.envelope.id, source=event.envelope.source, type=event.type)
 
     @app.get("/v1/citizens/{citizen_id}/inbox", response_model=Inbox)
     def inbox(citizen_id: str, who: CurrentCitizen, sessions: Sessions) -> Inbox:
@@ -221,49 +194,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-def _refused(response: JSONResponse) -> JSONResponse:
-    metrics.API_EVENTS_REFUSED.labels(status=str(response.status_code)).inc()
-    return response
-
-
-async def _read_limited(request: Request, limit: int) -> bytes | None:
-    """The body, or None as soon as it grows past `limit` (a chunked upload has no Content-Length to trust)."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _parse(request: Request, body: bytes) -> CloudEvent:
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith(STRUCTURED_CONTENT_TYPE):
-        return parse_structured(body)
-    if "ce-specversion" in request.headers:
-        return parse_binary(request.headers.items(), body, prefix="ce-")
-    if content_type.startswith("application/json"):
-        raise InvalidEvent(
-            "binary mode needs ce-specversion, ce-id, ce-source and ce-type headers; "
-            f"structured mode needs Content-Type: {STRUCTURED_CONTENT_TYPE}",
-            [FieldError("ce-specversion", "header missing")],
-        )
-    raise InvalidEvent(
-        f"unsupported content type '{content_type}'", [FieldError("content-type", "unsupported")], status=415
-    )
-
-
-async def _produce(producer: AIOKafkaProducer, event: LifeEvent) -> None:
-    """Structured mode on Kafka, keyed by household; awaited so 202 means the broker has it."""
-    try:
-        await producer.send_and_wait(
-            LIFE_EVENTS,
-            value=event.envelope.to_structured(),
-            key=partition_key(event).encode(),
-            headers=[("content-type", STRUCTURED_CONTENT_TYPE.encode())],
-        )
-    except Exception as exc:
-        raise HTTPException(503, "the event log is unavailable; retry later") from exc

@@ -2,7 +2,9 @@
 
 Roles: citizen, agency, caseworker, supervisor, auditor. A citizen token's subject is the citizen's
 pseudonymous id; every citizen route reads only that citizen's data (another id is a 404, never a 403,
-so ids cannot be probed).
+so ids cannot be probed). Caseworkers and supervisors carry scopes {"agencies": [...], "municipalities": [...]}
+(catalog agency ids; 시군구 code prefixes; "*" for all) and see only entitlements inside both; anything else
+is a 404 too. Agencies do not hold tokens: they send an API key (X-API-Key), checked in beforeservice.console.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from beforeservice.settings import Settings, get_settings
 
 ROLES = frozenset({"citizen", "agency", "caseworker", "supervisor", "auditor"})
+STAFF_ROLES = frozenset({"caseworker", "supervisor"})  # who may read and decide entitlements
+CONSOLE_ROLES = frozenset({"caseworker", "supervisor", "auditor"})
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -26,6 +30,21 @@ class Principal:
     subject: str
     role: str
     scopes: dict[str, list[str]] = field(default_factory=dict)  # e.g. {"municipalities": ["41110"]}
+
+    @property
+    def sees_personal_data(self) -> bool:
+        """Supervisors decide escalations and outreach by name; caseworkers work on masked data."""
+        return self.role == "supervisor"
+
+    def covers(self, agency: str, municipality: str | None) -> bool:
+        """Whether an entitlement of `agency`'s benefit for a household in `municipality` is within scope."""
+        agencies = self.scopes.get("agencies", [])
+        municipalities = self.scopes.get("municipalities", [])
+        agency_ok = "*" in agencies or agency in agencies
+        place_ok = "*" in municipalities or (
+            municipality is not None and any(municipality.startswith(p) for p in municipalities)
+        )
+        return agency_ok and place_ok
 
 
 def issue_token(settings: Settings, subject: str, role: str, scopes: dict[str, list[str]] | None = None) -> str:
@@ -68,6 +87,29 @@ def citizen(who: CurrentPrincipal) -> Principal:
 
 
 CurrentCitizen = Annotated[Principal, Depends(citizen)]
+
+
+def staff(who: CurrentPrincipal) -> Principal:
+    if who.role not in STAFF_ROLES:
+        raise HTTPException(403, "this route is for caseworkers and supervisors")
+    return who
+
+
+CurrentStaff = Annotated[Principal, Depends(staff)]
+
+
+def auditor(who: CurrentPrincipal) -> Principal:
+    if who.role != "auditor":
+        raise HTTPException(403, "this route is for auditors")
+    return who
+
+
+CurrentAuditor = Annotated[Principal, Depends(auditor)]
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer address as the server saw it (a proxy in front must be configured to pass the real one)."""
+    return request.client.host if request.client else None
 
 
 def own_citizen_id(citizen_id: str, who: Principal) -> str:

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from beforeservice.console.cli import agencies_app, audit_app, caseworkers_app
 from beforeservice.rules_cli import rules_app
 from beforeservice.settings import get_settings
 
@@ -24,6 +25,21 @@ app.add_typer(db_app, name="db")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(rules_app, name="rules")
 app.add_typer(bench_app, name="bench")
+app.add_typer(agencies_app, name="agencies")
+app.add_typer(caseworkers_app, name="caseworkers")
+app.add_typer(audit_app, name="audit")
+
+
+@bench_app.command("notify")
+def bench_notify(
+    messages: Annotated[int, typer.Option(help="notifications for the throughput run")] = 5000,
+    rate: Annotated[int, typer.Option(help="messages/s offered in the latency run")] = 1000,
+    seconds: Annotated[float, typer.Option(help="length of the latency run")] = 5.0,
+) -> None:
+    """Outbox dispatcher throughput and p99 outbox-to-accepted latency against a local FCM peer process."""
+    from beforeservice.bench_notify import run, table
+
+    typer.echo(table(run(messages, rate, seconds)))
 
 
 @db_app.command("upgrade")
@@ -33,6 +49,109 @@ def db_upgrade() -> None:
 
     upgrade(make_engine(get_settings().database_url))
     typer.echo("database schema is up to date")
+
+
+@rules_app.command("backfill")
+def rules_backfill(
+    benefit: str,
+    on: Annotated[str | None, typer.Option(help="evaluation date, YYYY-MM-DD (default: today)")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="shadow mode: report counts and a sample, write nothing")
+    ] = False,
+) -> None:
+    """Find everyone in the profile store entitled to BENEFIT, in SQL; insert their offers unless --dry-run."""
+    from datetime import date
+
+    from beforeservice.backfill import backfill
+    from beforeservice.database import make_engine
+    from entitlements import CATALOG_DIR
+    from rules_engine.catalog import load_catalog
+    from rules_engine.sql import NotTranslatable
+
+    catalog = load_catalog(CATALOG_DIR)
+    if benefit not in catalog.benefits:
+        typer.echo(f"error: unknown benefit '{benefit}'", err=True)
+        raise typer.Exit(1)
+    when = date.fromisoformat(on) if on else date.today()
+    if not catalog.benefits[benefit].in_force(when):
+        typer.echo(f"error: '{benefit}' is not in force on {when}", err=True)
+        raise typer.Exit(1)
+    engine = make_engine(get_settings().database_url)
+    try:
+        with engine.begin() as connection:
+            report = backfill(connection, catalog.benefits[benefit], when, dry_run=dry_run)
+    except NotTranslatable as error:
+        typer.echo(f"error: {benefit} cannot be swept in SQL: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"{benefit} on {when}{' (dry run: nothing written)' if dry_run else ''}")
+    typer.echo(f"{'municipality':<14}{'eligible':>10}{'undetermined':>14}")
+    for code, counts in sorted(report.by_municipality.items(), key=lambda item: item[0] or ""):
+        typer.echo(f"{code or '(unknown)':<14}{counts.get('eligible', 0):>10}{counts.get('undetermined', 0):>14}")
+    typer.echo(f"{'total':<14}{report.total_of('eligible'):>10}{report.total_of('undetermined'):>14}")
+    typer.echo("sample:")
+    for row in report.sample:
+        typer.echo("  " + json.dumps(row, default=str, ensure_ascii=False))
+    if not dry_run:
+        typer.echo(f"inserted {report.inserted} entitlements (existing offers of {benefit} skipped)")
+
+
+@app.command()
+def synth(
+    people: Annotated[int, typer.Option(help="citizens to generate")] = 100_000,
+    seed: Annotated[int, typer.Option(help="same seed, same population")] = 7,
+) -> None:
+    """Load a synthetic population with realistic Korean distributions into DATABASE_URL."""
+    from beforeservice import synth as synthetic
+    from beforeservice.backfill import CITIZENS, HOUSEHOLDS
+    from beforeservice.database import make_engine
+
+    engine = make_engine(get_settings().database_url)
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        loaded = synthetic.load(connection, HOUSEHOLDS, CITIZENS, synthetic.households(people, seed=seed))
+    typer.echo(f"loaded {loaded} citizens (seed {seed}) in {time.perf_counter() - started:.1f} s")
+
+
+@bench_app.command("rules")
+def bench_rules(
+    people: Annotated[int, typer.Option(help="synthetic citizens for the sweep")] = 1_000_000,
+    benefit: Annotated[str, typer.Option(help="benefit to backfill")] = "child_allowance",
+    on: Annotated[str, typer.Option(help="evaluation date")] = "2025-06-30",
+    repeat: Annotated[int, typer.Option(help="evaluations per timing")] = 50_000,
+    seed: Annotated[int, typer.Option(help="synthetic population seed")] = 1000,
+) -> None:
+    """Catalog evaluation (compiled vs interpreted) and a population backfill in the database; figures only."""
+    from datetime import date
+
+    from beforeservice import bench_rules as bench
+    from beforeservice.database import make_engine
+    from entitlements import CATALOG_DIR
+    from rules_engine.catalog import load_catalog
+
+    when = date.fromisoformat(on)
+    catalog = load_catalog(CATALOG_DIR)
+    birth = len([b for b in catalog.by_trigger.get(bench.BIRTH, ()) if b.in_force(when)])
+    typer.echo(f"machine: {bench.machine()}")
+    compiled, varied, interpreted = bench.catalog_timings(catalog, when, repeat, seed)
+    for label, t in (
+        ("compiled, one household", compiled),
+        ("compiled, 1,000 varied households", varied),
+        ("interpreted (reference)", interpreted),
+    ):
+        typer.echo(
+            f"birth catalog ({birth} benefits), {label:<34} median {t.median_us:7.1f} µs  "
+            f"p99 {t.p99_us:7.1f} µs  {t.per_second:9,.0f} events/s"
+        )
+    typer.echo(f"compiled / interpreted speed-up: {interpreted.median_us / varied.median_us:.1f}x")
+    engine = make_engine(get_settings().database_url)
+    present, loaded_in = bench.ensure_population(engine, people, seed, when)
+    if loaded_in is not None:
+        typer.echo(f"synthesised {present:,} citizens in {loaded_in:.1f} s")
+    dry, real, found, inserted = bench.sweep_timings(engine, catalog, benefit, when)
+    typer.echo(
+        f"backfill {benefit} over {present:,} citizens ({engine.dialect.name}): dry run {dry:.2f} s "
+        f"({found:,} eligible or undetermined), real run {real:.2f} s ({inserted:,} rows, rolled back)"
+    )
 
 
 @schemas_app.command("export")

@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import insert, select
 
 from beforeservice.auth import issue_token
+from beforeservice.console.agencies import add_agency_key
 from beforeservice.settings import Settings
 from beforeservice.wiring import sessions as make_sessions
 from entitlements.tables import CitizenRow, HouseholdRow
@@ -121,7 +122,9 @@ def run_demo(settings: Settings, births: int, seed: int, api_base: str | None = 
     seed_population(settings, families)
     events = [birth_event(f, today, rng) for f in families]
     if api_base:  # half through the HTTP API (as an agency system would), half straight into Kafka
-        with httpx.Client(base_url=api_base, timeout=10) as client:
+        with make_sessions(settings).begin() as session:  # a demo MOIS key, as `beforeservice agencies add` makes
+            _, key = add_agency_key(session, "mois", ["kr.go.mois.*"], ["/agencies/mois/registry/"])
+        with httpx.Client(base_url=api_base, timeout=10, headers={"x-api-key": key}) as client:
             for event in events[: len(events) // 2]:
                 client.post(
                     "/v1/events",

@@ -66,6 +66,79 @@ def _milestones_job(database_url: str, bootstrap_servers: str, timezone: str) ->
     emit_milestones(sessions, bootstrap_servers, datetime.now(ZoneInfo(timezone)).date())
 
 
+def _reminder_job(database_url: str, timezone: str, entitlement_id: str, days_before: int) -> None:
+    from beforeservice.settings import Settings as _Settings
+    from entitlements import CATALOG_DIR
+    from notifiers.reminders import send_reminder
+    from notifiers.rendering import NotificationTemplates
+    from rules_engine.catalog import load_catalog
+
+    sessions = make_sessions(_Settings(database_url=database_url))
+    queued = send_reminder(
+        sessions,
+        load_catalog(CATALOG_DIR),
+        NotificationTemplates(),
+        entitlement_id,
+        days_before,
+        datetime.now(UTC),
+        ZoneInfo(timezone),
+    )
+    log.info("deadline reminder D-%d for %s: %d queued", days_before, entitlement_id, queued)
+
+
+def _plan_reminders_job(database_url: str, timezone: str, reminder_days: str) -> None:
+    from beforeservice.settings import Settings as _Settings
+    from notifiers.reminders import plan_reminders
+    from notifiers.reminders import reminder_days as parse_days
+
+    if _RUNNING is None:
+        return
+    sessions = make_sessions(_Settings(database_url=database_url))
+    added, removed = plan_reminders(
+        _RUNNING,
+        sessions,
+        _reminder_job,
+        {"database_url": database_url, "timezone": timezone},
+        datetime.now(UTC),
+        parse_days(reminder_days),
+        ZoneInfo(timezone),
+    )
+    log.info("deadline reminders: %d scheduled, %d removed", added, removed)
+
+
+def _prune_devices_job(database_url: str, stale_days: int) -> None:
+    from beforeservice.settings import Settings as _Settings
+    from notifiers.devices import prune_stale
+
+    pruned = prune_stale(make_sessions(_Settings(database_url=database_url)), datetime.now(UTC), stale_days)
+    log.info("pruned %d device tokens not refreshed for %d days", pruned, stale_days)
+
+
+def _fallback_job(database_url: str) -> None:
+    from beforeservice.settings import get_settings
+    from notifiers.fallback import escalate_unopened
+    from notifiers.gateway import HttpMessageGateway
+    from notifiers.policy import DispatchPolicy
+    from notifiers.rendering import NotificationTemplates
+
+    settings = get_settings().model_copy(update={"database_url": database_url})
+    gateway = (
+        HttpMessageGateway(settings.message_gateway_url, settings.message_gateway_key)
+        if settings.message_gateway_url
+        else None
+    )
+    try:
+        escalate_unopened(
+            make_sessions(settings), gateway, NotificationTemplates(), DispatchPolicy.of(settings), datetime.now(UTC)
+        )
+    finally:
+        if gateway is not None:
+            gateway.close()
+
+
+_RUNNING: BlockingScheduler | None = None  # the planning job adds reminder jobs to the scheduler that runs it
+
+
 def build_scheduler(settings: Settings) -> BlockingScheduler:
     scheduler = BlockingScheduler(
         jobstores={"default": SQLAlchemyJobStore(url=settings.database_url, tablename="scheduled_jobs")},
@@ -94,4 +167,35 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
             "timezone": settings.scheduler_timezone,
         },
     )
+    scheduler.add_job(
+        _plan_reminders_job,
+        "cron",
+        minute=20,
+        id="plan_reminders",
+        replace_existing=True,
+        kwargs={
+            "database_url": settings.database_url,
+            "timezone": settings.scheduler_timezone,
+            "reminder_days": settings.reminder_days,
+        },
+    )
+    scheduler.add_job(
+        _prune_devices_job,
+        "cron",
+        hour=3,
+        minute=0,
+        id="prune_devices",
+        replace_existing=True,
+        kwargs={"database_url": settings.database_url, "stale_days": settings.device_stale_days},
+    )
+    scheduler.add_job(
+        _fallback_job,
+        "interval",
+        minutes=5,
+        id="notification_fallback",
+        replace_existing=True,
+        kwargs={"database_url": settings.database_url},
+    )
+    global _RUNNING
+    _RUNNING = scheduler
     return scheduler

@@ -99,9 +99,13 @@ def _count(result: BatchResult) -> None:
 
 @app.timer(interval=settings.dispatch_interval_seconds)
 async def dispatch_outbox() -> None:
+    from notifiers.policy import DispatchPolicy
+    from notifiers.rendering import shared_templates
+
+    policy, templates = DispatchPolicy.of(settings), shared_templates()  # templates load (and check) once
     try:
         while True:
-            sent = await asyncio.to_thread(dispatch_pending, _sessions, _push)
+            sent = await asyncio.to_thread(dispatch_pending, _sessions, _push, policy=policy, templates=templates)
             metrics.NOTIFICATIONS_PUSHED.inc(sent.pushed)
             metrics.NOTIFICATIONS_INBOX_ONLY.inc(sent.inbox_only)
             if sent.notifications == 0:

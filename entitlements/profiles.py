@@ -21,7 +21,10 @@ def profile_facts(household: Household, subject: Citizen, on: date) -> dict[str,
     for name in HOUSEHOLD_FACTS:
         facts[f"household.{name}"] = household.facts.get(name)
     for name in PERSON_FACTS:
-        facts[f"person.{name}"] = subject.facts.get(name)
+        if name != "is_couple":
+            facts[f"person.{name}"] = subject.facts.get(name)
+    # The registry records "lives with a spouse" on the person; the rules read it as a household fact.
+    facts["household.is_couple"] = subject.facts.get("is_couple")
     ages = [c.age_years(on) for c in household.living() if c.role == "child"]
     if all(a is not None for a in ages):  # one unknown birth date makes the count unknown, not smaller
         facts["household.children_count"] = sum(1 for a in ages if a is not None and a < _CHILD_AGE_LIMIT)

@@ -1,26 +1,40 @@
-"""The outbox dispatcher: sends pending notifications through push where consented, marks what happened.
+"""The outbox dispatcher: sends pending notifications through push where consented and timely, marks what happened.
 
 Notifications are committed with their entitlements (transactional outbox); this sends them afterwards. The
 in-app inbox needs no sending: the row *is* the inbox entry. Rows are claimed with SKIP LOCKED on PostgreSQL
-so several dispatchers never send the same row; a crash after FCM accepted but before the commit re-sends
-with the same collapse key, which replaces the earlier push on the device instead of duplicating it.
+so several dispatchers never send the same row, and claim, send and mark happen in one transaction: a crash
+after FCM accepted but before the commit re-sends with the same collapse key, which replaces the earlier push
+on the device instead of duplicating it; after the commit a row is never sent again.
+
+What holds a push back (the row becomes `held` until `not_before`): a bereavement cooling-off, quiet hours
+(unless a deadline is close), the citizen's weekly budget, or a transient FCM failure. What stops it: a
+recipient who died (`cancelled`), no consent or no device (`inbox_only`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from entitlements.lifecycle import EntitlementStatus
-from entitlements.tables import EntitlementRow
+from entitlements.lifecycle import OPEN, EntitlementStatus
+from entitlements.tables import CitizenRow, EntitlementRow
+from notifiers.consent import consented
+from notifiers.policy import DispatchPolicy
+from notifiers.preferences import template_languages
 from notifiers.push import PushMessage, PushSender
-from notifiers.tables import ConsentRow, DeliveryRow, DeviceRow, NotificationRow
+from notifiers.rendering import DIGEST, REMINDER, NotificationTemplates
+from notifiers.tables import DeliveryRow, DeviceRow, NotificationRow
+from notifiers.timing import Candidate, is_urgent, plan_pushes, worth
 
 PUSH = "push"
+BEREAVEMENT = "bereavement"
+_MAX_TRANSIENT_RETRIES = 5
+_OPEN_STATES = {s.value for s in OPEN}
 
 
 @dataclass
@@ -30,95 +44,294 @@ class DispatchResult:
     push_failed: int = 0
     inbox_only: int = 0
     tokens_removed: int = 0
+    held: int = 0
+    merged: int = 0
+    cancelled: int = 0
+    messages: int = 0  # pushes handed to the sender (one per device)
 
 
-def dispatch_pending(sessions: sessionmaker[Session], sender: PushSender | None, limit: int = 500) -> DispatchResult:
+@dataclass
+class _Bundle:
+    """What the dispatcher knows about one claimed notification's offers."""
+
+    worth_krw: int = 0
+    deadline: date | None = None
+    offer_count: int = 0
+    open_ids: list[str] = field(default_factory=list)
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes even for timezone=True columns; they were stored as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def collapse_key_of(row: NotificationRow) -> str:
+    return row.collapse_key or f"n-{row.id}"[:64]
+
+
+def dispatch_pending(
+    sessions: sessionmaker[Session],
+    sender: PushSender | None,
+    limit: int = 500,
+    *,
+    policy: DispatchPolicy | None = None,
+    templates: NotificationTemplates | None = None,
+    now: datetime | None = None,
+) -> DispatchResult:
+    policy = policy or DispatchPolicy()
+    now = now or datetime.now(UTC)
     result = DispatchResult()
     with sessions.begin() as session:
-        query = (
-            select(NotificationRow)
-            .where(NotificationRow.dispatch_status == "pending")
-            .order_by(NotificationRow.created_at)
-            .limit(limit)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = list(session.scalars(query))
+        rows = _claim(session, now, limit)
         if not rows:
             return result
         result.notifications = len(rows)
-        devices = _consented_devices(session, rows) if sender is not None else {}
-        messages: list[tuple[NotificationRow, PushMessage]] = [
-            (row, _message(row, token)) for row in rows for token in devices.get((row.recipient_id, row.category), [])
-        ]
-        outcome: dict[str, bool] = {}
-        if messages and sender is not None:
-            now = datetime.now(UTC)
-            results = sender.send([m for _, m in messages])
-            invalid = [r.token for r in results if r.token_invalid]
-            for (row, _), r in zip(messages, results, strict=True):
-                outcome[row.id] = outcome.get(row.id, False) or r.accepted
-            session.execute(
-                insert(DeliveryRow),
-                [
-                    {
-                        "notification_id": row.id,
-                        "token_hash": hashlib.sha256(r.token.encode()).hexdigest(),
-                        "accepted": r.accepted,
-                        "message_id": r.message_id,
-                        "error_code": r.error_code,
-                        "at": now,
-                    }
-                    for (row, _), r in zip(messages, results, strict=True)
-                ],
-            )
-            if invalid:  # UNREGISTERED: the app was uninstalled or the token rotated
-                session.execute(delete(DeviceRow).where(DeviceRow.token.in_(invalid)))
-                result.tokens_removed = len(invalid)
-        now = datetime.now(UTC)
+        rows = _cancel_for_the_deceased(session, rows, result)
+        bundles = _bundles(session, rows)
+        today = now.astimezone(policy.quiet_hours.zone).date()
+        reachable = _push_targets(session, rows) if sender is not None else {}
+        languages = template_languages(session, [r.recipient_id for r in rows]) if templates else {}
+
+        waiting: dict[str, list[tuple[NotificationRow, Candidate]]] = {}
         for row in rows:
-            if row.id not in outcome:
-                row.dispatch_status = "inbox_only"
-                result.inbox_only += 1
-            elif outcome[row.id]:
-                row.dispatch_status = "sent"
-                result.pushed += 1
-            else:
-                row.dispatch_status = "failed"  # still in the inbox; the fallback path picks it up
-                result.push_failed += 1
-            row.dispatch_attempts += 1
-            row.dispatched_at = now
-        offer_ids = [o for row in rows for o in row.offer_ids]
-        session.execute(
-            update(EntitlementRow)
-            .where(EntitlementRow.id.in_(offer_ids), EntitlementRow.status == EntitlementStatus.MATCHED.value)
-            .values(status=EntitlementStatus.NOTIFIED.value, updated_at=now)
-        )
+            row.collapse_key = collapse_key_of(row)
+            bundle = bundles[row.id]
+            if row.category == BEREAVEMENT and now < aware(row.created_at) + policy.cooling_off:
+                _hold(row, aware(row.created_at) + policy.cooling_off, "cooling_off", result)
+                continue
+            if not reachable.get(row.id):
+                _inbox_only(row, bundle, policy, now, result)
+                continue
+            candidate = Candidate(
+                row.id, bundle.worth_krw, bundle.deadline, is_urgent(bundle.deadline, today, policy.urgent_within_days)
+            )
+            release = None if candidate.urgent else policy.quiet_hours.release_at(now)
+            if release is not None:
+                _hold(row, release, "quiet_hours", result)
+                continue
+            waiting.setdefault(row.recipient_id, []).append((row, candidate))
+
+        outgoing = _apply_budget(session, waiting, policy, now, result)
+        messages: list[tuple[NotificationRow, PushMessage]] = []
+        for carrier, merged in outgoing:
+            title, body = _lock_screen(carrier, merged, bundles, templates, languages)
+            key = f"d-{carrier.id}"[:64] if merged else collapse_key_of(carrier)
+            kind = "digest" if merged else "offers"
+            for token in reachable[carrier.id]:
+                data = {"notification_id": carrier.id, "kind": kind}
+                messages.append((carrier, PushMessage(token, title, body, key, data)))
+        if messages and sender is not None:
+            _send(session, sender, messages, policy, bundles, now, result)
+        notified = [i for row in rows if row.dispatch_status in ("sent", "inbox_only", "merged") for i in row.offer_ids]
+        if notified:
+            session.execute(
+                update(EntitlementRow)
+                .where(EntitlementRow.id.in_(notified), EntitlementRow.status == EntitlementStatus.MATCHED.value)
+                .values(status=EntitlementStatus.NOTIFIED.value, updated_at=now)
+            )
     return result
 
 
-def _consented_devices(session: Session, rows: list[NotificationRow]) -> dict[tuple[str, str], list[str]]:
-    """Tokens of recipients who consented to push for the notification's category (no consent, no push)."""
-    recipients = {row.recipient_id for row in rows}
-    consented = {
-        (c.citizen_id, c.category)
-        for c in session.execute(
-            select(ConsentRow.citizen_id, ConsentRow.category).where(
-                ConsentRow.citizen_id.in_(recipients), ConsentRow.channel == PUSH, ConsentRow.withdrawn_at.is_(None)
+def _claim(session: Session, now: datetime, limit: int) -> list[NotificationRow]:
+    query = (
+        select(NotificationRow)
+        .where(
+            or_(
+                NotificationRow.dispatch_status == "pending",
+                and_(NotificationRow.dispatch_status == "held", NotificationRow.not_before <= now),
             )
         )
-    }
-    tokens: dict[str, list[str]] = {}
-    for d in session.execute(select(DeviceRow.citizen_id, DeviceRow.token).where(DeviceRow.citizen_id.in_(recipients))):
-        tokens.setdefault(d.citizen_id, []).append(d.token)
-    return {key: tokens.get(key[0], []) for key in consented}
-
-
-def _message(row: NotificationRow, token: str) -> PushMessage:
-    return PushMessage(
-        token=token,
-        title=row.lock_screen_title,
-        body=row.lock_screen_body,
-        collapse_key=f"n-{row.id}"[:64],
-        data={"notification_id": row.id, "kind": "offers"},
+        .order_by(NotificationRow.created_at)
+        .limit(limit)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def _cancel_for_the_deceased(
+    session: Session, rows: list[NotificationRow], result: DispatchResult
+) -> list[NotificationRow]:
+    """A recipient who died is unreachable: their notifications are cancelled, whoever forgot to."""
+    recipients = list({r.recipient_id for r in rows})
+    dead = set(
+        session.scalars(select(CitizenRow.id).where(CitizenRow.id.in_(recipients), CitizenRow.deceased_on.is_not(None)))
+    )
+    alive = []
+    for row in rows:
+        if row.recipient_id in dead:
+            row.dispatch_status, row.hold_reason, row.not_before, row.escalate_at = "cancelled", "deceased", None, None
+            result.cancelled += 1
+        else:
+            alive.append(row)
+    return alive
+
+
+def _bundles(session: Session, rows: Sequence[NotificationRow]) -> dict[str, _Bundle]:
+    offer_ids = list({o for row in rows for o in row.offer_ids})
+    offers = {
+        e.id: e
+        for e in session.execute(
+            select(
+                EntitlementRow.id,
+                EntitlementRow.amount_krw,
+                EntitlementRow.payment,
+                EntitlementRow.deadline,
+                EntitlementRow.status,
+            ).where(EntitlementRow.id.in_(offer_ids))
+        )
+    }
+    bundles: dict[str, _Bundle] = {}
+    for row in rows:
+        bundle = _Bundle(offer_count=len(row.offer_ids))
+        for offer_id in row.offer_ids:
+            offer = offers.get(offer_id)
+            if offer is None or offer.status not in _OPEN_STATES:
+                continue
+            bundle.open_ids.append(offer_id)
+            bundle.worth_krw += worth(offer.amount_krw, offer.payment)
+            if offer.deadline is not None and (bundle.deadline is None or offer.deadline < bundle.deadline):
+                bundle.deadline = offer.deadline
+        bundles[row.id] = bundle
+    return bundles
+
+
+def _push_targets(session: Session, rows: Sequence[NotificationRow]) -> dict[str, list[str]]:
+    """Device tokens per notification, for recipients who consented to push for its category (no consent, no push)."""
+    recipients = {row.recipient_id for row in rows}
+    allowed = consented(session, recipients, PUSH)
+    tokens: dict[str, list[str]] = {}
+    for d in session.execute(
+        select(DeviceRow.citizen_id, DeviceRow.token).where(DeviceRow.citizen_id.in_(list(recipients)))
+    ):
+        tokens.setdefault(d.citizen_id, []).append(d.token)
+    return {
+        row.id: tokens.get(row.recipient_id, [])
+        for row in rows
+        if (row.recipient_id, row.category) in allowed and tokens.get(row.recipient_id)
+    }
+
+
+def _hold(row: NotificationRow, until: datetime, reason: str, result: DispatchResult) -> None:
+    row.dispatch_status, row.not_before, row.hold_reason = "held", until, reason
+    result.held += 1
+
+
+def _inbox_only(
+    row: NotificationRow, bundle: _Bundle, policy: DispatchPolicy, now: datetime, r: DispatchResult
+) -> None:
+    row.dispatch_status, row.dispatched_at, row.not_before = "inbox_only", now, None
+    row.dispatch_attempts += 1
+    if bundle.worth_krw >= policy.high_value_krw:
+        row.channel, row.escalate_at = "inbox", now  # push cannot reach them: the fallback starts at once
+    r.inbox_only += 1
+
+
+def _apply_budget(
+    session: Session,
+    waiting: dict[str, list[tuple[NotificationRow, Candidate]]],
+    policy: DispatchPolicy,
+    now: datetime,
+    result: DispatchResult,
+) -> list[tuple[NotificationRow, list[NotificationRow]]]:
+    """Each citizen's share of pushes this week: (carrier, rows merged into its digest) per push to send."""
+    if not waiting:
+        return []
+    history: dict[str, list[datetime]] = {}
+    for h in session.execute(
+        select(NotificationRow.recipient_id, NotificationRow.dispatched_at).where(
+            NotificationRow.recipient_id.in_(list(waiting)),
+            NotificationRow.channel == PUSH,
+            NotificationRow.dispatch_status == "sent",
+            NotificationRow.dispatched_at > now - timedelta(days=7),
+        )
+    ):
+        history.setdefault(h.recipient_id, []).append(aware(h.dispatched_at))
+    outgoing: list[tuple[NotificationRow, list[NotificationRow]]] = []
+    for recipient, entries in waiting.items():
+        sent_at = history.get(recipient, [])
+        by_id = {row.id: row for row, _ in entries}
+        plan = plan_pushes([c for _, c in entries], policy.budget.remaining(sent_at, now))
+        outgoing.extend((by_id[c.notification_id], []) for c in plan.individual)
+        if plan.digest:
+            carrier, *rest = (by_id[c.notification_id] for c in plan.digest)
+            carrier.digest_of = [r.id for r in rest]
+            for row in rest:
+                row.dispatch_status, row.dispatched_at, row.not_before, row.hold_reason = "merged", now, None, None
+                result.merged += 1
+            outgoing.append((carrier, rest))
+        for c in plan.waiting:
+            _hold(by_id[c.notification_id], policy.budget.next_slot(sent_at, now), "budget", result)
+    return outgoing
+
+
+def _lock_screen(
+    carrier: NotificationRow,
+    merged: list[NotificationRow],
+    bundles: dict[str, _Bundle],
+    templates: NotificationTemplates | None,
+    languages: dict[str, str],
+) -> tuple[str, str]:
+    """The stored (Korean or English) lock-screen text, unless the citizen prefers Vietnamese or easy-read Korean,
+    or the push is a digest: then it is rendered now, from the offer count alone."""
+    lang = languages.get(carrier.recipient_id)
+    if templates is not None and merged:
+        count = sum(bundles[r.id].offer_count for r in (carrier, *merged))
+        return templates.lock_screen(DIGEST, lang or carrier.language, count)
+    if templates is not None and lang and lang != carrier.language and carrier.event_type != REMINDER:
+        return templates.lock_screen(carrier.event_type, lang, bundles[carrier.id].offer_count)
+    return carrier.lock_screen_title, carrier.lock_screen_body
+
+
+def _send(
+    session: Session,
+    sender: PushSender,
+    messages: list[tuple[NotificationRow, PushMessage]],
+    policy: DispatchPolicy,
+    bundles: dict[str, _Bundle],
+    now: datetime,
+    result: DispatchResult,
+) -> None:
+    results = sender.send([m for _, m in messages])
+    result.messages += len(messages)
+    accepted: dict[str, bool] = {}
+    transient: dict[str, bool] = {}
+    for (row, _), r in zip(messages, results, strict=True):
+        accepted[row.id] = accepted.get(row.id, False) or r.accepted
+        transient[row.id] = transient.get(row.id, True) and (r.accepted or r.retryable)
+    session.execute(
+        insert(DeliveryRow),
+        [
+            {
+                "notification_id": row.id,
+                "token_hash": hashlib.sha256(r.token.encode()).hexdigest(),
+                "accepted": r.accepted,
+                "message_id": r.message_id,
+                "error_code": r.error_code,
+                "at": now,
+                "channel": PUSH,
+            }
+            for (row, _), r in zip(messages, results, strict=True)
+        ],
+    )
+    invalid = list({r.token for r in results if r.token_invalid})
+    if invalid:  # UNREGISTERED: the app was uninstalled or the token rotated
+        session.execute(delete(DeviceRow).where(DeviceRow.token.in_(invalid)))
+        result.tokens_removed = len(invalid)
+    rows = {row.id: row for row, _ in messages}
+    for row_id, row in rows.items():
+        row.dispatch_attempts += 1
+        high_value = bundles[row_id].worth_krw >= policy.high_value_krw
+        if accepted[row_id]:
+            row.dispatch_status, row.dispatched_at, row.channel = "sent", now, PUSH
+            row.not_before, row.hold_reason = None, None
+            row.escalate_at = now + policy.fallback_after if high_value else None
+            result.pushed += 1
+        elif transient[row_id] and row.dispatch_attempts < _MAX_TRANSIENT_RETRIES:
+            # FCM overloaded beyond the sender's own retries: try again later, keeping the collapse key.
+            _hold(row, now + timedelta(minutes=2**row.dispatch_attempts), "retry", result)
+        else:
+            row.dispatch_status, row.dispatched_at, row.channel = "failed", now, PUSH
+            row.not_before, row.hold_reason = None, None
+            row.escalate_at = now if high_value else None  # not delivered: the next channel, at once
+            result.push_failed += 1

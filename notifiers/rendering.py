@@ -1,19 +1,60 @@
-"""Notification texts from Jinja2 templates, in a sandbox, compiled at load so errors never wait for a send."""
+"""Notification texts from Jinja2 templates, in a sandbox, compiled and test-rendered at load so a template error
+stops the process at start-up, never a send.
+
+Each template has three blocks: ``title`` and ``body`` (the lock screen: they may use only the number of offers,
+which the load-time check enforces) and ``message`` (the in-app text: every offer with amount, deadline and how
+to apply).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, Template
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 TEMPLATES = Path(__file__).parent / "templates"
-LANGUAGES = ("ko", "en")
-TEMPLATE_OF_EVENT = {"kr.go.mois.birth.registered": "birth_registered"}
+EASY_READ = "ko-easy"
+LANGUAGES = ("ko", "en", EASY_READ, "vi")
+DIGEST = "kr.go.beforeservice.digest"
+REMINDER = "kr.go.beforeservice.deadline.reminder"
+FALLBACK_TEXT = "kr.go.beforeservice.fallback.text"
+TEMPLATE_OF_EVENT = {
+    "kr.go.mois.birth.registered": "birth_registered",
+    "kr.go.mois.death.registered": "death_registered",
+    "kr.go.mois.address.moved": "address_moved",
+    "kr.go.mois.marriage.registered": "marriage_registered",
+    "kr.go.moel.employment.lost": "employment_lost",
+    "kr.go.mohw.disability.registered": "disability_registered",
+    "kr.go.nhis.income.assessed": "income_assessed",
+    "kr.go.beforeservice.milestone.reached": "milestone_reached",
+    DIGEST: "digest",
+    REMINDER: "reminder",
+    FALLBACK_TEXT: "fallback_sms",
+}
 _BLOCKS = ("title", "body", "message")
+_LOCK_SCREEN = ("title", "body")
+# What the load-time check feeds every template besides the offers (the reminder needs days_left, the SMS a link).
+SAMPLE_CONTEXT: dict[str, Any] = {"days_left": 14, "inbox_url": "https://example.invalid/inbox"}
+_SAMPLE_OFFER: dict[str, Any] = {
+    "benefit_id": "sample",
+    "name_ko": "예시 혜택",
+    "name_en": "Sample benefit",
+    "agency_ko": "기관",
+    "agency_en": "Agency",
+    "amount_krw": 1_234_567,
+    "payment": "lump_sum",
+    "deadline": "2024-01-31",
+    "summary_ko": "요약",
+    "summary_en": "summary",
+    "apply_how_ko": "신청",
+    "apply_how_en": "apply",
+    "apply_url": "https://www.gov.kr/sample-apply",
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +72,13 @@ def _krw(amount: int) -> str:
     return f"{amount:,}"
 
 
+def language_of(language: str, easy_read: bool) -> str:
+    """The template language for a citizen's preferences (easy-read exists for Korean)."""
+    if easy_read and language in ("ko", EASY_READ):
+        return EASY_READ
+    return language if language in LANGUAGES else "ko"
+
+
 class NotificationTemplates:
     def __init__(self, directory: Path = TEMPLATES) -> None:
         self._env = SandboxedEnvironment(
@@ -45,7 +93,10 @@ class NotificationTemplates:
         self._templates: dict[tuple[str, str], Template] = {}
         for name in TEMPLATE_OF_EVENT.values():
             for lang in LANGUAGES:
-                template = self._env.get_template(f"{name}.{lang}.j2")  # raises TemplateSyntaxError at load
+                try:
+                    template = self._env.get_template(f"{name}.{lang}.j2")
+                except TemplateError as error:
+                    raise TemplateProblem(f"{name}.{lang}.j2: {error}") from error
                 missing = [b for b in _BLOCKS if b not in template.blocks]
                 if missing:
                     raise TemplateProblem(f"{name}.{lang}.j2 lacks blocks {missing}")
@@ -53,27 +104,51 @@ class NotificationTemplates:
         self._self_test()
 
     def _self_test(self) -> None:
-        """Render every template once with a sample offer, so an undefined variable fails now, not at send."""
-        sample = {
-            "name_ko": "예",
-            "name_en": "e",
-            "agency_ko": "기관",
-            "agency_en": "agency",
-            "amount_krw": 1,
-            "payment": "monthly",
-            "deadline": "2024-01-01",
-            "summary_ko": "요약",
-            "summary_en": "summary",
-            "apply_how_ko": "신청",
-            "apply_how_en": "apply",
-            "apply_url": "https://www.gov.kr",
-        }
-        for event_type in TEMPLATE_OF_EVENT:
-            for lang in LANGUAGES:
-                self.render(event_type, lang, [sample])
+        """Render every template now, so an undefined variable or a broken rule fails at load, not at send:
+        the message states amount, deadline and link of every offer; the lock screen uses nothing but the count."""
+        for (name, lang), template in self._templates.items():
+            try:
+                rendered = self._render(template, [_SAMPLE_OFFER], SAMPLE_CONTEXT)
+                self._lock_screen(template, 3, SAMPLE_CONTEXT)  # offers without any field: StrictUndefined trips
+            except TemplateError as error:
+                raise TemplateProblem(f"{name}.{lang}.j2: {error}") from error
+            if name == "fallback_sms":
+                if SAMPLE_CONTEXT["inbox_url"] not in rendered.message:
+                    raise TemplateProblem(f"{name}.{lang}.j2 must link to the inbox")
+                continue
+            for needle in ("1,234,567", "2024-01-31", _SAMPLE_OFFER["apply_url"]):
+                if needle not in rendered.message:
+                    raise TemplateProblem(f"{name}.{lang}.j2: an offer line lacks {needle!r}")
+            for secret in ("1,234,567", "예시 혜택", "Sample benefit"):
+                if secret in rendered.title + rendered.body:
+                    raise TemplateProblem(f"{name}.{lang}.j2 shows offer details on the lock screen")
 
-    def render(self, event_type: str, lang: str, offers: Sequence[Mapping[str, Any]]) -> Rendered:
-        template = self._templates[(TEMPLATE_OF_EVENT[event_type], lang if lang in LANGUAGES else "ko")]
-        context = template.new_context({"offers": list(offers)})
-        parts = {block: "".join(template.blocks[block](context)).strip() for block in _BLOCKS}
+    def render(self, event_type: str, lang: str, offers: Sequence[Mapping[str, Any]], **context: Any) -> Rendered:
+        template = self._template(event_type, lang)
+        return self._render(template, offers, {**SAMPLE_CONTEXT, **context})
+
+    def lock_screen(self, event_type: str, lang: str, count: int, **context: Any) -> tuple[str, str]:
+        """Title and body for the lock screen, from the number of offers alone (no offer data is needed)."""
+        return self._lock_screen(self._template(event_type, lang), count, {**SAMPLE_CONTEXT, **context})
+
+    def _template(self, event_type: str, lang: str) -> Template:
+        name = TEMPLATE_OF_EVENT.get(event_type, "birth_registered")
+        return self._templates[(name, lang if lang in LANGUAGES else "ko")]
+
+    @staticmethod
+    def _render(template: Template, offers: Sequence[Mapping[str, Any]], context: Mapping[str, Any]) -> Rendered:
+        ctx = template.new_context({**context, "offers": list(offers)})
+        parts = {block: "".join(template.blocks[block](ctx)).strip() for block in _BLOCKS}
         return Rendered(parts["title"], parts["body"], parts["message"])
+
+    @staticmethod
+    def _lock_screen(template: Template, count: int, context: Mapping[str, Any]) -> tuple[str, str]:
+        ctx = template.new_context({**context, "offers": [{} for _ in range(count)]})
+        title, body = ("".join(template.blocks[block](ctx)).strip() for block in _LOCK_SCREEN)
+        return title, body
+
+
+@cache
+def shared_templates() -> NotificationTemplates:
+    """One loaded set per process (loading compiles and test-renders every template)."""
+    return NotificationTemplates()

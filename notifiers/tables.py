@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from entitlements.tables import Base
@@ -20,6 +20,7 @@ class NotificationRow(Base):
     __table_args__ = (
         UniqueConstraint("recipient_id", "event_source", "event_id", name="uq_notification_recipient_event"),
         Index("ix_notifications_dispatch", "dispatch_status", "created_at"),
+        Index("ix_notifications_escalate_at", "escalate_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # opaque id carried by the push
@@ -35,15 +36,28 @@ class NotificationRow(Base):
     lock_screen_body: Mapped[str] = mapped_column(String(400))
     message_ko: Mapped[str] = mapped_column(Text)
     message_en: Mapped[str] = mapped_column(Text)
-    dispatch_status: Mapped[str] = mapped_column(String(16))  # pending | sent | inbox_only | failed
+    # pending | held (until not_before) | sent | inbox_only | failed | merged (into a digest) | cancelled
+    dispatch_status: Mapped[str] = mapped_column(String(16))
     dispatch_attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     viewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Timing: a held notification waits until not_before (quiet hours, cooling-off, weekly budget).
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hold_reason: Mapped[str | None] = mapped_column(String(16))
+    # Stable per offer bundle: a re-send (crash, reminder) replaces the earlier push on the device.
+    collapse_key: Mapped[str | None] = mapped_column(String(64))
+    digest_of: Mapped[list[str] | None] = mapped_column(JSON)  # notifications merged into this push
+    # Fallback: the channel last tried, and when to try the next one if the offer is still unopened.
+    channel: Mapped[str | None] = mapped_column(String(16))
+    escalate_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class DeviceRow(Base):
+    """An app installation's FCM token; pruned when FCM says UNREGISTERED or after 270 days without refresh."""
+
     __tablename__ = "devices"
+    __table_args__ = (Index("ix_devices_last_refreshed_at", "last_refreshed_at"),)
 
     token: Mapped[str] = mapped_column(String(512), primary_key=True)
     citizen_id: Mapped[str] = mapped_column(String(80), index=True)
@@ -78,3 +92,49 @@ class DeliveryRow(Base):
     message_id: Mapped[str | None] = mapped_column(String(256))
     error_code: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    channel: Mapped[str] = mapped_column(String(16), default="push")  # push | kakao | sms
+
+
+class ConsentEventRow(Base):
+    """Every grant and withdrawal, append-only: what was agreed to, in which text version, and when."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[str] = mapped_column(String(80), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(8))  # grant | withdraw
+    text_version: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PreferenceRow(Base):
+    """How a citizen wants to be told: language (ko, en, vi) and easy-read Korean."""
+
+    __tablename__ = "citizen_preferences"
+
+    citizen_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    easy_read: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OutreachTaskRow(Base):
+    """A person no channel reached about a high-value offer: a caseworker calls or visits (the console lists these)."""
+
+    __tablename__ = "outreach_tasks"
+    __table_args__ = (
+        UniqueConstraint("notification_id", name="uq_outreach_notification"),
+        Index("ix_outreach_tasks_status", "status", "created_at"),
+        Index("ix_outreach_tasks_citizen_id", "citizen_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[str] = mapped_column(String(80))
+    notification_id: Mapped[str] = mapped_column(ForeignKey("notifications.id"))
+    reason: Mapped[str] = mapped_column(String(200))
+    worth_krw: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open | done
+    assigned_to: Mapped[str | None] = mapped_column(String(80))

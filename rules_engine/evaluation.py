@@ -1,16 +1,23 @@
-"""Evaluating benefits against a situation on a date: eligibility, amount, deadline and a trace."""
+"""Evaluating benefits against a situation on a date: eligibility, amount, deadline and a trace.
+
+Each benefit is compiled once, on first use, into one Python function (source generated from its conditions
+and amount, then `compile()`d): facts are read once, parameters not dated by a fact are looked up once per
+evaluation date, the trace reuses prebuilt outcomes, and what is missing is only worked out when something
+is. The semantics are those of the reference interpreter (`interpreter.py`), which the tests compare against.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import bisect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from rules_engine.catalog import Benefit, Catalog
 from rules_engine.eligibility import Eligibility
-from rules_engine.expressions import UNKNOWN
-from rules_engine.facts import situation
+from rules_engine.expressions import UNKNOWN, UNKNOWN_NAME, Emitter, parse
+from rules_engine.facts import FACTS, situation
 
 
 @dataclass(frozen=True)
@@ -35,41 +42,203 @@ class Decision:
 def evaluate(catalog: Catalog, event_type: str, base_facts: Mapping[str, Any], on: date) -> list[Decision]:
     """Every benefit the event type triggers and the law in force on `on` knows, decided for these facts."""
     facts = situation(base_facts, on)
-    return [evaluate_benefit(b, facts, on) for b in catalog.by_trigger.get(event_type, ()) if b.in_force(on)]
+    return [decide(facts, on) for decide in _triggered(catalog, event_type, on)]
 
 
 def evaluate_benefit(benefit: Benefit, facts: Mapping[str, Any], on: date) -> Decision:
-    params = benefit.params_at(on, facts)
-    trace = []
-    missing: set[str] = set()
-    verdict = Eligibility.ELIGIBLE
-    for condition in benefit.conditions:
-        value = condition.expression.evaluate(facts, params)
-        if value is UNKNOWN:
-            missing.update(f for f in condition.expression.facts if f not in facts)
-            trace.append(ConditionOutcome(condition.expression.source, None, condition.reason, condition.reference))
-            if verdict is Eligibility.ELIGIBLE:
-                verdict = Eligibility.UNDETERMINED
-        else:
-            holds = bool(value)
-            trace.append(ConditionOutcome(condition.expression.source, holds, condition.reason, condition.reference))
-            if not holds:
-                verdict = Eligibility.NOT_ELIGIBLE
-    if verdict is Eligibility.NOT_ELIGIBLE:
-        missing.clear()  # a failed condition decides; what is unknown no longer matters
-    amount = None
-    if benefit.amount is not None and verdict is not Eligibility.NOT_ELIGIBLE:
-        value = benefit.amount.evaluate(facts, params)
-        if value is UNKNOWN:
-            missing.update(f for f in benefit.amount.facts if f not in facts)
-            verdict = Eligibility.UNDETERMINED
-        else:
-            amount = int(value)
-    return Decision(benefit, on, verdict, amount, _deadline(benefit, facts), tuple(sorted(missing)), tuple(trace))
+    return _plan(benefit)(facts, on)
 
 
-def _deadline(benefit: Benefit, facts: Mapping[str, Any]) -> date | None:
-    if benefit.deadline is None:
-        return None
-    start = facts.get(benefit.deadline.from_fact)
-    return start + timedelta(days=benefit.deadline.days) if isinstance(start, date) else None
+# --- compiling a benefit ---------------------------------------------------------------------------------
+
+_Decide = Callable[[Mapping[str, Any], date], Decision]
+_PLANS: dict[int, tuple[Benefit, _Decide]] = {}  # by id(): a Benefit holds dicts, so it is not hashable
+_MAX_PLANS = 4096  # catalogs reloaded many times (tests, hot reload) must not grow this without bound
+_MAX_INTERNED = 4096  # equal decisions kept per benefit
+_new = object.__new__
+
+
+_TRIGGERED: dict[tuple[int, str, date], tuple[Catalog, tuple[_Decide, ...]]] = {}
+
+
+def _triggered(catalog: Catalog, event_type: str, on: date) -> tuple[_Decide, ...]:
+    """The compiled benefits an event type triggers that are in force on `on` (kept per catalog and date)."""
+    key = (id(catalog), event_type, on)
+    entry = _TRIGGERED.get(key)
+    if entry is not None and entry[0] is catalog:
+        return entry[1]
+    if len(_TRIGGERED) >= _MAX_PLANS:
+        _TRIGGERED.clear()
+    plans = tuple(_plan(b) for b in catalog.by_trigger.get(event_type, ()) if b.in_force(on))
+    _TRIGGERED[key] = (catalog, plans)
+    return plans
+
+
+def _plan(benefit: Benefit) -> _Decide:
+    entry = _PLANS.get(id(benefit))
+    if entry is not None and entry[0] is benefit:
+        return entry[1]
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    decide = _compile_benefit(benefit)
+    _PLANS[id(benefit)] = (benefit, decide)
+    return decide
+
+
+class _ParamsByDate:
+    """Values of the parameters not dated by a fact, per evaluation date (a handful of dates are ever asked).
+
+    The generated code reads `cache` directly and calls `fill` on a miss: one dict lookup per evaluation."""
+
+    def __init__(self, benefit: Benefit, names: tuple[str, ...]) -> None:
+        self._parameters = [benefit.parameters[n] for n in names]
+        self.cache: dict[date, tuple[Any, ...]] = {}
+
+    def fill(self, on: date) -> tuple[Any, ...]:
+        if len(self.cache) >= 1024:
+            self.cache.clear()
+        values = self.cache[on] = tuple(p.at(on) for p in self._parameters)
+        return values
+
+
+def _dated_value(starts: tuple[date, ...], values: tuple[Any, ...]) -> Callable[[Any], Any]:
+    """A parameter dated by a fact: the value in force on the fact's date, UNKNOWN without the date."""
+
+    def at(when: Any) -> Any:
+        if not isinstance(when, date):
+            return UNKNOWN
+        index = bisect.bisect_right(starts, when) - 1
+        return values[index] if index >= 0 else None
+
+    return at
+
+
+def _compile_benefit(benefit: Benefit) -> _Decide:
+    namespace: dict[str, Any] = {
+        UNKNOWN_NAME: UNKNOWN,
+        "_benefit": benefit,
+        "_new": _new,
+        "_Decision": Decision,
+        "_ELIGIBLE": Eligibility.ELIGIBLE,
+        "_NOT_ELIGIBLE": Eligibility.NOT_ELIGIBLE,
+        "_UNDETERMINED": Eligibility.UNDETERMINED,
+        "_date": date,
+    }
+    fact_locals: dict[str, str] = {}
+
+    def fact_ref(name: str) -> str:
+        return fact_locals.setdefault(name, f"f{len(fact_locals)}")
+
+    dated = {n: p for n, p in benefit.parameters.items() if p.dated_by is not None}
+    by_date = tuple(n for n, p in benefit.parameters.items() if p.dated_by is None)
+    # Locals by position: a parameter's YAML key need not be a Python identifier.
+    param_locals = {name: f"p{i}" for i, name in enumerate(benefit.parameters)}
+    in_force = frozenset(param_locals[n] for n in by_date)  # looked up by date: never UNKNOWN
+    emitter = Emitter(FACTS, set(benefit.parameters), fact_ref, param_locals.__getitem__, namespace, "v", in_force)
+    lines: list[str] = []
+    # Parameters: those dated by a fact are computed per call; the others come from the per-date cache.
+    if by_date:
+        params = _ParamsByDate(benefit, by_date)
+        namespace["_params_cache"], namespace["_params_fill"] = params.cache, params.fill
+        lines += [
+            "    values = _params_cache.get(on)",
+            "    if values is None:",
+            "        values = _params_fill(on)",
+            f"    ({''.join(f'{param_locals[n]}, ' for n in by_date)}) = values",
+        ]
+    for name, parameter in dated.items():
+        assert parameter.dated_by is not None
+        local = param_locals[name]
+        namespace[f"_dated_{local}"] = _dated_value(parameter.starts, parameter.values)
+        lines.append(f"    {local} = _dated_{local}({fact_ref(parameter.dated_by)})")
+    # Conditions: each sets its trace entry and the two flags the verdict depends on.
+    lines += ["    failed = False", "    unknown = False", "    code = 0"]
+    traces = []
+    for index, condition in enumerate(benefit.conditions):
+        emitter.lines = []
+        value = emitter.emit(parse(condition.expression.source), 1)
+        lines += emitter.lines
+        for holds in (True, False, None):
+            namespace[f"_o{index}_{holds}"] = ConditionOutcome(
+                condition.expression.source, holds, condition.reason, condition.reference
+            )
+        namespace[f"_facts{index}"] = tuple(sorted(condition.expression.facts))
+        # `code` numbers the outcomes in base 3 (true 0, false 1, unknown 2) for the interning key below.
+        lines += [
+            f"    if {value} is {UNKNOWN_NAME}:",
+            f"        t{index} = _o{index}_None",
+            "        unknown = True",
+            f"        code += {2 * 3**index}",
+            f"    elif {value}:",
+            f"        t{index} = _o{index}_True",
+            "    else:",
+            f"        t{index} = _o{index}_False",
+            "        failed = True",
+            f"        code += {3**index}",
+        ]
+        traces.append(f"t{index}, ")
+    lines += [
+        "    amount = None",
+        "    missing = ()",
+        "    if failed:",  # a failed condition decides; what is unknown no longer matters
+        "        verdict = _NOT_ELIGIBLE",
+        "    else:",
+        "        absent = None",
+        "        verdict = _ELIGIBLE",
+        "        if unknown:",
+        "            verdict = _UNDETERMINED",
+        "            absent = set()",
+    ]
+    for index in range(len(benefit.conditions)):
+        lines += [
+            f"            if t{index} is _o{index}_None:",
+            f"                absent.update([f for f in _facts{index} if f not in facts])",
+        ]
+    if benefit.amount is not None:
+        emitter.lines = []
+        amount = emitter.emit(parse(benefit.amount.source), 2)
+        namespace["_amount_facts"] = tuple(sorted(benefit.amount.facts))
+        lines += emitter.lines
+        lines += [
+            f"        if {amount} is {UNKNOWN_NAME}:",
+            "            absent = (absent or set()) | {f for f in _amount_facts if f not in facts}",
+            "            verdict = _UNDETERMINED",
+            "        else:",
+            f"            amount = int({amount})",
+        ]
+    lines += ["        if absent:", "            missing = tuple(sorted(absent))"]
+    if benefit.deadline is not None:
+        start = fact_ref(benefit.deadline.from_fact)
+        namespace["_deadline_days"] = timedelta(days=benefit.deadline.days)
+        lines.append(f"    deadline = {start} + _deadline_days if isinstance({start}, _date) else None")
+    else:
+        lines.append("    deadline = None")
+    # Decisions are immutable values, and most evaluations on a day end in one of a few: equal ones are
+    # interned (the key determines every field: the verdict follows from the outcomes and whether the amount
+    # is known). A new one is filled in directly rather than through the frozen dataclass __init__, whose seven
+    # object.__setattr__ calls cost more than the rule itself; it is the same object once returned.
+    namespace["_interned"] = {}
+    lines += [
+        "    key = (on, code, amount, deadline, missing)",
+        "    decision = _interned.get(key)",
+        "    if decision is None:",
+        "        decision = _new(_Decision)",
+        "        fields = decision.__dict__",
+        "        fields['benefit'] = _benefit",
+        "        fields['on'] = on",
+        "        fields['eligibility'] = verdict",
+        "        fields['amount_krw'] = amount",
+        "        fields['deadline'] = deadline",
+        "        fields['missing'] = missing",
+        f"        fields['trace'] = ({''.join(traces)})",
+        f"        if len(_interned) >= {_MAX_INTERNED}:",
+        "            _interned.clear()",
+        "        _interned[key] = decision",
+        "    return decision",
+    ]
+    # Facts are read once, up front: reading a mapping has no effect, so laziness would buy nothing.
+    reads = [f"    {local} = facts.get({name!r}, {UNKNOWN_NAME})" for name, local in fact_locals.items()]
+    code = "def _decide(facts, on):\n" + "\n".join([*reads, *lines]) + "\n"
+    exec(compile(code, f"<benefit: {benefit.id}>", "exec"), namespace)  # only validated names and literals
+    decide: _Decide = namespace["_decide"]
+    return decide

@@ -1,14 +1,19 @@
 """A small, safe expression language for rule conditions and amounts, with three-valued evaluation.
 
-Expressions are Python syntax, parsed with `ast` and compiled once into closures; only the node kinds below
-are accepted, so a rule file can never run arbitrary code. A fact the situation lacks evaluates to `UNKNOWN`,
-which propagates through arithmetic and comparisons and follows Kleene logic in `and` / `or` / `not`.
+Expressions are Python syntax, parsed with `ast`; only the node kinds below are accepted, so a rule file can
+never run arbitrary code. A fact the situation lacks evaluates to `UNKNOWN`, which propagates through
+arithmetic and comparisons and follows Kleene logic in `and` / `or` / `not`.
+
+Accepted expressions are translated once into straight-line Python source and compiled with `compile()`:
+evaluating a rule is then one plain function call with no per-node dispatch (the evaluation engine inlines
+whole benefits the same way, see `evaluation.py`). Only validated names and literals reach the generated
+source: fact names come from the fact table, parameter names are Python identifiers (the parser made them
+attributes), and every literal is either `repr`-ed (int, str, bool and tuples of them) or passed as a constant.
 """
 
 from __future__ import annotations
 
 import ast
-import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -44,98 +49,149 @@ class CompiledExpression:
     params: frozenset[str]
 
 
-_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-    ast.In: lambda a, b: a in b,
-    ast.NotIn: lambda a, b: a not in b,
+_COMPARE: dict[type[ast.cmpop], str] = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.In: "in",
+    ast.NotIn: "not in",
 }
-_ARITH: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.FloorDiv: operator.floordiv,
-}
-_CALLS: dict[str, Callable[..., Any]] = {"min": min, "max": max}
+_ARITH: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//"}
+CALLS = frozenset({"min", "max"})
+# The generated code refers to UNKNOWN by this global name.
+UNKNOWN_NAME = "_U"
 
 
-def compile_expression(source: str, known_facts: Mapping[str, type], known_params: set[str]) -> CompiledExpression:
+def parse(source: str) -> ast.expr:
     try:
-        tree = ast.parse(source.strip(), mode="eval")
+        return ast.parse(source.strip(), mode="eval").body
     except SyntaxError as exc:
         raise ExpressionError(f"syntax error in '{source}': {exc.msg}") from exc
-    compiler = _Compiler(known_facts, known_params)
-    evaluate = compiler.compile(tree.body)
-    return CompiledExpression(source, evaluate, frozenset(compiler.facts), frozenset(compiler.params))
 
 
-def _dotted(node: ast.expr) -> str | None:
+def dotted(node: ast.expr) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        head = _dotted(node.value)
+        head = dotted(node.value)
         return f"{head}.{node.attr}" if head else None
     return None
 
 
-class _Compiler:
-    def __init__(self, known_facts: Mapping[str, type], known_params: set[str]) -> None:
-        self.known_facts = known_facts
-        self.known_params = known_params
+def date_literal(node: ast.Call) -> date | None:
+    """The value of a `date("YYYY-MM-DD")` call, None if the node is another call."""
+    if not (
+        isinstance(node.func, ast.Name)
+        and node.func.id == "date"
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
+        return None
+    try:
+        return date.fromisoformat(node.args[0].value)
+    except ValueError as exc:
+        raise ExpressionError(f"invalid date literal '{node.args[0].value}'") from exc
+
+
+def list_literal(node: ast.List | ast.Tuple) -> tuple[Any, ...]:
+    items: list[Any] = []
+    for item in node.elts:
+        if isinstance(item, ast.Constant) and isinstance(item.value, (int, str, bool)):
+            items.append(item.value)
+        elif isinstance(item, ast.UnaryOp) and isinstance(item.op, ast.USub) and isinstance(item.operand, ast.Constant):
+            items.append(-item.operand.value)  # type: ignore[operator]
+        else:
+            raise ExpressionError(f"list items must be literals, not '{ast.unparse(item)}'")
+    return tuple(items)
+
+
+class Emitter:
+    """Emits Python statements computing an expression with three-valued semantics.
+
+    `emit` appends statements (at an indentation depth) and returns a *simple* Python expression (a local
+    name or a literal) holding the value, so callers can use it several times at no cost. `and` / `or` /
+    conditionals evaluate lazily, exactly like Kleene logic read left to right: `False and x` never
+    evaluates `x`. Names are resolved by the two callbacks, so the same emitter serves a lone expression
+    (reading a facts mapping) and a whole benefit (reading prefetched locals).
+    """
+
+    def __init__(
+        self,
+        known_facts: Mapping[str, type],
+        known_params: set[str],
+        fact_ref: Callable[[str], str],
+        param_ref: Callable[[str], str],
+        namespace: dict[str, Any],
+        prefix: str = "v",
+        never_unknown: frozenset[str] = frozenset(),
+    ) -> None:
+        self.known_facts, self.known_params = known_facts, known_params
+        self.fact_ref, self.param_ref = fact_ref, param_ref
+        self.namespace = namespace
+        self.prefix = prefix
+        self.never_unknown = never_unknown  # generated names that cannot hold UNKNOWN (parameters in force)
+        self.lines: list[str] = []
         self.facts: set[str] = set()
         self.params: set[str] = set()
+        self._count = 0
 
-    def compile(self, node: ast.expr) -> Evaluator:
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, str, bool)) and node.value is not None:
-            value = node.value
-            return lambda facts, params: value
+    def fresh(self) -> str:
+        self._count += 1
+        return f"{self.prefix}{self._count}"
+
+    def constant(self, value: Any) -> str:
+        name = f"_k{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def line(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+    def emit(self, node: ast.expr, depth: int) -> str:
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, str, bool)):
+            return repr(node.value)
         if isinstance(node, (ast.Name, ast.Attribute)):
             return self._name(node)
         if isinstance(node, ast.List | ast.Tuple):
-            items = [self._literal(e) for e in node.elts]
-            frozen = tuple(items)
-            return lambda facts, params: frozen
+            return repr(list_literal(node))
         if isinstance(node, ast.BoolOp):
-            return self._boolop(node)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            inner = self.compile(node.operand)
-            return lambda facts, params: _not(inner(facts, params))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            inner = self.compile(node.operand)
-            return lambda facts, params: _lift1(operator.neg, inner(facts, params))
+            return self._boolop(node, depth)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not | ast.USub):
+            inner = self.emit(node.operand, depth)
+            op = "not " if isinstance(node.op, ast.Not) else "-"
+            return self._assign(depth, f"{UNKNOWN_NAME} if {self._unknown(inner)} else {op}{inner}")
         if isinstance(node, ast.Compare):
-            return self._compare(node)
+            return self._compare(node, depth)
         if isinstance(node, ast.BinOp) and type(node.op) in _ARITH:
-            op = _ARITH[type(node.op)]
-            left, right = self.compile(node.left), self.compile(node.right)
-            return lambda facts, params: _lift2(op, left(facts, params), right(facts, params))
+            left, right = self.emit(node.left, depth), self.emit(node.right, depth)
+            test = self._any_unknown(left, right)
+            return self._assign(depth, f"{UNKNOWN_NAME} if {test} else {left} {_ARITH[type(node.op)]} {right}")
         if isinstance(node, ast.IfExp):
-            test, body, orelse = self.compile(node.test), self.compile(node.body), self.compile(node.orelse)
-
-            def conditional(facts: Facts, params: Params) -> Any:
-                chosen = test(facts, params)
-                if chosen is UNKNOWN:
-                    return UNKNOWN
-                return body(facts, params) if chosen else orelse(facts, params)
-
-            return conditional
+            return self._conditional(node, depth)
         if isinstance(node, ast.Call):
-            return self._call(node)
+            return self._call(node, depth)
         raise ExpressionError(f"'{ast.unparse(node)}' is not allowed in a rule expression")
 
-    def _literal(self, node: ast.expr) -> Any:
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, str, bool)):
-            return node.value
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
-            return -node.operand.value  # type: ignore[operator]
-        raise ExpressionError(f"list items must be literals, not '{ast.unparse(node)}'")
+    def _unknown(self, code: str) -> str:
+        """A test that `code` is UNKNOWN; "False" when it cannot be (`1 is _U` would be a SyntaxWarning)."""
+        if _is_literal(code) or code in self.never_unknown:
+            return "False"
+        return f"{code} is {UNKNOWN_NAME}"
 
-    def _name(self, node: ast.expr) -> Evaluator:
-        name = _dotted(node)
+    def _any_unknown(self, *codes: str) -> str:
+        return " or ".join(t for t in map(self._unknown, codes) if t != "False") or "False"
+
+    def _assign(self, depth: int, expression: str) -> str:
+        name = self.fresh()
+        self.line(depth, f"{name} = {expression}")
+        return name
+
+    def _name(self, node: ast.expr) -> str:
+        name = dotted(node)
         if name is None:
             raise ExpressionError(f"'{ast.unparse(node)}' is not a fact or parameter name")
         if name.startswith("params."):
@@ -143,100 +199,84 @@ class _Compiler:
             if param not in self.known_params:
                 raise ExpressionError(f"unknown parameter '{param}'")
             self.params.add(param)
-            return lambda facts, params: params[param]
+            return self.param_ref(param)
         if name not in self.known_facts:
             raise ExpressionError(f"unknown fact '{name}'")
         self.facts.add(name)
-        return lambda facts, params: facts.get(name, UNKNOWN)
+        return self.fact_ref(name)
 
-    def _boolop(self, node: ast.BoolOp) -> Evaluator:
-        parts = [self.compile(v) for v in node.values]
-        if isinstance(node.op, ast.And):
+    def _boolop(self, node: ast.BoolOp, depth: int) -> str:
+        # and: False decides, else UNKNOWN if any part was; or: True decides, else UNKNOWN if any part was.
+        conjunction = isinstance(node.op, ast.And)
+        decided, undecided = ("False", "True") if conjunction else ("True", "False")
+        deciding = "not " if conjunction else ""
+        result = self.fresh()
+        self.line(depth, f"{result} = {undecided}")
+        for index, part in enumerate(node.values):
+            if index:  # the next part is only evaluated while nothing has decided
+                self.line(depth, f"if {result} is not {decided}:")
+                depth += 1
+            value = self.emit(part, depth)
+            self.line(depth, f"if {self._unknown(value)}:")
+            self.line(depth + 1, f"{result} = {UNKNOWN_NAME}")
+            self.line(depth, f"elif {deciding}{value}:")
+            self.line(depth + 1, f"{result} = {decided}")
+        return result
 
-            def conjunction(facts: Facts, params: Params) -> Any:
-                result: Any = True
-                for part in parts:
-                    value = part(facts, params)
-                    if value is UNKNOWN:
-                        result = UNKNOWN
-                    elif not value:
-                        return False
-                return result
-
-            return conjunction
-
-        def disjunction(facts: Facts, params: Params) -> Any:
-            result: Any = False
-            for part in parts:
-                value = part(facts, params)
-                if value is UNKNOWN:
-                    result = UNKNOWN
-                elif value:
-                    return True
-            return result
-
-        return disjunction
-
-    def _compare(self, node: ast.Compare) -> Evaluator:
-        operands = [self.compile(node.left)] + [self.compile(c) for c in node.comparators]
+    def _compare(self, node: ast.Compare, depth: int) -> str:
         ops = []
         for op in node.ops:
             if type(op) not in _COMPARE:
                 raise ExpressionError(f"comparison '{ast.unparse(node)}' is not allowed")
             ops.append(_COMPARE[type(op)])
-        if len(ops) == 1:
-            op0, left, right = ops[0], operands[0], operands[1]
+        operands = [self.emit(node.left, depth)] + [self.emit(c, depth) for c in node.comparators]
+        # Every operand is evaluated first: one unknown operand makes a chain unknown, as in the closures.
+        unknown = self._any_unknown(*operands)
+        chain = " and ".join(f"({operands[i]} {op} {operands[i + 1]})" for i, op in enumerate(ops))
+        if len(ops) > 1:
+            chain = f"bool({chain})"
+        return self._assign(depth, f"{UNKNOWN_NAME} if {unknown} else {chain}")
 
-            def single(facts: Facts, params: Params) -> Any:
-                a, b = left(facts, params), right(facts, params)
-                if a is UNKNOWN or b is UNKNOWN:
-                    return UNKNOWN
-                return op0(a, b)
+    def _conditional(self, node: ast.IfExp, depth: int) -> str:
+        result = self.fresh()
+        test = self.emit(node.test, depth)
+        self.line(depth, f"if {self._unknown(test)}:")
+        self.line(depth + 1, f"{result} = {UNKNOWN_NAME}")
+        self.line(depth, f"elif {test}:")
+        self.line(depth + 1, f"{result} = {self.emit(node.body, depth + 1)}")
+        self.line(depth, "else:")
+        self.line(depth + 1, f"{result} = {self.emit(node.orelse, depth + 1)}")
+        return result
 
-            return single
-
-        def chained(facts: Facts, params: Params) -> Any:
-            values = [o(facts, params) for o in operands]
-            if any(v is UNKNOWN for v in values):
-                return UNKNOWN
-            return all(op(values[i], values[i + 1]) for i, op in enumerate(ops))
-
-        return chained
-
-    def _call(self, node: ast.Call) -> Evaluator:
-        if (
-            isinstance(node.func, ast.Name)
-            and node.func.id == "date"
-            and len(node.args) == 1
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-        ):
-            try:
-                value = date.fromisoformat(node.args[0].value)
-            except ValueError as exc:
-                raise ExpressionError(f"invalid date literal '{node.args[0].value}'") from exc
-            return lambda facts, params: value
-        if isinstance(node.func, ast.Name) and node.func.id in _CALLS and not node.keywords and node.args:
-            function = _CALLS[node.func.id]
-            args = [self.compile(a) for a in node.args]
-
-            def call(facts: Facts, params: Params) -> Any:
-                values = [a(facts, params) for a in args]
-                if any(v is UNKNOWN for v in values):
-                    return UNKNOWN
-                return function(*values)
-
-            return call
+    def _call(self, node: ast.Call, depth: int) -> str:
+        literal = date_literal(node)
+        if literal is not None:
+            return self.constant(literal)
+        if isinstance(node.func, ast.Name) and node.func.id in CALLS and not node.keywords and node.args:
+            args = [self.emit(a, depth) for a in node.args]
+            call = f"{node.func.id}({', '.join(args)})"
+            return self._assign(depth, f"{UNKNOWN_NAME} if {self._any_unknown(*args)} else {call}")
         raise ExpressionError(f"call '{ast.unparse(node)}' is not allowed (only date(\"...\"), min, max)")
 
 
-def _not(value: Any) -> Any:
-    return UNKNOWN if value is UNKNOWN else not value
+def _is_literal(code: str) -> bool:
+    """A repr-ed literal can never be UNKNOWN (names start with a letter or underscore)."""
+    return not (code[0].isalpha() or code[0] == "_") or code in ("True", "False")
 
 
-def _lift1(op: Callable[[Any], Any], value: Any) -> Any:
-    return UNKNOWN if value is UNKNOWN else op(value)
+def compile_expression(source: str, known_facts: Mapping[str, type], known_params: set[str]) -> CompiledExpression:
+    tree = parse(source)
+    namespace: dict[str, Any] = {UNKNOWN_NAME: UNKNOWN}
+    fact_locals: dict[str, str] = {}
 
+    def fact_ref(name: str) -> str:
+        return fact_locals.setdefault(name, f"f{len(fact_locals)}")
 
-def _lift2(op: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
-    return UNKNOWN if a is UNKNOWN or b is UNKNOWN else op(a, b)
+    emitter = Emitter(known_facts, known_params, fact_ref, lambda name: f"params[{name!r}]", namespace)
+    result = emitter.emit(tree, 1)
+    # Facts are read once, up front: reading a mapping has no effect, so laziness would buy nothing.
+    reads = [f"    {local} = facts.get({name!r}, {UNKNOWN_NAME})" for name, local in fact_locals.items()]
+    body = "\n".join([*reads, *emitter.lines, f"    return {result}"])
+    code = f"def _evaluate(facts, params):\n{body}\n"
+    exec(compile(code, f"<rule: {source.strip()}>", "exec"), namespace)  # only validated names and literals
+    return CompiledExpression(source, namespace["_evaluate"], frozenset(emitter.facts), frozenset(emitter.params))

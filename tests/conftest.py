@@ -156,8 +156,27 @@ def worker(engine_env: dict[str, str], tmp_path: Path) -> Iterator[Component]:
     print(f"--- worker log ---\n{component.tail()}")
 
 
+def agency_key(
+    database_url: str,
+    agency: str = "mois",
+    event_types: tuple[str, ...] = ("kr.go.mois.*",),
+    source_prefixes: tuple[str, ...] = ("/agencies/mois/registry/",),
+    rate_per_minute: int = 6000,
+) -> str:
+    """A fresh agency API key in the engine's database (what `beforeservice agencies add` creates)."""
+    from beforeservice.console.agencies import add_agency_key
+
+    engine = make_engine(database_url)
+    with session_factory(engine).begin() as session:
+        _, key = add_agency_key(session, agency, list(event_types), list(source_prefixes), rate_per_minute)
+    engine.dispose()
+    return key
+
+
 @pytest.fixture
 def api(engine_env: dict[str, str], tmp_path: Path) -> Iterator[httpx.Client]:
+    """The API as a process; the client sends a MOIS registry key (X-API-Key) unless a request overrides it."""
+    key = agency_key(engine_env["DATABASE_URL"])
     component = Component("api", engine_env, tmp_path / "logs")
     base = f"http://127.0.0.1:{engine_env['API_PORT']}"
 
@@ -169,6 +188,6 @@ def api(engine_env: dict[str, str], tmp_path: Path) -> Iterator[httpx.Client]:
             return False
 
     wait_for(healthy, timeout=60, what="the API to answer /healthz")
-    with httpx.Client(base_url=base, timeout=30) as client:
+    with httpx.Client(base_url=base, timeout=30, headers={"x-api-key": key}) as client:
         yield client
     component.stop()

@@ -226,6 +226,12 @@ def test_http_refuses_bad_events_with_problem_details(
     structured = {"content-type": "application/cloudevents+json"}
     valid = json.loads(birth_event(mother="m-http").to_structured())
 
+    # Only agencies post events: no key, or a wrong one, is refused before the body is read.
+    r = api.post("/v1/events", content=json.dumps(valid), headers={**structured, "x-api-key": ""})
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    r = api.post("/v1/events", content=json.dumps(valid), headers={**structured, "x-api-key": "bsa_nope_nope"})
+    assert r.status_code == 401
+
     r = api.post("/v1/events", content=b"{oops", headers=structured)
     assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
     assert r.json()["errors"][0]["field"] == "body"

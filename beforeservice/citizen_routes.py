@@ -1,0 +1,160 @@
+"""Citizen routes for how they are told: consents, devices (FCM tokens), preferences, and opening a notification.
+
+Every route reads or changes only the calling citizen's data (another id is answered 404, as elsewhere).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session, sessionmaker
+
+from beforeservice.auth import CurrentCitizen, own_citizen_id
+from beforeservice.settings import Settings, get_settings
+from notifiers import consent, devices, preferences
+from notifiers.fallback import mark_opened
+
+router = APIRouter(prefix="/v1/citizens/{citizen_id}", tags=["citizens"])
+
+Category = Literal["childbirth_childcare", "elderly", "disability", "employment", "housing", "bereavement"]
+Channel = Literal["push", "sms", "kakao"]
+
+
+def _sessions(request: Request) -> sessionmaker[Session]:
+    return request.app.state.sessions
+
+
+def _settings(request: Request) -> Settings:
+    return getattr(request.app.state, "settings", None) or get_settings()
+
+
+Sessions = Annotated[sessionmaker[Session], Depends(_sessions)]
+AppSettings = Annotated[Settings, Depends(_settings)]
+
+
+class ConsentChange(BaseModel):
+    category: Category
+    channel: Channel
+    granted: bool
+    text_version: str | None = Field(default=None, description="The consent text shown; default: the current one")
+
+
+class ConsentView(BaseModel):
+    category: str
+    channel: str
+    granted: bool
+    text_version: str
+    granted_at: datetime
+    withdrawn_at: datetime | None
+
+
+class DeviceRegistration(BaseModel):
+    token: str = Field(min_length=1, max_length=512)
+    platform: Literal["android", "ios", "web"]
+
+
+class DeviceView(BaseModel):
+    token_suffix: str  # the full token is a credential to push to the phone: never echoed back
+    platform: str
+    last_refreshed_at: datetime
+
+
+class Preferences(BaseModel):
+    language: Literal["ko", "en", "vi"] = "ko"
+    easy_read: bool = False
+
+
+def _consent_views(session: Session, citizen_id: str) -> list[ConsentView]:
+    return [
+        ConsentView(
+            category=c.category,
+            channel=c.channel,
+            granted=c.withdrawn_at is None,
+            text_version=c.text_version,
+            granted_at=c.granted_at,
+            withdrawn_at=c.withdrawn_at,
+        )
+        for c in consent.consents_of(session, citizen_id)
+    ]
+
+
+@router.get("/consents", response_model=list[ConsentView])
+def get_consents(citizen_id: str, who: CurrentCitizen, sessions: Sessions) -> list[ConsentView]:
+    own_citizen_id(citizen_id, who)
+    with sessions() as session:
+        return _consent_views(session, citizen_id)
+
+
+@router.put("/consents", response_model=list[ConsentView])
+def change_consents(
+    citizen_id: str, changes: list[ConsentChange], who: CurrentCitizen, sessions: Sessions, settings: AppSettings
+) -> list[ConsentView]:
+    """Grant or withdraw opt-ins; a withdrawal applies to the very next send."""
+    own_citizen_id(citizen_id, who)
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        for change in changes:
+            if change.granted:
+                version = change.text_version or settings.consent_text_version
+                consent.grant(session, citizen_id, change.category, change.channel, version, now)
+            else:
+                consent.withdraw(session, citizen_id, change.category, change.channel, now)
+    with sessions() as session:
+        return _consent_views(session, citizen_id)
+
+
+@router.get("/devices", response_model=list[DeviceView])
+def get_devices(citizen_id: str, who: CurrentCitizen, sessions: Sessions) -> list[DeviceView]:
+    own_citizen_id(citizen_id, who)
+    with sessions() as session:
+        return [
+            DeviceView(token_suffix=d.token[-6:], platform=d.platform, last_refreshed_at=d.last_refreshed_at)
+            for d in devices.devices_of(session, citizen_id)
+        ]
+
+
+@router.put("/devices", response_model=DeviceView)
+def register_device(citizen_id: str, device: DeviceRegistration, who: CurrentCitizen, sessions: Sessions) -> DeviceView:
+    """Register a device or refresh its token (the app calls this at start and when FCM rotates the token)."""
+    own_citizen_id(citizen_id, who)
+    with sessions.begin() as session:
+        row = devices.register(session, citizen_id, device.token, device.platform, datetime.now(UTC))
+        return DeviceView(token_suffix=row.token[-6:], platform=row.platform, last_refreshed_at=row.last_refreshed_at)
+
+
+@router.delete("/devices/{token}", status_code=204)
+def remove_device(citizen_id: str, token: str, who: CurrentCitizen, sessions: Sessions) -> Response:
+    own_citizen_id(citizen_id, who)
+    with sessions.begin() as session:
+        if not devices.remove(session, citizen_id, token):
+            raise HTTPException(404, "not found")
+    return Response(status_code=204)
+
+
+@router.get("/preferences", response_model=Preferences)
+def get_preferences(citizen_id: str, who: CurrentCitizen, sessions: Sessions) -> Preferences:
+    own_citizen_id(citizen_id, who)
+    with sessions() as session:
+        row = preferences.preferences_of(session, citizen_id)
+        return Preferences(language=row.language, easy_read=row.easy_read) if row else Preferences()  # type: ignore[arg-type]
+
+
+@router.put("/preferences", response_model=Preferences)
+def set_preferences(citizen_id: str, body: Preferences, who: CurrentCitizen, sessions: Sessions) -> Preferences:
+    own_citizen_id(citizen_id, who)
+    with sessions.begin() as session:
+        preferences.set_preferences(session, citizen_id, body.language, body.easy_read, datetime.now(UTC))
+    return body
+
+
+@router.post("/notifications/{notification_id}/opened", status_code=204)
+def notification_opened(citizen_id: str, notification_id: str, who: CurrentCitizen, sessions: Sessions) -> Response:
+    """The app shows the notification: it counts as opened, so no fallback channel chases it."""
+    own_citizen_id(citizen_id, who)
+    with sessions.begin() as session:
+        if not mark_opened(session, citizen_id, notification_id, datetime.now(UTC)):
+            raise HTTPException(404, "not found")
+    return Response(status_code=204)

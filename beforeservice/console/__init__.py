@@ -1,0 +1,1 @@
+"""Agency ingestion credentials, the caseworker console, the take-up dashboard and the audit log."""

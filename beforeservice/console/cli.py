@@ -1,0 +1,119 @@
+"""`beforeservice agencies|caseworkers|audit`: manage agency keys and console accounts, verify the audit log."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from beforeservice.settings import get_settings
+
+agencies_app = typer.Typer(help="Agency API keys for POST /v1/events.", no_args_is_help=True)
+caseworkers_app = typer.Typer(help="Caseworker console accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log of caseworker access.", no_args_is_help=True)
+
+
+def _sessions() -> sessionmaker[Session]:
+    from beforeservice.wiring import sessions
+
+    return sessions(get_settings())
+
+
+@agencies_app.command("add")
+def agencies_add(
+    agency: Annotated[str, typer.Argument(help="agency id, e.g. mois")],
+    event_type: Annotated[list[str], typer.Option("--type", help="event type or glob, e.g. kr.go.mois.*")],
+    source: Annotated[list[str], typer.Option("--source", help="allowed source prefix, e.g. /agencies/mois/")],
+    rate_per_minute: Annotated[int, typer.Option(help="events a minute before 429")] = 600,
+) -> None:
+    """Create a key; it is printed once (only its digest is stored)."""
+    from beforeservice.console.agencies import add_agency_key
+
+    try:
+        with _sessions().begin() as session:
+            row, key = add_agency_key(session, agency, event_type, source, rate_per_minute)
+            key_id = row.key_id
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"key id   {key_id}", err=True)
+    typer.echo("api key  (shown once; send as X-API-Key):", err=True)
+    typer.echo(key)
+
+
+@agencies_app.command("list")
+def agencies_list() -> None:
+    """Every key with its scope (never the key itself)."""
+    from beforeservice.console.agencies import list_agency_keys
+
+    with _sessions()() as session:
+        for row in list_agency_keys(session):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            typer.echo(
+                f"{row.key_id}  {row.agency:<10} {state:<18} {row.rate_per_minute}/min  "
+                f"types={','.join(row.event_types)}  sources={','.join(row.source_prefixes)}"
+            )
+
+
+@agencies_app.command("revoke")
+def agencies_revoke(key_id: str) -> None:
+    """Revoke a key at once (the agency gets 401 from then on)."""
+    from beforeservice.console.agencies import revoke_agency_key
+
+    with _sessions().begin() as session:
+        revoked = revoke_agency_key(session, key_id)
+    if not revoked:
+        typer.echo(f"no active key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
+@caseworkers_app.command("add")
+def caseworkers_add(
+    username: str,
+    agency: Annotated[list[str], typer.Option("--agency", help="catalog agency id (repeat), or *")],
+    municipality: Annotated[list[str], typer.Option("--municipality", help="시군구 code prefix (repeat), or *")],
+    role: Annotated[str, typer.Option(help="caseworker | supervisor | auditor")] = "caseworker",
+    display_name: Annotated[str | None, typer.Option(help="name shown in the console")] = None,
+    password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
+) -> None:
+    """Create a console account (the password is prompted for, or read from stdin)."""
+    from beforeservice.console.accounts import add_caseworker
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        with _sessions().begin() as session:
+            add_caseworker(
+                session,
+                username,
+                password,
+                role=role,
+                agencies=agency,
+                municipalities=municipality,
+                display_name=display_name,
+            )
+    except (ValueError, IntegrityError) as exc:
+        typer.echo(f"cannot add {username}: {str(exc).splitlines()[0]}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"added {role} {username} (agencies {','.join(agency)}; municipalities {','.join(municipality)})")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain of the whole audit log; exit 1 if any entry was changed, removed or inserted."""
+    from beforeservice.console.audit import verify
+
+    with _sessions()() as session:
+        checked, breaks = verify(session)
+    for b in breaks:
+        typer.echo(f"entry {b.entry_id}: {b.problem}", err=True)
+    if breaks:
+        typer.echo(f"audit log TAMPERED: {len(breaks)} problem(s) in {checked} entries", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"audit log intact: {checked} entries, hash chain verified")

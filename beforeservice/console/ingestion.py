@@ -1,0 +1,370 @@
+"""Agencies post CloudEvents over HTTP (structured, binary or batched): authenticated, scoped, idempotent.
+
+Order of checks: key (401), rate (429), size (413), parse (400/415), scope (403: type or spoofed source),
+contract (422), idempotency (409 for a reused id with another payload), then the broker (202 once it has it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, Depends, HTTPException, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from beforeservice import metrics
+from beforeservice.console.agencies import AgencyCaller, authenticate_key
+from beforeservice.console.tables import IngestedEventRow
+from beforeservice.problems import invalid_event, problem
+from beforeservice.settings import Settings
+from events.cloudevents import STRUCTURED_CONTENT_TYPE, CloudEvent, parse_binary, parse_structured
+from events.contracts import LifeEvent, partition_key, validate
+from events.errors import FieldError, InvalidEvent
+from events.topics import LIFE_EVENTS
+
+BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
+_api_key = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An agency API key (`beforeservice agencies add`)"
+)
+
+router = APIRouter(tags=["agencies"])
+
+
+class Accepted(BaseModel):
+    id: str
+    source: str
+    type: str
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: int
+    id: str | None = None
+    source: str | None = None
+    type: str | None = None
+    problem: dict[str, Any] | None = None
+
+
+class BatchResult(BaseModel):
+    accepted: int
+    refused: int
+    results: list[BatchItemResult]
+
+
+def agency_caller(request: Request, key: Annotated[str | None, Security(_api_key)]) -> AgencyCaller:
+    if not key:
+        raise HTTPException(401, "an agency API key is required (X-API-Key)", headers={"WWW-Authenticate": "ApiKey"})
+    with request.app.state.sessions() as session:
+        caller = authenticate_key(session, key)
+    if caller is None:
+        raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "ApiKey"})
+    return caller
+
+
+CurrentAgency = Annotated[AgencyCaller, Depends(agency_caller)]
+
+
+@dataclass
+class Outcome:
+    status: int
+    event: CloudEvent | None = None
+    refusal: JSONResponse | None = None
+
+
+_REFUSALS = {
+    400: {"description": "Malformed event"},
+    401: {"description": "No or unknown API key"},
+    403: {"description": "The key may not emit this type or source"},
+    409: {"description": "This source+id was accepted before with another payload"},
+    413: {"description": "Body too large"},
+    415: {"description": "Unsupported content type"},
+    422: {"description": "Event breaks its contract"},
+    429: {"description": "Rate limit exceeded (see Retry-After)"},
+}
+
+
+@router.post(
+    "/v1/events",
+    status_code=202,
+    response_model=Accepted,
+    responses=_REFUSALS,  # type: ignore[arg-type]
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "Structured mode: the whole event. Binary mode: the data, with ce-* headers.",
+            "content": {
+                STRUCTURED_CONTENT_TYPE: {"schema": {"type": "object"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+)
+async def post_event(request: Request, caller: CurrentAgency) -> Any:
+    """Accept one CloudEvent, structured (`application/cloudevents+json`) or binary (`ce-*` headers)."""
+    settings: Settings = request.app.state.settings
+    if refused := _rate_limited(request, caller, 1):
+        return refused
+    body = await _body_within(request, settings.max_event_bytes)
+    if isinstance(body, JSONResponse):
+        return body
+    try:
+        envelope = _parse(request, body)
+    except InvalidEvent as error:
+        return _refused(invalid_event(error))
+    outcome = (await _ingest(request, caller, [envelope]))[0]
+    if outcome.refusal is not None:
+        return _refused(outcome.refusal)
+    assert outcome.event is not None
+    return Accepted(id=outcome.event.id, source=outcome.event.source, type=outcome.event.type)
+
+
+@router.post(
+    "/v1/events:batch",
+    response_model=BatchResult,
+    responses=_REFUSALS,  # type: ignore[arg-type]
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {BATCH_CONTENT_TYPE: {"schema": {"type": "array", "items": {"type": "object"}}}},
+        }
+    },
+)
+async def post_events_batch(request: Request, caller: CurrentAgency) -> Any:
+    """Accept up to 1,000 structured CloudEvents (`application/cloudevents-batch+json`); one result per event."""
+    settings: Settings = request.app.state.settings
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(BATCH_CONTENT_TYPE):
+        return _refused(
+            problem(
+                415, "Unsupported content type", f"a batch needs Content-Type: {BATCH_CONTENT_TYPE}", "invalid-event"
+            )
+        )
+    body = await _body_within(request, settings.max_batch_bytes)
+    if isinstance(body, JSONResponse):
+        return body
+    try:
+        items = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return _refused(problem(400, "Invalid batch", f"body is not valid JSON: {exc}", "invalid-event"))
+    if not isinstance(items, list) or not items:
+        return _refused(problem(400, "Invalid batch", "a batch is a non-empty JSON array of events", "invalid-event"))
+    if len(items) > settings.max_batch_events:
+        return _refused(
+            problem(413, "Batch too large", f"a batch holds at most {settings.max_batch_events} events", "too-large")
+        )
+    if refused := _rate_limited(request, caller, len(items)):
+        return refused
+    parsed: list[CloudEvent | JSONResponse] = []
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise InvalidEvent("each batch item must be a JSON object", [FieldError("body", "not an object")])
+            parsed.append(parse_structured(json.dumps(item)))
+        except InvalidEvent as error:
+            parsed.append(invalid_event(error))
+    envelopes = [p for p in parsed if isinstance(p, CloudEvent)]
+    outcomes = iter(await _ingest(request, caller, envelopes))
+    results = []
+    for index, item in enumerate(parsed):
+        outcome = Outcome(item.status_code, refusal=item) if isinstance(item, JSONResponse) else next(outcomes)
+        if outcome.refusal is not None:
+            metrics.API_EVENTS_REFUSED.labels(status=str(outcome.status)).inc()
+            results.append(
+                BatchItemResult(index=index, status=outcome.status, problem=json.loads(bytes(outcome.refusal.body)))
+            )
+        else:
+            assert outcome.event is not None
+            e = outcome.event
+            results.append(BatchItemResult(index=index, status=202, id=e.id, source=e.source, type=e.type))
+    accepted = sum(1 for r in results if r.status == 202)
+    return BatchResult(accepted=accepted, refused=len(results) - accepted, results=results)
+
+
+async def _ingest(request: Request, caller: AgencyCaller, envelopes: list[CloudEvent]) -> list[Outcome]:
+    """Scope, contract and idempotency per event; the fresh ones go to the broker together."""
+    outcomes: list[Outcome] = []
+    fresh: list[tuple[Outcome, LifeEvent]] = []
+    checked: list[tuple[Outcome, LifeEvent | None]] = []
+    for envelope in envelopes:
+        try:
+            _authorise(caller, envelope)
+            checked.append((Outcome(202, envelope), validate(envelope)))
+        except HTTPException as exc:
+            checked.append(
+                (Outcome(exc.status_code, refusal=problem(403, "Forbidden", str(exc.detail), "forbidden")), None)
+            )
+        except InvalidEvent as error:
+            checked.append((Outcome(error.status, refusal=invalid_event(error)), None))
+    claims = await run_in_threadpool(
+        _claim, request.app.state.sessions, caller, [e for _, e in checked if e is not None]
+    )
+    claim_of = iter(claims)
+    for outcome, event in checked:
+        if event is not None:
+            verdict = next(claim_of)
+            if verdict == "conflict":
+                outcome = Outcome(
+                    409,
+                    refusal=problem(
+                        409,
+                        "Event id reused",
+                        f"an event with source '{event.envelope.source}' and id '{event.envelope.id}' was accepted "
+                        "before with a different payload; send a new id",
+                        "duplicate-id",
+                    ),
+                )
+            elif verdict == "new":
+                fresh.append((outcome, event))
+        outcomes.append(outcome)
+    await _produce_all(request, fresh)
+    return outcomes
+
+
+def _authorise(caller: AgencyCaller, envelope: CloudEvent) -> None:
+    if not caller.may_emit_type(envelope.type):
+        raise HTTPException(403, f"agency '{caller.agency}' may not emit events of type '{envelope.type}'")
+    if not caller.may_use_source(envelope.source):
+        raise HTTPException(403, f"agency '{caller.agency}' may not emit events from source '{envelope.source}'")
+
+
+def digest(event: LifeEvent) -> str:
+    """The payload's fingerprint; the content mode (and so `datacontenttype`) does not change it."""
+    body = event.envelope.model_dump(mode="json", exclude_none=True, exclude={"datacontenttype"})
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _claim(sessions: Any, caller: AgencyCaller, events: list[LifeEvent]) -> list[str]:
+    """Record each event as accepted before producing it: "new", "repeat" (same payload) or "conflict"."""
+    verdicts = []
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        for event in events:
+            env = event.envelope
+            fingerprint = digest(event)
+            existing = session.get(IngestedEventRow, (env.source, env.id))
+            if existing is None:
+                try:
+                    with session.begin_nested():
+                        session.add(
+                            IngestedEventRow(
+                                source=env.source,
+                                event_id=env.id,
+                                type=env.type,
+                                key_id=caller.key_id,
+                                digest=fingerprint,
+                                accepted_at=now,
+                            )
+                        )
+                    verdicts.append("new")
+                    continue
+                except IntegrityError:  # a concurrent request claimed it first
+                    existing = _reread(session, env.source, env.id)
+            verdicts.append("repeat" if existing is not None and existing.digest == fingerprint else "conflict")
+    return verdicts
+
+
+def _reread(session: Session, source: str, event_id: str) -> IngestedEventRow | None:
+    return session.scalars(
+        select(IngestedEventRow).where(IngestedEventRow.source == source, IngestedEventRow.event_id == event_id)
+    ).first()
+
+
+async def _produce_all(request: Request, fresh: list[tuple[Outcome, LifeEvent]]) -> None:
+    """Structured mode on Kafka, keyed by household; awaited so 202 means the broker has it."""
+    producer: AIOKafkaProducer = request.app.state.producer
+    results = await asyncio.gather(
+        *(
+            producer.send_and_wait(
+                LIFE_EVENTS,
+                value=event.envelope.to_structured(),
+                key=partition_key(event).encode(),
+                headers=[("content-type", STRUCTURED_CONTENT_TYPE.encode())],
+            )
+            for _, event in fresh
+        ),
+        return_exceptions=True,
+    )
+    failed = [(o, e) for (o, e), r in zip(fresh, results, strict=True) if isinstance(r, BaseException)]
+    if failed:
+        # Unclaim, so the agency's retry is taken as new rather than answered as already accepted.
+        await run_in_threadpool(_unclaim, request.app.state.sessions, [e for _, e in failed])
+        for outcome, _ in failed:
+            outcome.status = 503
+            outcome.refusal = problem(
+                503, "Service unavailable", "the event log is unavailable; retry later", "unavailable"
+            )
+    for outcome, _ in fresh:
+        if outcome.refusal is None:
+            metrics.API_EVENTS_ACCEPTED.inc()
+
+
+def _unclaim(sessions: Any, events: list[LifeEvent]) -> None:
+    with sessions.begin() as session:
+        for event in events:
+            session.execute(
+                delete(IngestedEventRow).where(
+                    IngestedEventRow.source == event.envelope.source, IngestedEventRow.event_id == event.envelope.id
+                )
+            )
+
+
+def _rate_limited(request: Request, caller: AgencyCaller, cost: int) -> JSONResponse | None:
+    wait = request.app.state.rate_limiter.take(caller, cost)
+    if not wait:
+        return None
+    response = problem(
+        429,
+        "Too many events",
+        f"agency '{caller.agency}' is limited to {caller.rate_per_minute} events a minute",
+        "rate-limited",
+    )
+    response.headers["Retry-After"] = str(int(wait))
+    return _refused(response)
+
+
+async def _body_within(request: Request, limit: int) -> bytes | JSONResponse:
+    declared = request.headers.get("content-length")
+    too_large = problem(413, "Body too large", f"the body exceeds {limit} bytes", "too-large")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return _refused(too_large)
+    # A chunked upload has no Content-Length to trust: stop reading as soon as it grows past the limit.
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return _refused(too_large)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refused(response: JSONResponse) -> JSONResponse:
+    metrics.API_EVENTS_REFUSED.labels(status=str(response.status_code)).inc()
+    return response
+
+
+def _parse(request: Request, body: bytes) -> CloudEvent:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(STRUCTURED_CONTENT_TYPE):
+        return parse_structured(body)
+    if "ce-specversion" in request.headers:
+        return parse_binary(request.headers.items(), body, prefix="ce-")
+    if content_type.startswith("application/json"):
+        raise InvalidEvent(
+            "binary mode needs ce-specversion, ce-id, ce-source and ce-type headers; "
+            f"structured mode needs Content-Type: {STRUCTURED_CONTENT_TYPE}",
+            [FieldError("ce-specversion", "header missing")],
+        )
+    raise InvalidEvent(
+        f"unsupported content type '{content_type}'", [FieldError("content-type", "unsupported")], status=415
+    )

@@ -1,0 +1,140 @@
+"""The citizen's own offers: plain-language reasons, marking one viewed, and the way to apply.
+
+A citizen's offers are the entitlements they are the beneficiary of, plus those their notifications carried (a
+child's allowance is offered to the parents). Anything else is answered 404, like another citizen's id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from beforeservice.auth import CurrentCitizen, own_citizen_id
+from entitlements.lifecycle import EntitlementStatus, IllegalTransition, transition
+from entitlements.tables import EntitlementRow
+from notifiers.tables import NotificationRow
+from rules_engine.catalog import Catalog
+
+router = APIRouter(tags=["citizens"])
+# What a citizen sees: undecided, withdrawn and refused-in-review entitlements are not offers.
+VISIBLE = ("matched", "notified", "viewed", "applied", "granted", "expired")
+
+
+class CitizenOffer(BaseModel):
+    id: str
+    benefit_id: str
+    name_ko: str
+    name_en: str
+    agency: str
+    amount_krw: int | None
+    payment: str
+    deadline: date | None
+    status: str
+    reason_ko: str
+    reason_en: str
+    how_to_apply_ko: str
+    how_to_apply_en: str
+    apply_url: str
+    legal_basis: str
+
+
+class Offers(BaseModel):
+    citizen_id: str
+    offers: list[CitizenOffer]
+
+
+def _offer_ids(session: Session, citizen_id: str) -> set[str]:
+    carried = session.scalars(select(NotificationRow.offer_ids).where(NotificationRow.recipient_id == citizen_id))
+    return {i for ids in carried for i in ids}
+
+
+def _own_offers(session: Session, citizen_id: str) -> list[EntitlementRow]:
+    carried = _offer_ids(session, citizen_id)
+    query = select(EntitlementRow).where(
+        or_(EntitlementRow.beneficiary_id == citizen_id, EntitlementRow.id.in_(carried)),
+        EntitlementRow.status.in_(VISIBLE),
+    )
+    return list(session.scalars(query.order_by(EntitlementRow.deadline.is_(None), EntitlementRow.deadline)))
+
+
+def _own_offer(session: Session, citizen_id: str, offer_id: str) -> EntitlementRow:
+    row = next((r for r in _own_offers(session, citizen_id) if r.id == offer_id), None)
+    if row is None:
+        raise HTTPException(404, "not found")
+    return row
+
+
+def _view(row: EntitlementRow, catalog: Catalog) -> CitizenOffer:
+    benefit = catalog.benefits[row.benefit_id]
+    return CitizenOffer(
+        id=row.id,
+        benefit_id=row.benefit_id,
+        name_ko=benefit.name["ko"],
+        name_en=benefit.name["en"],
+        agency=benefit.agency.name["ko"],
+        amount_krw=row.amount_krw,
+        payment=row.payment,
+        deadline=row.deadline,
+        status=row.status,
+        reason_ko=row.reason_ko,
+        reason_en=row.reason_en,
+        how_to_apply_ko=benefit.apply_how.get("ko", ""),
+        how_to_apply_en=benefit.apply_how.get("en", ""),
+        apply_url=benefit.apply_url,
+        legal_basis=benefit.legal_basis[0].ko if benefit.legal_basis else "",
+    )
+
+
+@router.get("/v1/citizens/{citizen_id}/offers", response_model=Offers, responses={401: {}, 403: {}, 404: {}})
+def offers(citizen_id: str, who: CurrentCitizen, request: Request) -> Offers:
+    """The citizen's offers, nearest deadline first, each with the reasons in Korean and English."""
+    own_citizen_id(citizen_id, who)
+    catalog: Catalog = request.app.state.catalog
+    with request.app.state.sessions() as session:
+        rows = [r for r in _own_offers(session, citizen_id) if r.benefit_id in catalog.benefits]
+    return Offers(citizen_id=citizen_id, offers=[_view(r, catalog) for r in rows])
+
+
+@router.post(
+    "/v1/citizens/{citizen_id}/offers/{offer_id}/viewed",
+    response_model=CitizenOffer,
+    responses={401: {}, 403: {}, 404: {}},
+)
+def mark_viewed(citizen_id: str, offer_id: str, who: CurrentCitizen, request: Request) -> CitizenOffer:
+    """The citizen opened the offer: status → viewed (if it was matched or notified), notifications marked viewed."""
+    own_citizen_id(citizen_id, who)
+    now = datetime.now(UTC)
+    with request.app.state.sessions.begin() as session:
+        row = _own_offer(session, citizen_id, offer_id)
+        try:
+            transition(EntitlementStatus(row.status), EntitlementStatus.VIEWED)
+            row.status, row.updated_at = EntitlementStatus.VIEWED.value, now
+        except IllegalTransition:
+            pass  # already viewed, applied or beyond: opening it again changes nothing
+        for notification in session.scalars(
+            select(NotificationRow).where(
+                NotificationRow.recipient_id == citizen_id, NotificationRow.viewed_at.is_(None)
+            )
+        ):
+            if offer_id in notification.offer_ids:
+                notification.viewed_at = now
+        return _view(row, request.app.state.catalog)
+
+
+@router.get(
+    "/v1/citizens/{citizen_id}/offers/{offer_id}/apply",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={303: {"description": "To the agency's application page"}, 401: {}, 403: {}, 404: {}},
+)
+def apply_link(citizen_id: str, offer_id: str, who: CurrentCitizen, request: Request) -> RedirectResponse:
+    """Where to apply for this offer (the agency's own service; applying is not done here)."""
+    own_citizen_id(citizen_id, who)
+    with request.app.state.sessions() as session:
+        row = _own_offer(session, citizen_id, offer_id)
+    return RedirectResponse(request.app.state.catalog.benefits[row.benefit_id].apply_url, status_code=303)

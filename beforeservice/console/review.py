@@ -1,0 +1,371 @@
+"""Reviewing what the rules could not decide: the scoped queue, one case in detail, and the decisions.
+
+Shared by the JSON API and the web console, so both apply the same scope, masking and transitions. An
+entitlement outside the caller's agencies and municipalities does not exist for them (None → 404).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from beforeservice.auth import Principal
+from beforeservice.console.accounts import colleagues
+from beforeservice.console.masking import mask_id, masked_date
+from beforeservice.console.tables import ReviewActionRow, ReviewCaseRow
+from entitlements.households import ADULT_ROLES
+from entitlements.lifecycle import EntitlementStatus, IllegalTransition, transition
+from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
+from notifiers.tables import NotificationRow
+from rules_engine.catalog import Benefit, Catalog
+
+REVIEW_STATUSES = ("pending_review", "info_requested", "matched", "rejected", "all")
+APPROVAL_SOURCE = "/beforeservice/console"
+APPROVAL_TYPE = "kr.go.beforeservice.review.approved"
+_ID = re.compile(r"[A-Za-z0-9\-]{1,64}")
+Q = TypeVar("Q", bound=Select)  # any select of entitlements joined to households
+
+
+class NotFound(LookupError):
+    """Absent, or outside the caller's scope: the two are answered alike so ids cannot be probed."""
+
+
+class Refused(ValueError):
+    """The decision is not possible now (e.g. the entitlement is no longer pending)."""
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    agency: str | None = None
+    municipality: str | None = None
+    benefit: str | None = None
+    status: str = "pending_review"
+    deadline_before: date | None = None
+    assigned_to: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    id: str
+    benefit_id: str
+    benefit_name: str
+    agency: str
+    municipality: str | None
+    beneficiary: str
+    data_subject: str
+    status: str
+    amount_krw: int | None
+    deadline: date | None
+    days_left: int | None
+    missing: list[str]
+    assigned_to: str | None
+    info_requested: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    what: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    item: QueueItem
+    citizen: dict[str, str]
+    timeline: list[TimelineEntry]
+    trace: list[dict[str, Any]]
+    reason_ko: str
+    reason_en: str
+    legal_basis: str
+    info_request: str | None
+    rejection_reason: str | None
+    colleagues: list[str] = field(default_factory=list)
+
+
+def _scope_filter(query: Q, who: Principal, catalog: Catalog) -> Q:
+    agencies = who.scopes.get("agencies", [])
+    if "*" not in agencies:
+        benefits = [b.id for b in catalog.benefits.values() if b.agency.id in agencies]
+        query = query.where(EntitlementRow.benefit_id.in_(benefits))
+    municipalities = who.scopes.get("municipalities", [])
+    if "*" not in municipalities:
+        if not municipalities:
+            return query.where(False)  # type: ignore[arg-type]
+        query = query.where(or_(*(HouseholdRow.municipality_code.startswith(p) for p in municipalities)))
+    return query
+
+
+def _base(who: Principal, catalog: Catalog) -> Select[EntitlementRow, HouseholdRow, ReviewCaseRow]:
+    query = (
+        select(EntitlementRow, HouseholdRow, ReviewCaseRow)
+        .join(HouseholdRow, HouseholdRow.id == EntitlementRow.household_id)
+        .outerjoin(ReviewCaseRow, ReviewCaseRow.entitlement_id == EntitlementRow.id)
+    )
+    return _scope_filter(query, who, catalog)
+
+
+def queue(session: Session, who: Principal, catalog: Catalog, wanted: QueueFilter, today: date) -> list[QueueItem]:
+    """Cases in scope, most urgent first: nearest deadline, then oldest."""
+    query = _base(who, catalog)
+    if wanted.status == "info_requested":
+        query = query.where(
+            EntitlementRow.status == EntitlementStatus.PENDING_REVIEW.value,
+            ReviewCaseRow.info_requested_at.is_not(None),
+        )
+    elif wanted.status in ("matched", "rejected"):
+        # Decisions taken in review (the rules' own matches are not a caseworker's business here).
+        query = query.where(EntitlementRow.status == wanted.status, ReviewCaseRow.entitlement_id.is_not(None))
+    elif wanted.status != "all":
+        query = query.where(EntitlementRow.status == EntitlementStatus.PENDING_REVIEW.value)
+    else:
+        query = query.where(
+            or_(
+                EntitlementRow.status == EntitlementStatus.PENDING_REVIEW.value,
+                ReviewCaseRow.entitlement_id.is_not(None),
+            )
+        )
+    if wanted.agency:
+        query = query.where(
+            EntitlementRow.benefit_id.in_([b.id for b in catalog.benefits.values() if b.agency.id == wanted.agency])
+        )
+    if wanted.municipality:
+        query = query.where(HouseholdRow.municipality_code.startswith(wanted.municipality))
+    if wanted.benefit:
+        query = query.where(EntitlementRow.benefit_id == wanted.benefit)
+    if wanted.deadline_before:
+        query = query.where(EntitlementRow.deadline <= wanted.deadline_before)
+    if wanted.assigned_to:
+        query = query.where(ReviewCaseRow.assigned_to == wanted.assigned_to)
+    query = query.order_by(
+        EntitlementRow.deadline.is_(None), EntitlementRow.deadline, EntitlementRow.created_at, EntitlementRow.id
+    ).limit(500)
+    return [_item(e, h, c, who, catalog, today) for e, h, c in session.execute(query).all()]
+
+
+def _item(
+    e: EntitlementRow, h: HouseholdRow, c: ReviewCaseRow | None, who: Principal, catalog: Catalog, today: date
+) -> QueueItem:
+    benefit = catalog.benefits[e.benefit_id]
+    return QueueItem(
+        id=e.id,
+        benefit_id=e.benefit_id,
+        benefit_name=benefit.name["ko"],
+        agency=benefit.agency.id,
+        municipality=h.municipality_code,
+        beneficiary=e.beneficiary_id if who.sees_personal_data else mask_id(e.beneficiary_id),
+        data_subject=e.beneficiary_id,
+        status=e.status,
+        amount_krw=e.amount_krw,
+        deadline=e.deadline,
+        days_left=(e.deadline - today).days if e.deadline else None,
+        missing=list(e.missing),
+        assigned_to=c.assigned_to if c else None,
+        info_requested=bool(c and c.info_requested_at),
+        created_at=e.created_at,
+    )
+
+
+def find(
+    session: Session, who: Principal, catalog: Catalog, entitlement_id: str
+) -> tuple[EntitlementRow, HouseholdRow]:
+    if not _ID.fullmatch(entitlement_id):
+        raise NotFound(entitlement_id)
+    row = session.execute(_base(who, catalog).where(EntitlementRow.id == entitlement_id)).first()
+    if row is None or row[0].benefit_id not in catalog.benefits:
+        raise NotFound(entitlement_id)
+    return row[0], row[1]
+
+
+def detail(session: Session, who: Principal, catalog: Catalog, entitlement_id: str, today: date) -> CaseDetail:
+    e, h = find(session, who, catalog, entitlement_id)
+    case = session.get(ReviewCaseRow, e.id)
+    benefit = catalog.benefits[e.benefit_id]
+    person = session.get(CitizenRow, e.beneficiary_id)
+    citizen = _citizen_summary(person, h, who)
+    timeline = [
+        TimelineEntry(
+            p.processed_at, p.type, f"{p.source} · {p.event_id if who.sees_personal_data else mask_id(p.event_id)}"
+        )
+        for p in session.scalars(
+            select(ProcessedEventRow)
+            .where(ProcessedEventRow.household_id == h.id)
+            .order_by(ProcessedEventRow.processed_at)
+        )
+    ]
+    timeline.append(TimelineEntry(e.created_at, "entitlement.created", f"{e.eligibility} → {e.status}"))
+    for action in session.scalars(
+        select(ReviewActionRow).where(ReviewActionRow.entitlement_id == e.id).order_by(ReviewActionRow.id)
+    ):
+        text = action.note or ""
+        if action.assignee:
+            text = f"→ {action.assignee} {text}".strip()
+        timeline.append(TimelineEntry(action.at, f"review.{action.action}", f"{action.actor}: {text}".rstrip(": ")))
+    timeline.sort(key=lambda t: _aware(t.at))
+    return CaseDetail(
+        item=_item(e, h, case, who, catalog, today),
+        citizen=citizen,
+        timeline=timeline,
+        trace=list(e.trace),
+        reason_ko=e.reason_ko,
+        reason_en=e.reason_en,
+        legal_basis=benefit.legal_basis[0].ko if benefit.legal_basis else "",
+        info_request=case.info_request if case else None,
+        rejection_reason=case.rejection_reason if case else None,
+        colleagues=[c.username for c in colleagues(session, who) if c.username != who.subject],
+    )
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _citizen_summary(person: CitizenRow | None, h: HouseholdRow, who: Principal) -> dict[str, str]:
+    full = who.sees_personal_data
+
+    def known(value: object) -> str:
+        if value is None:
+            return "알 수 없음 (unknown)"
+        return str(value) if full else "확인됨 (on record, masked)"
+
+    summary = {
+        "household": h.id if full else mask_id(h.id),
+        "municipality": h.municipality_code or "알 수 없음 (unknown)",
+        "resident_since": (str(h.resident_since) if full else masked_date(h.resident_since))
+        if h.resident_since
+        else "알 수 없음 (unknown)",
+        "income_percentile": known(h.income_percentile),
+        "livelihood_recipient": known(h.livelihood_recipient),
+    }
+    if person is not None:
+        summary.update(
+            {
+                "person": person.id if full else mask_id(person.id),
+                "role": person.role,
+                "birth_date": (str(person.birth_date) if full else masked_date(person.birth_date))
+                if person.birth_date
+                else "알 수 없음 (unknown)",
+                "disability_severity": known(person.disability_severity),
+                "preferred_language": person.preferred_language,
+            }
+        )
+    return summary
+
+
+def _case(session: Session, entitlement_id: str, now: datetime) -> ReviewCaseRow:
+    case = session.get(ReviewCaseRow, entitlement_id)
+    if case is None:
+        case = ReviewCaseRow(entitlement_id=entitlement_id, updated_at=now)
+        session.add(case)
+    case.updated_at = now
+    return case
+
+
+def _move(e: EntitlementRow, new: EntitlementStatus, now: datetime) -> None:
+    try:
+        transition(EntitlementStatus(e.status), new)
+    except IllegalTransition as exc:
+        raise Refused(f"this entitlement is {e.status}; it can no longer be {new.value}") from exc
+    e.status = new.value
+    e.updated_at = now
+
+
+def approve(session: Session, who: Principal, catalog: Catalog, e: EntitlementRow, note: str | None) -> list[str]:
+    """pending_review → matched, and a notification in the outbox for the people the offer is addressed to."""
+    now = datetime.now(UTC)
+    _move(e, EntitlementStatus.MATCHED, now)
+    _case(session, e.id, now)
+    session.add(ReviewActionRow(entitlement_id=e.id, action="approved", actor=who.subject, note=note or None, at=now))
+    recipients = _recipients(session, e)
+    benefit = catalog.benefits[e.benefit_id]
+    for recipient in recipients:
+        session.add(_approval_notification(session, benefit, e, recipient, now))
+    return recipients
+
+
+def reject(session: Session, who: Principal, e: EntitlementRow, reason: str) -> None:
+    if not reason.strip():
+        raise Refused("a rejection needs a reason")
+    now = datetime.now(UTC)
+    _move(e, EntitlementStatus.REJECTED, now)
+    _case(session, e.id, now).rejection_reason = reason.strip()
+    session.add(ReviewActionRow(entitlement_id=e.id, action="rejected", actor=who.subject, note=reason.strip(), at=now))
+
+
+def request_information(session: Session, who: Principal, e: EntitlementRow, what: str) -> None:
+    if e.status != EntitlementStatus.PENDING_REVIEW.value:
+        raise Refused(f"this entitlement is {e.status}; information is requested only while pending review")
+    if not what.strip():
+        raise Refused("say which information is needed")
+    now = datetime.now(UTC)
+    case = _case(session, e.id, now)
+    case.info_requested_at, case.info_request = now, what.strip()
+    session.add(
+        ReviewActionRow(entitlement_id=e.id, action="info_requested", actor=who.subject, note=what.strip(), at=now)
+    )
+
+
+def assign(session: Session, who: Principal, e: EntitlementRow, assignee: str) -> None:
+    if e.status != EntitlementStatus.PENDING_REVIEW.value:
+        raise Refused(f"this entitlement is {e.status}; only pending cases are assigned")
+    if assignee not in {c.username for c in colleagues(session, who)}:
+        raise Refused(f"'{assignee}' is not an active colleague in your agencies")
+    now = datetime.now(UTC)
+    _case(session, e.id, now).assigned_to = assignee
+    session.add(ReviewActionRow(entitlement_id=e.id, action="assigned", actor=who.subject, assignee=assignee, at=now))
+
+
+def _recipients(session: Session, e: EntitlementRow) -> list[str]:
+    """The beneficiary when an adult; for a child's or a household's benefit, the living adults of the household."""
+    person = session.get(CitizenRow, e.beneficiary_id)
+    if person is not None and person.role in ADULT_ROLES and person.deceased_on is None:
+        return [person.id]
+    adults = session.scalars(
+        select(CitizenRow.id)
+        .where(
+            CitizenRow.household_id == e.household_id,
+            CitizenRow.role.in_(ADULT_ROLES),
+            CitizenRow.deceased_on.is_(None),
+        )
+        .order_by(CitizenRow.id)
+    )
+    return list(adults)
+
+
+def _approval_notification(
+    session: Session, benefit: Benefit, e: EntitlementRow, recipient: str, now: datetime
+) -> NotificationRow:
+    person = session.get(CitizenRow, recipient)
+    amount_ko = f" ({e.amount_krw:,}원)" if e.amount_krw else ""
+    amount_en = f" ({e.amount_krw:,} KRW)" if e.amount_krw else ""
+    deadline_ko = f" 신청 기한은 {e.deadline.isoformat()}입니다." if e.deadline else ""
+    deadline_en = f" Apply by {e.deadline.isoformat()}." if e.deadline else ""
+    return NotificationRow(
+        id=str(uuid.uuid4()),
+        recipient_id=recipient,
+        household_id=e.household_id,
+        # Its own event key: the birth's notification for this recipient already holds the original key.
+        event_source=APPROVAL_SOURCE,
+        event_id=f"approved-{e.id}",
+        event_type=APPROVAL_TYPE,
+        category=benefit.category,
+        offer_ids=[e.id],
+        language=person.preferred_language if person else "ko",
+        # Nothing personal on the lock screen: no benefit, amount or name.
+        lock_screen_title="새 혜택 안내",
+        lock_screen_body="받으실 수 있는 혜택이 확인되었어요. 앱에서 확인해 주세요.",
+        message_ko=f"담당 공무원이 확인한 결과 {benefit.name['ko']}{amount_ko}을(를) 받으실 수 있어요.{deadline_ko} "
+        f"신청: {benefit.apply_url}",
+        message_en=f"A caseworker confirmed that you can receive {benefit.name['en']}{amount_en}.{deadline_en} "
+        f"Apply: {benefit.apply_url}",
+        dispatch_status="pending",
+        dispatch_attempts=0,
+        created_at=now,
+    )

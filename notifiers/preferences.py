@@ -1,0 +1,42 @@
+"""How a citizen wants to be told: preferred language and easy-read mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from entitlements.tables import CitizenRow
+from notifiers.rendering import EASY_READ, LANGUAGES, language_of
+from notifiers.tables import PreferenceRow
+
+PREFERRED_LANGUAGES = tuple(lang for lang in LANGUAGES if lang != EASY_READ)  # easy-read is a mode, not a language
+
+
+def set_preferences(session: Session, citizen_id: str, language: str, easy_read: bool, now: datetime) -> PreferenceRow:
+    if language not in PREFERRED_LANGUAGES:
+        raise ValueError(f"unsupported language {language!r}; one of {list(PREFERRED_LANGUAGES)}")
+    row = session.get(PreferenceRow, citizen_id)
+    if row is None:
+        row = PreferenceRow(citizen_id=citizen_id, language=language, easy_read=easy_read, updated_at=now)
+        session.add(row)
+    else:
+        row.language, row.easy_read, row.updated_at = language, easy_read, now
+    # The event pipeline renders new notifications in the profile's language: keep it in step.
+    session.execute(update(CitizenRow).where(CitizenRow.id == citizen_id).values(preferred_language=language))
+    return row
+
+
+def preferences_of(session: Session, citizen_id: str) -> PreferenceRow | None:
+    return session.get(PreferenceRow, citizen_id)
+
+
+def template_languages(session: Session, citizen_ids: Iterable[str]) -> dict[str, str]:
+    """The template language (ko, en, vi or ko-easy) of each citizen who set preferences."""
+    ids = list(set(citizen_ids))
+    if not ids:
+        return {}
+    rows = session.scalars(select(PreferenceRow).where(PreferenceRow.citizen_id.in_(ids)))
+    return {r.citizen_id: language_of(r.language, r.easy_read) for r in rows}

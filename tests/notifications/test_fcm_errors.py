@@ -1,0 +1,97 @@
+"""Each FCM error code, scripted on the local FCM server, through the dispatcher and the real firebase-admin."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from notifiers.fcm import FcmPushSender
+from notifiers.outbox import dispatch_pending
+from notifiers.tables import DeliveryRow
+from tests.support.fcm_server import LocalFcmServer
+from tests.support.notification_seeds import T0, notification, offer, opt_in, row, seed_citizen
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "retry_after"),
+    [(429, "QUOTA_EXCEEDED", 2), (500, "INTERNAL", None), (503, "UNAVAILABLE", None)],
+)
+def test_transient_errors_are_retried_with_backoff_and_then_delivered(
+    status: int,
+    code: str,
+    retry_after: int | None,
+    sessions: sessionmaker[Session],
+    sender: FcmPushSender,
+    fcm_server: LocalFcmServer,
+    backoff_sleeps: list[float],
+) -> None:
+    seed_citizen(sessions, "c1")
+    opt_in(sessions, "c1", ["tok"])
+    n = notification(sessions, "c1", [offer(sessions, "c1")])
+    fcm_server.fail_token("tok", status, code, times=2, retry_after=retry_after)
+
+    assert dispatch_pending(sessions, sender, now=T0).pushed == 1
+
+    assert fcm_server.attempts("tok") == 3 and len(fcm_server.received) == 1
+    assert len(backoff_sleeps) == 2
+    if retry_after is not None:
+        assert min(backoff_sleeps) >= retry_after  # Retry-After honoured
+    else:
+        assert 0.1 <= backoff_sleeps[0] <= 0.2 < backoff_sleeps[1] <= 0.4  # jittered, exponential
+    assert row(sessions, n).dispatch_status == "sent"
+
+
+@pytest.mark.parametrize(("status", "code"), [(400, "INVALID_ARGUMENT"), (403, "SENDER_ID_MISMATCH")])
+def test_permanent_errors_are_never_retried(
+    status: int,
+    code: str,
+    sessions: sessionmaker[Session],
+    sender: FcmPushSender,
+    fcm_server: LocalFcmServer,
+    backoff_sleeps: list[float],
+) -> None:
+    seed_citizen(sessions, "c1")
+    opt_in(sessions, "c1", ["tok"])
+    n = notification(sessions, "c1", [offer(sessions, "c1")])
+    fcm_server.fail_token("tok", status, code)
+
+    result = dispatch_pending(sessions, sender, now=T0)
+    dispatch_pending(sessions, sender, now=T0)  # and not by a later tick either
+
+    assert result.push_failed == 1 and fcm_server.attempts("tok") == 1 and backoff_sleeps == []
+    assert row(sessions, n).dispatch_status == "failed"
+    with sessions() as session:
+        assert session.scalars(select(DeliveryRow.error_code)).all() == [code]
+
+
+def test_an_outage_beyond_the_senders_retries_is_held_and_resent_with_the_same_collapse_key(
+    sessions: sessionmaker[Session], sender: FcmPushSender, fcm_server: LocalFcmServer
+) -> None:
+    seed_citizen(sessions, "c1")
+    opt_in(sessions, "c1", ["tok"])
+    n = notification(sessions, "c1", [offer(sessions, "c1")])
+    fcm_server.fail_token("tok", 503, "UNAVAILABLE", times=4)  # the sender gives up after 4 attempts
+
+    assert dispatch_pending(sessions, sender, now=T0).held == 1
+    held = row(sessions, n)
+    assert held.hold_reason == "retry" and held.dispatch_status == "held"
+    assert dispatch_pending(sessions, sender, now=T0 + timedelta(minutes=2)).pushed == 1
+    assert [m["android"]["collapse_key"] for m in fcm_server.received] == [f"n-{n}"]
+
+
+def test_600_messages_of_one_tick_all_reach_fcm(
+    sessions: sessionmaker[Session], sender: FcmPushSender, fcm_server: LocalFcmServer
+) -> None:
+    seed_citizen(sessions, "c1")
+    opt_in(sessions, "c1", [f"tok-{i}" for i in range(600)])  # one citizen, 600 devices: 600 messages
+    notification(sessions, "c1", [offer(sessions, "c1")])
+
+    result = dispatch_pending(sessions, sender, now=T0)
+
+    assert result.messages == 600 and len(fcm_server.received) == 600
+    assert len({m["token"] for m in fcm_server.received}) == 600

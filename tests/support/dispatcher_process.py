@@ -1,0 +1,32 @@
+"""The outbox dispatcher alone, as a process a test can kill -9: `python -m tests.support.dispatcher_process
+DATABASE_URL CREDENTIALS FCM_ENDPOINT BATCH`. Loops dispatch_pending with the real FcmPushSender forever."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime
+
+from beforeservice.database import make_engine, session_factory
+from notifiers.fcm import FcmPushSender
+from notifiers.outbox import dispatch_pending
+from notifiers.policy import DispatchPolicy
+from notifiers.timing import PushBudget, QuietHours
+
+
+def main() -> None:
+    database_url, credentials, endpoint, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    sessions = session_factory(make_engine(database_url))
+    # Timing rules are not under test here: a huge budget and no quiet hours let every row go at once.
+    from datetime import time as clock
+
+    policy = DispatchPolicy(quiet_hours=QuietHours(clock(0), clock(0)), budget=PushBudget(10**6))
+    with FcmPushSender(credentials, project_id="before-service-test", endpoint=endpoint) as sender:
+        print("dispatcher ready", flush=True)
+        while True:
+            if dispatch_pending(sessions, sender, batch, policy=policy, now=datetime.now(UTC)).notifications == 0:
+                time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    main()
