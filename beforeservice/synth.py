@@ -26,6 +26,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, insert
 
+from entitlements.households import HOUSEHOLD_FACTS, PERSON_FACTS
+
 # (code, population in thousands): approximate 2024 resident registration.
 MUNICIPALITIES: tuple[tuple[str, int], ...] = (
     ("11110", 139),  # 서울 종로구
@@ -106,16 +108,8 @@ TOP_DECILE_RATIO = (260, 400)
 CHILD_AGE = 19  # under 19: a child (아동복지법 제3조), as entitlements.profiles counts them
 CHILD_SLOT_SHARE = 0.55  # members beyond the couple who are children (so ~16% of people are under 19)
 
-HOUSEHOLD_COLUMNS = (
-    "id",
-    "municipality_code",
-    "resident_since",
-    "income_percentile",
-    "previous_municipality_code",
-    "median_income_ratio",
-    "livelihood_recipient",
-    "updated_at",
-)
+HOUSEHOLD_COLUMNS = ("id", "municipality_code", "resident_since", *HOUSEHOLD_FACTS, "updated_at")
+# The profile store's columns: the registry facts come from the domain's own list, so both stay in step.
 CITIZEN_COLUMNS = (
     "id",
     "household_id",
@@ -123,18 +117,7 @@ CITIZEN_COLUMNS = (
     "birth_date",
     "birth_order",
     "preferred_language",
-    "deceased_on",
-    "disability_severity",
-    "insured_days",
-    "separation_reason",
-    "separated_on",
-    "average_daily_wage",
-    "recognized_income_krw",
-    "nps_contribution_months",
-    "married_on",
-    "is_homeowner",
-    "monthly_rent_krw",
-    "is_couple",
+    *PERSON_FACTS,
     "updated_at",
 )
 
