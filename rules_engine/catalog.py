@@ -14,6 +14,7 @@ from rules_engine.conflicts import Conflict, load_conflicts
 from rules_engine.expressions import UNKNOWN, CompiledExpression, ExpressionError, compile_expression
 from rules_engine.facts import FACTS
 from rules_engine.parameters import Parameter
+from rules_engine.types import TypeMismatch, infer, value_type
 
 RECIPIENTS = frozenset({"parents", "household", "subject", "next_of_kin"})
 PAYMENTS = frozenset({"once", "monthly", "information"})
@@ -113,6 +114,18 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    # YAML lets a later key silently replace an earlier one: two values for one date would be two laws in force.
+    seen: dict[object, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first on line {seen[key]}): overlapping dates or settings",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line + 1
     mapping = _Lines(loader.construct_mapping(node, deep=True))  # type: ignore[arg-type]
     mapping.lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
     mapping.line = node.start_mark.line + 1
@@ -188,11 +201,17 @@ class _BenefitReader:
         effective = self.require("effective", dict)
         effective_from = self.require("from", date, effective)
         effective_until = effective.get("until")
+        if effective_until is not None and (not isinstance(effective_until, date) or effective_until < effective_from):
+            raise self.fail("effective", "effective 'until' must be a date on or after 'from'")
         parameters = self.parameters(effective_from)
+        try:
+            self.param_types = {n: value_type(p.values, n) for n, p in parameters.items()}
+        except TypeMismatch as exc:
+            raise self.fail("parameters", str(exc)) from exc
         conditions = tuple(self.condition(c, set(parameters)) for c in self.require("conditions", list))
         amount = None
         if payment != "information":
-            amount = self.expression(self.require("amount", (str, int)), set(parameters), "amount")
+            amount = self.expression(self.require("amount", (str, int)), set(parameters), "amount", expect=int)
         elif "amount" in raw:
             raise self.fail("amount", "an information offer has no amount")
         apply = self.require("apply", dict)
@@ -262,16 +281,24 @@ class _BenefitReader:
         if not isinstance(raw, dict):
             raise self.fail("conditions", "each condition is a mapping with when, reason and reference")
         return Condition(
-            self.expression(self.require("when", str, raw), params, "when", raw),
+            self.expression(self.require("when", str, raw), params, "when", raw, expect=bool),
             self.text("reason", raw),
             self.require("reference", str, raw),
         )
 
-    def expression(self, source: str | int, params: set[str], key: str, within: Any = None) -> CompiledExpression:
+    def expression(
+        self, source: str | int, params: set[str], key: str, within: Any = None, expect: type = bool
+    ) -> CompiledExpression:
         try:
-            return compile_expression(str(source), FACTS, params)
+            compiled = compile_expression(str(source), FACTS, params)
+            kind = infer(str(source), FACTS, self.param_types)
         except ExpressionError as exc:
             raise self.fail(key, str(exc), within) from exc
+        if kind is not expect:
+            wanted = "true or false" if expect is bool else "a whole number of KRW"
+            shown = kind.__name__ if isinstance(kind, type) else str(kind)
+            raise self.fail(key, f"type mismatch: '{source}' must be {wanted}, not {shown}", within)
+        return compiled
 
 
 def load_agencies(path: Path) -> dict[str, Agency]:

@@ -91,3 +91,26 @@ def test_catalog_rejects_a_parameter_without_value_when_the_benefit_starts(tmp_p
     broken = source.replace("effective: {from: 2022-01-01}", "effective: {from: 2021-01-01}")
     with pytest.raises(CatalogError, match="has no value on 2021-01-01"):
         load_catalog(_catalog_with(tmp_path, broken))
+
+
+@pytest.mark.parametrize(
+    "replacement, message",
+    [
+        ("child.birth_date >= 2022", "type mismatch in 'child.birth_date >= 2022': date compared with int"),
+        ('child.birth_order == "1"', "int compared with str"),
+        ("child.birth_order + 1", "must be true or false, not int"),
+        ("household.municipality_code in [41110, 41111]", "str looked up in a list of int"),
+    ],
+)
+def test_type_mismatches_fail_at_load(tmp_path: Path, replacement: str, message: str) -> None:
+    source = (CATALOG_DIR / "birth" / "first_meeting_voucher.yaml").read_text(encoding="utf-8")
+    broken = source.replace('child.birth_date >= date("2022-01-01")', replacement)
+    with pytest.raises(CatalogError, match=message.replace("[", r"\[").replace("(", r"\(").replace("+", r"\+")):
+        load_catalog(_catalog_with(tmp_path, broken))
+
+
+def test_overlapping_parameter_dates_fail_at_load(tmp_path: Path) -> None:
+    source = (CATALOG_DIR / "birth" / "first_meeting_voucher.yaml").read_text(encoding="utf-8")
+    broken = source.replace("      2024-01-01: 3000000", "      2024-01-01: 3000000\n      2024-01-01: 3100000")
+    with pytest.raises(CatalogError, match="duplicate key"):
+        load_catalog(_catalog_with(tmp_path, broken))
