@@ -85,10 +85,10 @@ class _Checker:
             if date_literal(node) is not None:
                 return date
             if isinstance(node.func, ast.Name) and node.func.id in CALLS:
-                kinds = {self.infer(a) for a in node.args}
-                if len(kinds) != 1 or next(iter(kinds)) not in _ORDERED:
+                arguments: set[Type] = {self.infer(a) for a in node.args}
+                if len(arguments) != 1 or next(iter(arguments)) not in _ORDERED:
                     raise self.fail(node, f"{node.func.id} needs values of one ordered type")
-                return next(iter(kinds))
+                return next(iter(arguments))
         return bool  # anything else was already refused by the compiler
 
     def expect_bool(self, node: ast.expr) -> None:
