@@ -46,3 +46,27 @@ def test(
     typer.echo(f"{len(results) - failed} passed, {failed} failed")
     if failed or not results:
         raise typer.Exit(1)
+
+
+@rules_app.command("reevaluate")
+def reevaluate(
+    benefit: str,
+    on: Annotated[str | None, typer.Option(help="apply the law of this date (YYYY-MM-DD); default today")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="shadow mode: report, write nothing")] = False,
+) -> None:
+    """Re-decide every open offer of BENEFIT on the current catalog: corrections and retractions."""
+    from datetime import date
+
+    from beforeservice.reevaluation import reevaluate_benefit
+    from beforeservice.settings import get_settings
+    from beforeservice.wiring import sessions
+
+    when = date.fromisoformat(on) if on else date.today()
+    report = reevaluate_benefit(sessions(get_settings()), load_catalog(CATALOG_DIR), benefit, when, dry_run)
+    mode = "shadow mode, nothing written" if dry_run else "written"
+    typer.echo(
+        f"{benefit} on {when}: {report.examined} open offers examined, {report.unchanged} unchanged, "
+        f"{report.corrected} corrected, {report.retracted} retracted ({mode})"
+    )
+    for code, count in report.by_municipality.most_common(20):
+        typer.echo(f"  {code}: {count} changed")

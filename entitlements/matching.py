@@ -452,27 +452,35 @@ def _reevaluate(
     beneficiary: str | None = None,
 ) -> list[Offer]:
     """Open offers checked against today's facts: a retraction, or a corrected offer replacing the old one."""
-    corrections: list[Offer] = []
     fresh = {(o.benefit_id, o.beneficiary_id) for o in outcome.offers}
-    for open_offer in book.open_for(household, beneficiary):
-        benefit = catalog.benefits.get(open_offer.benefit_id)
-        if (open_offer.benefit_id, open_offer.beneficiary_id) in fresh:
-            continue  # this event decided it anew
-        subject = household.members.get(open_offer.beneficiary_id) or next(iter(household.adults()), None)
-        if benefit is None or subject is None or not benefit.in_force(on):
-            outcome.status_changes.append(StatusChange(open_offer.id, S.RETRACTED, "the benefit is no longer in force"))
-            continue
-        d = evaluate_benefit(benefit, situation(profile_facts(household, subject, on), on), on)
-        if d.eligibility is Eligibility.NOT_ELIGIBLE:
-            outcome.status_changes.append(StatusChange(open_offer.id, S.RETRACTED, reason(d, "en")))
-        elif d.eligibility is Eligibility.ELIGIBLE and (
-            d.amount_krw != open_offer.amount_krw or open_offer.status is S.PENDING_REVIEW
-        ):
-            parents = tuple(c.id for c in household.adults() if c.role in ("parent", "guardian"))
-            recipients = _recipients(benefit, subject, household, parents, ())
-            corrections.append(_offer(event, d, open_offer.beneficiary_id, household.id, recipients, open_offer.id))
-            outcome.status_changes.append(StatusChange(open_offer.id, S.RETRACTED, "replaced by a corrected offer"))
-    return corrections
+    corrections = [
+        reconsider(event, catalog, household, open_offer, on, outcome)
+        for open_offer in book.open_for(household, beneficiary)
+        if (open_offer.benefit_id, open_offer.beneficiary_id) not in fresh  # this event decided it anew
+    ]
+    return [c for c in corrections if c is not None]
+
+
+def reconsider(
+    event: LifeEvent, catalog: Catalog, household: Household, open_offer: OpenEntitlement, on: date, outcome: Outcome
+) -> Offer | None:
+    """One open offer against the law and facts of `on`: unchanged (None), retracted, or replaced by a correction."""
+    benefit = catalog.benefits.get(open_offer.benefit_id)
+    subject = household.members.get(open_offer.beneficiary_id) or next(iter(household.adults()), None)
+    if benefit is None or subject is None or not benefit.in_force(on):
+        outcome.status_changes.append(StatusChange(open_offer.id, S.RETRACTED, "the benefit is no longer in force"))
+        return None
+    d = evaluate_benefit(benefit, situation(profile_facts(household, subject, on), on), on)
+    if d.eligibility is Eligibility.NOT_ELIGIBLE:
+        outcome.status_changes.append(StatusChange(open_offer.id, S.RETRACTED, reason(d, "en")))
+    elif d.eligibility is Eligibility.ELIGIBLE and (
+        d.amount_krw != open_offer.amount_krw or open_offer.status is S.PENDING_REVIEW
+    ):
+        parents = tuple(c.id for c in household.adults() if c.role in ("parent", "guardian"))
+        recipients = _recipients(benefit, subject, household, parents, ())
+        outcome.status_changes.append(StatusChange(open_offer.id, S.RETRACTED, "replaced by a corrected offer"))
+        return _offer(event, d, open_offer.beneficiary_id, household.id, recipients, open_offer.id)
+    return None
 
 
 def _notifications(event: LifeEvent, offers: list[Offer], household_id: str) -> list[NotificationIntent]:

@@ -104,6 +104,39 @@ def open_entitlements(session: Session, household_ids: Iterable[str]) -> list[Op
     return found
 
 
+def households_by_id(session: Session, household_ids: Iterable[str]) -> dict[str, Household]:
+    """Households (with all members) by id: one member's lookup brings the whole household."""
+    members: dict[str, str] = {}
+    for chunk in _chunks(list(set(household_ids))):
+        rows = session.execute(select(CitizenRow.household_id, CitizenRow.id).where(CitizenRow.household_id.in_(chunk)))
+        for row in rows:
+            members.setdefault(row.household_id, row.id)
+    by_citizen = households_of(session, members.values())
+    return {household_id: by_citizen[citizen] for household_id, citizen in members.items() if citizen in by_citizen}
+
+
+def open_offers_of_benefit(session: Session, benefit_id: str, after: str, limit: int) -> list[OpenEntitlement]:
+    """One page (by id) of the open offers of a benefit, for re-evaluation after a rule change."""
+    states = [s.value for s in (*OPEN, EntitlementStatus.PENDING_REVIEW)]
+    rows = session.execute(
+        select(
+            EntitlementRow.id,
+            EntitlementRow.benefit_id,
+            EntitlementRow.beneficiary_id,
+            EntitlementRow.household_id,
+            EntitlementRow.status,
+            EntitlementRow.amount_krw,
+        )
+        .where(EntitlementRow.benefit_id == benefit_id, EntitlementRow.status.in_(states), EntitlementRow.id > after)
+        .order_by(EntitlementRow.id)
+        .limit(limit)
+    )
+    return [
+        OpenEntitlement(r.id, r.benefit_id, r.beneficiary_id, r.household_id, EntitlementStatus(r.status), r.amount_krw)
+        for r in rows
+    ]
+
+
 def languages_of(session: Session, citizen_ids: Iterable[str]) -> dict[str, str]:
     result: dict[str, str] = {}
     for chunk in _chunks(list(set(citizen_ids))):

@@ -1,0 +1,61 @@
+"""A rule change re-decides the open offers in the store: shadow mode reports, a real run corrects and retracts."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from beforeservice.pipeline import LifeEventProcessor, Record
+from beforeservice.reevaluation import reevaluate_benefit
+from entitlements import CATALOG_DIR
+from entitlements.tables import EntitlementRow
+from events.privacy import Pseudonymizer
+from notifiers.rendering import NotificationTemplates
+from rules_engine.catalog import load_catalog
+from tests.support.births import birth_event, seed_household
+
+pytestmark = pytest.mark.integration
+
+
+def allowances(sessions: sessionmaker[Session]) -> list[EntitlementRow]:
+    with sessions() as session:
+        query = select(EntitlementRow).where(EntitlementRow.benefit_id == "child_allowance")
+        return list(session.scalars(query.order_by(EntitlementRow.created_at)))
+
+
+def test_rule_change_corrects_amounts_and_shadow_mode_writes_nothing(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    processor = LifeEventProcessor(
+        sessions, load_catalog(CATALOG_DIR), NotificationTemplates(), Pseudonymizer(b"k" * 32)
+    )
+    for n in range(3):
+        seed_household(sessions, f"hh-{n}", [f"m-{n}"], "41110", date(2020, 1, 1))
+        event = birth_event(mother=f"m-{n}", child=f"c-{n}", birth_order=1, born="2026-03-01", registered="2026-03-03")
+        processor.process([Record("life-events", 0, n, None, event.to_structured(), [])])
+    assert [o.amount_krw for o in allowances(sessions)] == [100_000] * 3
+
+    changed = tmp_path / "catalog"
+    shutil.copytree(CATALOG_DIR, changed)
+    allowance = changed / "birth" / "child_allowance.yaml"
+    text = allowance.read_text(encoding="utf-8")
+    assert "2018-09-01: 100000" in text
+    allowance.write_text(text.replace("2018-09-01: 100000", "2018-09-01: 100000\n      2026-06-01: 120000"))
+    new_law = load_catalog(changed)
+
+    shadow = reevaluate_benefit(sessions, new_law, "child_allowance", date(2026, 6, 1), dry_run=True)
+    assert (shadow.examined, shadow.corrected, shadow.retracted) == (3, 3, 0)
+    assert [o.status for o in allowances(sessions)] == ["matched"] * 3  # nothing written
+
+    real = reevaluate_benefit(sessions, new_law, "child_allowance", date(2026, 6, 1), dry_run=False)
+    assert real.corrected == 3
+    rows = allowances(sessions)
+    assert sorted((o.status, o.amount_krw) for o in rows) == [("matched", 120_000)] * 3 + [("retracted", 100_000)] * 3
+    assert {o.corrects_id for o in rows if o.amount_krw == 120_000} == {o.id for o in rows if o.amount_krw == 100_000}
+    again = reevaluate_benefit(sessions, new_law, "child_allowance", date(2026, 6, 1), dry_run=False)
+    assert (again.examined, again.unchanged, again.corrected) == (3, 3, 0)
