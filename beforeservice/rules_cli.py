@@ -70,3 +70,20 @@ def reevaluate(
     )
     for code, count in report.by_municipality.most_common(20):
         typer.echo(f"  {code}: {count} changed")
+
+
+@rules_app.command("replay")
+def replay(candidate: Annotated[Path, typer.Option(help="the candidate catalog directory")]) -> None:
+    """Shadow mode: replay the whole event history through the catalog in force and CANDIDATE; send nothing."""
+    from beforeservice.replay import read_history, shadow_replay
+    from beforeservice.settings import get_settings
+    from beforeservice.wiring import pseudonymizer
+
+    settings = get_settings()
+    history = read_history(settings.bootstrap_servers, pseudonymizer(settings))
+    report = shadow_replay(history, load_catalog(CATALOG_DIR), load_catalog(candidate))
+    typer.echo(f"{report.events} events replayed ({report.refused} refused), nothing written or sent")
+    for benefit, (now, then) in report.differences().items():
+        typer.echo(f"  {benefit}: {now} offers now, {then} with the candidate ({then - now:+d})")
+    if not report.differences():
+        typer.echo("  no difference in offers")
