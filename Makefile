@@ -6,7 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 TEST_DATABASE_URL ?= postgresql+psycopg://beforeservice:beforeservice@127.0.0.1:5432/beforeservice_test
 
-.PHONY: install run test test-unit lint postgres schemas clean browsers
+# Fault tests (tests/faults): full size in `make test-faults`, a reduced stream in `make test` (CI's 90 minutes).
+FAULT_EVENTS ?= 50000
+FAULT_EVENTS_IN_TEST ?= 3000
+
+.PHONY: install run test test-unit test-faults lint postgres schemas clean browsers
 
 install: $(STAMP)
 
@@ -33,7 +37,10 @@ browsers:
 	fi
 
 test: install postgres browsers
-	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -q -p no:cacheprovider
+	FAULT_EVENTS=$(FAULT_EVENTS_IN_TEST) TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -q -p no:cacheprovider
+
+test-faults: install postgres
+	FAULT_EVENTS=$(FAULT_EVENTS) TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -q -s -p no:cacheprovider tests/faults
 
 test-unit: install
 	$(BIN)/pytest -q -m "not integration"

@@ -42,6 +42,22 @@ def bench_notify(
     typer.echo(table(run(messages, rate, seconds)))
 
 
+@bench_app.command("pipeline")
+def bench_pipeline(
+    events: Annotated[int, typer.Option(help="synthetic life events for the throughput runs")] = 20_000,
+    rate: Annotated[float, typer.Option(help="births/s offered in the latency run")] = 2000,
+    seconds: Annotated[float, typer.Option(help="length of the latency run (0 skips it)")] = 10.0,
+    people: Annotated[int, typer.Option(help="synthetic population seeded first")] = 50_000,
+    seed: Annotated[int, typer.Option(help="population and event seed")] = 7,
+) -> None:
+    """Engine end to end vs a raw aiokafka ceiling and a one-event-at-a-time Faust peer (PostgreSQL)."""
+    from beforeservice.bench_pipeline import run, table
+    from beforeservice.bench_rules import machine
+
+    typer.echo(f"machine: {machine()}")
+    typer.echo(table(run(get_settings().database_url, events, rate, seconds, people, seed)))
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the Alembic migrations to DATABASE_URL."""

@@ -17,8 +17,14 @@ from events.dead_letter import DeadLetter
 from events.errors import FieldError, InvalidEvent
 from events.kafka_record import decode
 from events.privacy import Pseudonymizer, mask
-from notifiers.rendering import TEMPLATE_OF_EVENT, NotificationTemplates
+from notifiers.rendering import TEMPLATE_OF_EVENT, NotificationTemplates, Rendered
 from rules_engine.catalog import Catalog
+
+# A dead letter must fit in one Kafka message (Faust's producer refuses requests over 1 MB by default); bigger
+# originals keep their first bytes, and their topic/partition/offset say where the whole record still is.
+DEAD_LETTER_VALUE_BYTES = 256 * 1024
+MAX_EVENT_BYTES = 1_048_576
+_RENDER_CACHE_SIZE = 10_000  # as the API's default limit (settings.max_event_bytes)
 
 
 @dataclass(frozen=True)
@@ -31,14 +37,23 @@ class Record:
     headers: list[tuple[str, bytes]]
 
     def dead_letter(self, error: InvalidEvent) -> DeadLetter:
-        """Kept whole so nothing is lost, but with any resident registration number masked."""
+        """Kept whole so nothing is lost (up to DEAD_LETTER_VALUE_BYTES), with any registration number masked."""
+        value = self.value or b""
+        if len(value) > DEAD_LETTER_VALUE_BYTES:
+            note = FieldError(
+                "value",
+                f"truncated to {DEAD_LETTER_VALUE_BYTES:,} of {len(value):,} bytes; "
+                f"the whole record is at {self.topic}/{self.partition}/{self.offset}",
+            )
+            error = InvalidEvent(error.reason, [*error.errors, note], error.status)
+            value = value[:DEAD_LETTER_VALUE_BYTES]
         return DeadLetter.of(
             error,
             topic=self.topic,
             partition=self.partition,
             offset=self.offset,
             key=mask(self.key) if self.key is not None else None,
-            value=mask(self.value or b""),
+            value=mask(value),
             headers=[(name, mask(value)) for name, value in self.headers],
         )
 
@@ -56,12 +71,19 @@ class BatchResult:
 
 
 def decode_records(
-    records: Sequence[Record], pseudonymizer: Pseudonymizer
+    records: Sequence[Record], pseudonymizer: Pseudonymizer, max_event_bytes: int = MAX_EVENT_BYTES
 ) -> tuple[list[tuple[Record, LifeEvent]], list[DeadLetter]]:
     """Valid events in order, and a dead letter (with the reason and the original bytes) for each bad one."""
     good, bad = [], []
     for record in records:
         try:
+            if record.value is not None and len(record.value) > max_event_bytes:
+                # Refused before parsing, as the API does (413): a huge body is not worth the CPU.
+                raise InvalidEvent(
+                    f"record value is {len(record.value):,} bytes; the limit is {max_event_bytes:,} bytes",
+                    [FieldError("value", "too large")],
+                    status=413,
+                )
             good.append((record, decode(record.value, record.headers, pseudonymizer)))
         except InvalidEvent as error:
             bad.append(record.dead_letter(error))
@@ -94,22 +116,28 @@ class LifeEventProcessor:
         catalog: Catalog | Callable[[], Catalog],
         templates: NotificationTemplates,
         pseudonymizer: Pseudonymizer,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
-        self.pseudonymizer = pseudonymizer
+        self.pseudonymizer, self.max_event_bytes = pseudonymizer, max_event_bytes
         # A callable (CatalogWatch.current) lets rule edits take effect between batches, never within one.
         self._catalog_now = catalog if callable(catalog) else (lambda: catalog)
         self.sessions, self.templates = sessions, templates
         self.catalog = self._catalog_now()
+        # Rendering is a pure function of (template, language, offer lines), and the same situations recur
+        # (a second child in Suwon is a second child in Suwon): Jinja is the costliest step per notification.
+        self._rendered: dict[tuple[str, str, tuple[tuple[Any, ...], ...]], Rendered] = {}
 
     def process(self, records: Sequence[Record]) -> BatchResult:
-        events, dead = decode_records(records, self.pseudonymizer)
+        events, dead = decode_records(records, self.pseudonymizer, self.max_event_bytes)
         result = BatchResult(consumed=len(records), dead_letters=dead)
         if events:
             self.apply(events, result)
         return result
 
     def apply(self, events: Sequence[tuple[Record, LifeEvent]], result: BatchResult) -> None:
-        self.catalog = self._catalog_now()
+        catalog = self._catalog_now()
+        if catalog is not self.catalog:
+            self.catalog, self._rendered = catalog, {}
         with self.sessions.begin() as session:
             seen = store.already_processed(session, [e.envelope.key for _, e in events])
             fresh: list[tuple[Record, LifeEvent]] = []
@@ -167,10 +195,10 @@ class LifeEventProcessor:
     def _render(
         self, intent: NotificationIntent, offers: dict[str, Offer], language: str
     ) -> store.RenderedNotification:
-        lines = [self.offer_view(offers[i]) for i in intent.offer_ids]
+        bundle = [offers[i] for i in intent.offer_ids]
         event_type = intent.event_type if intent.event_type in TEMPLATE_OF_EVENT else "kr.go.mois.birth.registered"
-        ko = self.templates.render(event_type, "ko", lines)
-        en = self.templates.render(event_type, "en", lines)
+        ko = self._render_once(event_type, "ko", bundle)
+        en = self._render_once(event_type, "en", bundle)
         lock = en if language == "en" else ko
         return store.RenderedNotification(
             id=intent.id,
@@ -187,6 +215,17 @@ class LifeEventProcessor:
             message_ko=ko.message,
             message_en=en.message,
         )
+
+    def _render_once(self, event_type: str, language: str, bundle: list[Offer]) -> Rendered:
+        # offer_view reads only these fields of an offer, and the catalog (the cache is emptied when it changes).
+        key = (event_type, language, tuple((o.benefit_id, o.amount_krw, o.payment, o.deadline) for o in bundle))
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            if len(self._rendered) >= _RENDER_CACHE_SIZE:
+                self._rendered.clear()
+            lines = [self.offer_view(o) for o in bundle]
+            rendered = self._rendered[key] = self.templates.render(event_type, language, lines)
+        return rendered
 
     def offer_view(self, offer: Offer) -> dict[str, Any]:
         benefit = self.catalog.benefits[offer.benefit_id]

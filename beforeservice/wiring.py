@@ -24,7 +24,11 @@ def pseudonymizer(settings: Settings) -> Pseudonymizer:
 
 def processor(settings: Settings) -> LifeEventProcessor:
     return LifeEventProcessor(
-        sessions(settings), CatalogWatch(CATALOG_DIR).current, NotificationTemplates(), pseudonymizer(settings)
+        sessions(settings),
+        CatalogWatch(CATALOG_DIR).current,
+        NotificationTemplates(),
+        pseudonymizer(settings),
+        settings.max_event_bytes,
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, Table, insert, select, tuple_, update
+from sqlalchemy.orm import DeclarativeBase, Session
 
 from entitlements.households import HOUSEHOLD_FACTS, PERSON_FACTS, Citizen, Household
 from entitlements.lifecycle import OPEN, EntitlementStatus
@@ -21,6 +23,29 @@ _CHUNK = 500  # keeps IN-lists and bulk statements within every driver's paramet
 def _chunks(items: Sequence[object], size: int = _CHUNK) -> Iterable[Sequence[object]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def bulk_insert(session: Session, model: type[DeclarativeBase], rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT many rows in the caller's transaction: COPY on PostgreSQL, executemany elsewhere.
+
+    COPY is one round trip and no per-row statement; it bypasses SQLAlchemy's Python-side column defaults, so
+    every row must name every column it sets (missing columns get the server default, NULL here, as with the
+    executemany path). JSON columns are serialised as SQLAlchemy would (json.dumps).
+    """
+    if not rows:
+        return
+    table: Table = model.__table__  # type: ignore[assignment]
+    connection = session.connection()
+    if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg":
+        session.execute(insert(model), list(rows))
+        return
+    names = list(rows[0])
+    as_json = [isinstance(table.c[name].type, JSON) for name in names]
+    columns = ", ".join(f'"{name}"' for name in names)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[n]) if j else row[n] for n, j in zip(names, as_json, strict=True)])
 
 
 @dataclass(frozen=True)
@@ -157,8 +182,9 @@ def save_batch(
     now = datetime.now(UTC)
     _upsert_profiles(session, households, now)
     if processed:
-        session.execute(
-            insert(ProcessedEventRow),
+        bulk_insert(
+            session,
+            ProcessedEventRow,
             [
                 {
                     "source": p.source,
@@ -171,15 +197,16 @@ def save_batch(
             ],
         )
     if offers:
-        session.execute(insert(EntitlementRow), [_offer_row(o, now) for o in offers])
+        bulk_insert(session, EntitlementRow, [_offer_row(o, now) for o in offers])
     if status_changes:  # ORM bulk UPDATE by primary key; the last change of a batch wins
         latest = {c.entitlement_id: c for c in status_changes}
         session.execute(
             update(EntitlementRow), [{"id": i, "status": c.status.value, "updated_at": now} for i, c in latest.items()]
         )
     if notifications:
-        session.execute(
-            insert(NotificationRow),
+        bulk_insert(
+            session,
+            NotificationRow,
             [
                 {
                     **n.__dict__,
@@ -211,7 +238,7 @@ def _upsert_profiles(session: Session, households: Sequence[Household], now: dat
     new = [r for r in rows if r["id"] not in existing_h]
     old = [r for r in rows if r["id"] in existing_h]
     if new:
-        session.execute(insert(HouseholdRow), new)
+        bulk_insert(session, HouseholdRow, new)
     if old:
         session.execute(update(HouseholdRow), old)  # ORM bulk UPDATE by primary key
 
@@ -234,7 +261,7 @@ def _upsert_profiles(session: Session, households: Sequence[Household], now: dat
     new_c = [r for r in citizen_rows if r["id"] not in existing_c]
     old_c = [r for r in citizen_rows if r["id"] in existing_c]
     if new_c:
-        session.execute(insert(CitizenRow), [{**r, "preferred_language": "ko"} for r in new_c])
+        bulk_insert(session, CitizenRow, [{**r, "preferred_language": "ko"} for r in new_c])
     if old_c:
         session.execute(update(CitizenRow), old_c)
 
