@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from aiokafka import AIOKafkaProducer
@@ -24,12 +24,12 @@ from beforeservice import citizen_routes
 from beforeservice.auth import CurrentCitizen, issue_token, own_citizen_id
 from beforeservice.console import contracts_docs, ingestion, offers, review_api, web
 from beforeservice.console.agencies import RateLimiter
+from beforeservice.inbox import visible_notifications
 from beforeservice.problems import problem
 from beforeservice.settings import Settings, get_settings
 from beforeservice.wiring import sessions as make_sessions
 from entitlements import CATALOG_DIR
 from entitlements.tables import EntitlementRow
-from notifiers.tables import NotificationRow
 from rules_engine.catalog import load_catalog
 
 
@@ -128,19 +128,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             422, "Invalid request", errors[0]["message"] if errors else "invalid", "invalid-request", errors=errors
         )
 
+    cooling_off = timedelta(hours=settings.bereavement_cooling_off_hours)
+
     @app.get("/v1/citizens/{citizen_id}/inbox", response_model=Inbox)
     def inbox(citizen_id: str, who: CurrentCitizen, sessions: Sessions) -> Inbox:
         """The citizen's notifications, newest first, each with its offers and the reasons for them."""
         own_citizen_id(citizen_id, who)
         with sessions() as session:
-            rows = list(
-                session.scalars(
-                    select(NotificationRow)
-                    .where(NotificationRow.recipient_id == citizen_id)
-                    .order_by(NotificationRow.created_at.desc())
-                    .limit(100)
-                )
-            )
+            rows = visible_notifications(session, citizen_id, datetime.now(UTC), cooling_off)
             offer_ids = [o for row in rows for o in row.offer_ids]
             offers = {e.id: e for e in session.scalars(select(EntitlementRow).where(EntitlementRow.id.in_(offer_ids)))}
         return Inbox(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -211,10 +212,11 @@ def api() -> None:
 
 @app.command()
 def scheduler() -> None:
-    """Run the scheduler (run exactly one)."""
-    from beforeservice.scheduler import build_scheduler
+    """Run the scheduler: one runs the jobs; any other stands by until it stops (a database lease)."""
+    from beforeservice.scheduler import run_scheduler
 
-    build_scheduler(get_settings()).start()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    raise typer.Exit(run_scheduler(get_settings()))
 
 
 @app.command()

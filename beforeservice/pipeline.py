@@ -17,6 +17,7 @@ from events.dead_letter import DeadLetter
 from events.errors import FieldError, InvalidEvent
 from events.kafka_record import decode
 from events.privacy import Pseudonymizer, mask
+from notifiers.offer_lines import offer_line
 from notifiers.rendering import TEMPLATE_OF_EVENT, NotificationTemplates, Rendered
 from rules_engine.catalog import Catalog
 
@@ -148,6 +149,7 @@ class LifeEventProcessor:
                     seen.add(event.envelope.key)
                     fresh.append((record, event))
             households = store.households_of(session, [p for _, e in fresh for p in people_of(e)])
+            loaded = store.snapshot({h.id: h for h in households.values()}.values())
             book = ProfileBook(households, store.open_entitlements(session, {h.id for h in households.values()}))
             changed: dict[str, Any] = {}
             processed, offers, intents, changes = [], [], [], []
@@ -174,7 +176,7 @@ class LifeEventProcessor:
             languages = store.languages_of(session, [i.recipient_id for i in intents])
             by_id = {o.id: o for o in offers}
             rendered = [self._render(i, by_id, languages.get(i.recipient_id, "ko")) for i in intents]
-            store.save_batch(session, list(changed.values()), processed, offers, rendered, changes)
+            store.save_batch(session, list(changed.values()), processed, offers, rendered, changes, loaded)
             self._on_deaths(session, result.deceased)
         result.processed += len(processed)
         result.offers += sum(1 for o in offers if o.status is EntitlementStatus.MATCHED)
@@ -186,11 +188,11 @@ class LifeEventProcessor:
         if not deceased:
             return
         try:
-            from notifiers.tact import on_death
+            from notifiers.tact import on_deaths
         except ImportError:  # pragma: no cover - the notifier side is optional
             return
-        for citizen in deceased:
-            on_death(session, citizen)
+        for start in range(0, len(deceased), 500):  # one statement per 500 deaths, within parameter limits
+            on_deaths(session, deceased[start : start + 500])
 
     def _render(
         self, intent: NotificationIntent, offers: dict[str, Offer], language: str
@@ -217,30 +219,13 @@ class LifeEventProcessor:
         )
 
     def _render_once(self, event_type: str, language: str, bundle: list[Offer]) -> Rendered:
-        # offer_view reads only these fields of an offer, and the catalog (the cache is emptied when it changes).
+        # offer_line reads only these fields of an offer, and the catalog (the cache is emptied when it changes).
         key = (event_type, language, tuple((o.benefit_id, o.amount_krw, o.payment, o.deadline) for o in bundle))
         rendered = self._rendered.get(key)
         if rendered is None:
             if len(self._rendered) >= _RENDER_CACHE_SIZE:
                 self._rendered.clear()
-            lines = [self.offer_view(o) for o in bundle]
+            benefits = self.catalog.benefits
+            lines = [offer_line(benefits[o.benefit_id], o.amount_krw, o.payment, o.deadline) for o in bundle]
             rendered = self._rendered[key] = self.templates.render(event_type, language, lines)
         return rendered
-
-    def offer_view(self, offer: Offer) -> dict[str, Any]:
-        benefit = self.catalog.benefits[offer.benefit_id]
-        return {
-            "benefit_id": benefit.id,
-            "name_ko": benefit.name["ko"],
-            "name_en": benefit.name["en"],
-            "agency_ko": benefit.agency.name["ko"],
-            "agency_en": benefit.agency.name["en"],
-            "summary_ko": benefit.summary["ko"],
-            "summary_en": benefit.summary["en"],
-            "amount_krw": offer.amount_krw,
-            "payment": offer.payment,
-            "deadline": offer.deadline.isoformat() if offer.deadline else None,
-            "apply_url": benefit.apply_url,
-            "apply_how_ko": benefit.apply_how["ko"],
-            "apply_how_en": benefit.apply_how["en"],
-        }

@@ -199,3 +199,34 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
     global _RUNNING
     _RUNNING = scheduler
     return scheduler
+
+
+def run_scheduler(settings: Settings, poll_seconds: float = 5.0) -> int:
+    """Run the jobs while this process holds the scheduler lease; a second scheduler stands by.
+
+    Returns 0 after a normal stop, 1 when the lease was lost (the orchestrator restarts us as a standby)."""
+    from beforeservice.scheduler_lease import SchedulerLease
+
+    lease = SchedulerLease(settings.database_url)
+    lease.acquire(poll_seconds)
+    log.info("scheduler lease taken; running the jobs")
+    scheduler = build_scheduler(settings)
+    lost = False
+
+    def check_lease() -> None:
+        nonlocal lost
+        if not lease.alive():
+            lost = True
+            log.error("scheduler lease lost; stopping so that only one scheduler runs the jobs")
+            scheduler.shutdown(wait=False)
+
+    # Kept in memory, not in the shared job store: the check belongs to this process, not to the cluster.
+    scheduler.add_jobstore("memory", alias="lease")
+    scheduler.add_job(
+        check_lease, "interval", seconds=30, id="scheduler_lease", jobstore="lease", replace_existing=True
+    )
+    try:
+        scheduler.start()
+    finally:
+        lease.release()
+    return 1 if lost else 0

@@ -68,7 +68,7 @@ class Household:
         return whole_months_between(self.resident_since, on)
 
     def living(self) -> list[Citizen]:
-        return [c for c in self.members.values() if not c.deceased]
+        return [c for c in self.members.values() if c.facts.get("deceased_on") is None]
 
     def adults(self) -> list[Citizen]:
         return [c for c in self.living() if c.role in ADULT_ROLES]

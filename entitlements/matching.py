@@ -8,6 +8,7 @@ event's (source, id), so processing an event twice yields the same rows and the 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,15 +24,23 @@ from rules_engine.catalog import Benefit, Catalog
 from rules_engine.conflicts import resolve_conflicts
 from rules_engine.eligibility import Eligibility
 from rules_engine.evaluation import Decision, evaluate, evaluate_benefit
-from rules_engine.explanation import reason, trace_record
+from rules_engine.explanation import explain, reason
 from rules_engine.facts import situation
 
 _NAMESPACE = uuid.UUID("4f1c1d7e-5b0e-4c55-9d2b-6a1f0c2e9b31")
 S = EntitlementStatus
 
 
+_NAMESPACE_BYTES = _NAMESPACE.bytes
+
+
 def stable_id(*parts: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))
+    """uuid5(_NAMESPACE, parts joined by US), spelled out: the same ids at a third of uuid.uuid5's cost."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + "\x1f".join(parts).encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = digest.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 class ProfileContradiction(ValueError):
@@ -417,7 +426,10 @@ def _offer(
     note: dict[str, str] | None = None,
 ) -> Offer:
     env = event.envelope
-    reasons = {lang: reason(d, lang) + (f" {note[lang]}" if note else "") for lang in ("ko", "en")}
+    explained = explain(d)
+    reason_ko, reason_en = explained.reason_ko, explained.reason_en
+    if note:
+        reason_ko, reason_en = f"{reason_ko} {note['ko']}", f"{reason_en} {note['en']}"
     parts = (env.source, env.id, d.benefit.id, beneficiary) + (("correction",) if corrects else ())
     return Offer(
         id=stable_id(*parts),
@@ -430,9 +442,9 @@ def _offer(
         payment=d.benefit.payment,
         deadline=d.deadline,
         missing=d.missing,
-        trace=trace_record(d),
-        reason_ko=reasons["ko"],
-        reason_en=reasons["en"],
+        trace=explained.trace,
+        reason_ko=reason_ko,
+        reason_en=reason_en,
         evaluated_on=d.on,
         event_source=env.source,
         event_id=env.id,

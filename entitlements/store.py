@@ -6,10 +6,11 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Table, insert, select, tuple_, update
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy import JSON, ColumnElement, String, Table, any_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session
 
 from entitlements.households import HOUSEHOLD_FACTS, PERSON_FACTS, Citizen, Household
 from entitlements.lifecycle import OPEN, EntitlementStatus
@@ -20,9 +21,19 @@ from notifiers.tables import NotificationRow
 _CHUNK = 500  # keeps IN-lists and bulk statements within every driver's parameter limits
 
 
-def _chunks(items: Sequence[object], size: int = _CHUNK) -> Iterable[Sequence[object]]:
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _among(
+    session: Session, column: ColumnElement[str] | InstrumentedAttribute[str], values: Sequence[str]
+) -> ColumnElement[bool]:
+    """`column IN values`: on PostgreSQL one array parameter (`= ANY(%s)`), so a 500-id lookup is planned as
+    fast as a 1-id one; elsewhere an expanded IN-list."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+    return column.in_(values)
 
 
 def bulk_insert(session: Session, model: type[DeclarativeBase], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -75,35 +86,73 @@ class RenderedNotification:
 
 def already_processed(session: Session, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
-    for chunk in _chunks(list(keys)):
+    wanted = set(keys)
+    for chunk in _chunks(list(wanted)):
+        # Both key columns as arrays (an index scan of the primary key), the exact pairs checked here:
+        # one IN-list of row values is costly to plan, and sources are few.
         rows = session.execute(
             select(ProcessedEventRow.source, ProcessedEventRow.event_id).where(
-                tuple_(ProcessedEventRow.source, ProcessedEventRow.event_id).in_(chunk)
+                _among(session, ProcessedEventRow.source, list({source for source, _ in chunk})),
+                _among(session, ProcessedEventRow.event_id, [event_id for _, event_id in chunk]),
             )
         )
-        found.update((r.source, r.event_id) for r in rows)
+        found.update(key for r in rows if (key := (r.source, r.event_id)) in wanted)
     return found
 
 
 def households_of(session: Session, citizen_ids: Iterable[str]) -> dict[str, Household]:
-    """The households (with all members) of the given citizens, keyed by each given citizen's id."""
+    """The households (with all members) of the given citizens, keyed by each given citizen's id.
+
+    Plain column selects, not ORM entities: this runs for every batch, and building ORM objects cost more
+    than the queries."""
     ids = list(set(citizen_ids))
     household_of: dict[str, str] = {}
     for chunk in _chunks(ids):
-        for row in session.execute(select(CitizenRow.id, CitizenRow.household_id).where(CitizenRow.id.in_(chunk))):
+        for row in session.execute(
+            select(CitizenRow.id, CitizenRow.household_id).where(_among(session, CitizenRow.id, chunk))
+        ):
             household_of[row.id] = row.household_id
     households: dict[str, Household] = {}
     household_ids = list(set(household_of.values()))
     for chunk in _chunks(household_ids):
-        for h in session.scalars(select(HouseholdRow).where(HouseholdRow.id.in_(chunk))):
+        for h in session.execute(select(*_HOUSEHOLD_COLUMNS).where(_among(session, HouseholdRow.id, chunk))):
             facts = {name: getattr(h, name) for name in HOUSEHOLD_FACTS if getattr(h, name) is not None}
             households[h.id] = Household(h.id, h.municipality_code, h.resident_since, facts=facts)
-        for c in session.scalars(select(CitizenRow).where(CitizenRow.household_id.in_(chunk))):
+        for c in session.execute(select(*_CITIZEN_COLUMNS).where(_among(session, CitizenRow.household_id, chunk))):
             person_facts = {name: getattr(c, name) for name in PERSON_FACTS if getattr(c, name) is not None}
             households[c.household_id].members[c.id] = Citizen(
                 c.id, c.household_id, c.role, c.birth_date, c.birth_order, person_facts
             )
     return {citizen: households[h] for citizen, h in household_of.items() if h in households}
+
+
+_HOUSEHOLD_COLUMNS = [
+    HouseholdRow.__table__.c[n] for n in ("id", "municipality_code", "resident_since", *HOUSEHOLD_FACTS)
+]
+_CITIZEN_COLUMNS = [
+    CitizenRow.__table__.c[n] for n in ("id", "household_id", "role", "birth_date", "birth_order", *PERSON_FACTS)
+]
+
+
+ProfileSnapshot = dict[str, tuple[Any, ...]]
+
+
+def snapshot(households: Iterable[Household]) -> ProfileSnapshot:
+    """The profile rows as loaded, so that saving writes only what an event changed (a birth changes no parent)."""
+    taken: ProfileSnapshot = {}
+    for h in households:
+        taken["h:" + h.id] = _household_values(h)
+        for c in h.members.values():
+            taken["c:" + c.id] = _citizen_values(c)
+    return taken
+
+
+def _household_values(h: Household) -> tuple[Any, ...]:
+    return (h.municipality_code, h.resident_since, *(h.facts.get(name) for name in HOUSEHOLD_FACTS))
+
+
+def _citizen_values(c: Citizen) -> tuple[Any, ...]:
+    return (c.household_id, c.role, c.birth_date, c.birth_order, *(c.facts.get(name) for name in PERSON_FACTS))
 
 
 def open_entitlements(session: Session, household_ids: Iterable[str]) -> list[OpenEntitlement]:
@@ -118,7 +167,7 @@ def open_entitlements(session: Session, household_ids: Iterable[str]) -> list[Op
                 EntitlementRow.household_id,
                 EntitlementRow.status,
                 EntitlementRow.amount_krw,
-            ).where(EntitlementRow.household_id.in_(chunk), EntitlementRow.status.in_(states))
+            ).where(_among(session, EntitlementRow.household_id, chunk), EntitlementRow.status.in_(states))
         )
         found.extend(
             OpenEntitlement(
@@ -133,7 +182,9 @@ def households_by_id(session: Session, household_ids: Iterable[str]) -> dict[str
     """Households (with all members) by id: one member's lookup brings the whole household."""
     members: dict[str, str] = {}
     for chunk in _chunks(list(set(household_ids))):
-        rows = session.execute(select(CitizenRow.household_id, CitizenRow.id).where(CitizenRow.household_id.in_(chunk)))
+        rows = session.execute(
+            select(CitizenRow.household_id, CitizenRow.id).where(_among(session, CitizenRow.household_id, chunk))
+        )
         for row in rows:
             members.setdefault(row.household_id, row.id)
     by_citizen = households_of(session, members.values())
@@ -165,7 +216,9 @@ def open_offers_of_benefit(session: Session, benefit_id: str, after: str, limit:
 def languages_of(session: Session, citizen_ids: Iterable[str]) -> dict[str, str]:
     result: dict[str, str] = {}
     for chunk in _chunks(list(set(citizen_ids))):
-        rows = session.execute(select(CitizenRow.id, CitizenRow.preferred_language).where(CitizenRow.id.in_(chunk)))
+        rows = session.execute(
+            select(CitizenRow.id, CitizenRow.preferred_language).where(_among(session, CitizenRow.id, chunk))
+        )
         result.update((r.id, r.preferred_language) for r in rows)
     return result
 
@@ -177,10 +230,14 @@ def save_batch(
     offers: Sequence[Offer],
     notifications: Sequence[RenderedNotification],
     status_changes: Sequence[StatusChange] = (),
+    loaded: ProfileSnapshot | None = None,
 ) -> None:
-    """Everything a batch of events produced, in the caller's transaction (the outbox pattern)."""
+    """Everything a batch of events produced, in the caller's transaction (the outbox pattern).
+
+    With `loaded` (the snapshot taken when the profiles were read in this transaction) only the profile rows
+    that differ from it are written, and only the ids it lacks are looked up."""
     now = datetime.now(UTC)
-    _upsert_profiles(session, households, now)
+    _upsert_profiles(session, households, now, loaded)
     if processed:
         bulk_insert(
             session,
@@ -220,50 +277,83 @@ def save_batch(
         )
 
 
-def _upsert_profiles(session: Session, households: Sequence[Household], now: datetime) -> None:
-    household_ids = [h.id for h in households]
-    existing_h: set[str] = set()
-    for chunk in _chunks(household_ids):
-        existing_h.update(session.scalars(select(HouseholdRow.id).where(HouseholdRow.id.in_(chunk))))
-    rows = [
-        {
-            "id": h.id,
-            "municipality_code": h.municipality_code,
-            "resident_since": h.resident_since,
-            **{name: h.facts.get(name) for name in HOUSEHOLD_FACTS},
-            "updated_at": now,
+def _upsert_profiles(
+    session: Session, households: Sequence[Household], now: datetime, loaded: ProfileSnapshot | None
+) -> None:
+    known = loaded or {}
+    new_h, old_h = _split(
+        session,
+        HouseholdRow,
+        [(h.id, known.get("h:" + h.id), _household_values(h), h) for h in households],
+        loaded is not None,
+    )
+    if new_h or old_h:
+        rows = {
+            h.id: {
+                "id": h.id,
+                "municipality_code": h.municipality_code,
+                "resident_since": h.resident_since,
+                **{name: h.facts.get(name) for name in HOUSEHOLD_FACTS},
+                "updated_at": now,
+            }
+            for h in (*new_h, *old_h)
         }
-        for h in households
-    ]
-    new = [r for r in rows if r["id"] not in existing_h]
-    old = [r for r in rows if r["id"] in existing_h]
-    if new:
-        bulk_insert(session, HouseholdRow, new)
-    if old:
-        session.execute(update(HouseholdRow), old)  # ORM bulk UPDATE by primary key
+        if new_h:
+            bulk_insert(session, HouseholdRow, [rows[h.id] for h in new_h])
+        if old_h:
+            session.execute(update(HouseholdRow), [rows[h.id] for h in old_h])  # ORM bulk UPDATE by primary key
 
     members = [c for h in households for c in h.members.values()]
-    existing_c: set[str] = set()
-    for chunk in _chunks([c.id for c in members]):
-        existing_c.update(session.scalars(select(CitizenRow.id).where(CitizenRow.id.in_(chunk))))
-    citizen_rows = [
-        {
-            "id": c.id,
-            "household_id": c.household_id,
-            "role": c.role,
-            "birth_date": c.birth_date,
-            "birth_order": c.birth_order,
-            **{name: c.facts.get(name) for name in PERSON_FACTS},
-            "updated_at": now,
+    new_c, old_c = _split(
+        session,
+        CitizenRow,
+        [(c.id, known.get("c:" + c.id), _citizen_values(c), c) for c in members],
+        loaded is not None,
+    )
+    if new_c or old_c:
+        citizen_rows = {
+            c.id: {
+                "id": c.id,
+                "household_id": c.household_id,
+                "role": c.role,
+                "birth_date": c.birth_date,
+                "birth_order": c.birth_order,
+                **{name: c.facts.get(name) for name in PERSON_FACTS},
+                "updated_at": now,
+            }
+            for c in (*new_c, *old_c)
         }
-        for c in members
-    ]
-    new_c = [r for r in citizen_rows if r["id"] not in existing_c]
-    old_c = [r for r in citizen_rows if r["id"] in existing_c]
-    if new_c:
-        bulk_insert(session, CitizenRow, [{**r, "preferred_language": "ko"} for r in new_c])
-    if old_c:
-        session.execute(update(CitizenRow), old_c)
+        if new_c:
+            bulk_insert(session, CitizenRow, [{**citizen_rows[c.id], "preferred_language": "ko"} for c in new_c])
+        if old_c:
+            session.execute(update(CitizenRow), [citizen_rows[c.id] for c in old_c])
+
+
+_T = TypeVar("_T")
+
+
+def _split(
+    session: Session,
+    model: type[HouseholdRow] | type[CitizenRow],
+    items: Sequence[tuple[str, tuple[Any, ...] | None, tuple[Any, ...], _T]],
+    trust_snapshot: bool,
+) -> tuple[list[_T], list[_T]]:
+    """(to insert, to update): unchanged rows of the snapshot are skipped; ids it lacks are looked up."""
+    unique = {item[0]: item for item in items}  # a household touched by several events of a batch: once
+    unknown = [i for i, before, _, _ in unique.values() if before is None or not trust_snapshot]
+    existing: set[str] = set()
+    for chunk in _chunks(unknown):
+        existing.update(session.scalars(select(model.id).where(_among(session, model.id, chunk))))
+    new, old = [], []
+    for key, before, now_values, obj in unique.values():
+        if before is not None and trust_snapshot:
+            if before != now_values:
+                old.append(obj)
+        elif key in existing:
+            old.append(obj)
+        else:
+            new.append(obj)
+    return new, old
 
 
 def _offer_row(o: Offer, now: datetime) -> dict[str, object]:

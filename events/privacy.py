@@ -23,7 +23,13 @@ RRN_FIELD = "rrn"
 MASK = "######-#######"
 
 
+_SHORTEST = 13  # twelve digits and the century digit: a shorter string cannot hold one
+
+
 def looks_like_rrn(text: str) -> bool:
+    # Every string of every event passes here: the length test and one search settle almost all of them.
+    if len(text) < _SHORTEST or RRN_PATTERN.search(text) is None:
+        return False
     return any(_plausible(m) for m in RRN_PATTERN.finditer(text))
 
 
@@ -71,6 +77,10 @@ class Pseudonymizer:
                     if "id" in data:
                         raise InvalidEvent(f"'{path}' has both 'id' and 'rrn'", [FieldError(f"{path}.rrn", "give one")])
                     result["id"] = self.pseudonym(value)
+                elif isinstance(value, str):  # the common leaf, without a call
+                    if len(value) >= _SHORTEST and looks_like_rrn(value):
+                        self.protect(value, f"{path}.{key}")  # raises, naming the field
+                    result[key] = value
                 else:
                     result[key] = self.protect(value, f"{path}.{key}")
             return result

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
@@ -11,25 +13,29 @@ UNSENT = ("pending", "held")
 
 
 def on_death(session: Session, deceased_id: str) -> int:
+    return on_deaths(session, [deceased_id])
+
+
+def on_deaths(session: Session, deceased_ids: Sequence[str]) -> int:
     """Remove the deceased's devices and cancel their notifications not yet sent, in the caller's transaction
     (the one that records the death). Returns the number of notifications cancelled. Idempotent.
 
     Sent notifications stay (the inbox is the record) but stop escalating, and open outreach tasks about the
     deceased are closed, so no caseworker calls a bereaved family about the dead person's offers."""
-    session.execute(delete(DeviceRow).where(DeviceRow.citizen_id == deceased_id))
+    session.execute(delete(DeviceRow).where(DeviceRow.citizen_id.in_(deceased_ids)))
     cancelled = session.execute(
         update(NotificationRow)
-        .where(NotificationRow.recipient_id == deceased_id, NotificationRow.dispatch_status.in_(UNSENT))
+        .where(NotificationRow.recipient_id.in_(deceased_ids), NotificationRow.dispatch_status.in_(UNSENT))
         .values(dispatch_status="cancelled", hold_reason="deceased", not_before=None, escalate_at=None)
     )
     session.execute(
         update(NotificationRow)
-        .where(NotificationRow.recipient_id == deceased_id, NotificationRow.escalate_at.is_not(None))
+        .where(NotificationRow.recipient_id.in_(deceased_ids), NotificationRow.escalate_at.is_not(None))
         .values(escalate_at=None)
     )
     session.execute(
         update(OutreachTaskRow)
-        .where(OutreachTaskRow.citizen_id == deceased_id, OutreachTaskRow.status == "open")
+        .where(OutreachTaskRow.citizen_id.in_(deceased_ids), OutreachTaskRow.status == "open")
         .values(status="done", assigned_to=None)
     )
     return int(cancelled.rowcount or 0)  # type: ignore[attr-defined]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rules_engine.eligibility import Eligibility
 from rules_engine.evaluation import Decision
 
@@ -43,3 +45,31 @@ def trace_record(decision: Decision) -> list[dict[str, object]]:
         }
         for o in decision.trace
     ]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What a citizen and a caseworker read about one decision: reasons in both languages and the trace."""
+
+    reason_ko: str
+    reason_en: str
+    trace: list[dict[str, object]]  # shared between equal decisions: never mutate it
+
+
+_EXPLAINED: dict[int, tuple[Decision, Explanation]] = {}
+_MAX_EXPLAINED = 16_384
+
+
+def explain(decision: Decision) -> Explanation:
+    """reason() and trace_record() of a decision, kept per decision object.
+
+    The evaluator interns equal decisions, so the same few recur across a batch (every second child in Suwon):
+    the text is built once for each, not once per offer."""
+    entry = _EXPLAINED.get(id(decision))
+    if entry is not None and entry[0] is decision:
+        return entry[1]
+    if len(_EXPLAINED) >= _MAX_EXPLAINED:
+        _EXPLAINED.clear()
+    explained = Explanation(reason(decision, "ko"), reason(decision, "en"), trace_record(decision))
+    _EXPLAINED[id(decision)] = (decision, explained)
+    return explained
