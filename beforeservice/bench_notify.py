@@ -1,17 +1,22 @@
 """`beforeservice bench notify`: outbox dispatcher throughput and outbox-to-accepted latency against a local
-FCM-compatible peer in its own process (aiohttp), for the sync (send_each) and async (send_each_async) senders.
+FCM-compatible peer in its own process (aiohttp), for the sync reference (send_each, `FcmPushSender`) and the
+aiohttp sender (`AsyncFcmPushSender`, the dispatcher's default).
+
+Every dispatcher runs in a process of its own (several share the outbox via SKIP LOCKED with `processes` > 1,
+PostgreSQL only); this process queues the notifications and, in the latency run, is the producer. The outbox is
+a temporary SQLite database, or a fresh `bench_notify` schema in the PostgreSQL database given.
 
 Prints figures; asserts nothing about time (benchmarks are not tests).
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import multiprocessing
 import os
 import socket
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -19,20 +24,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from datetime import time as clock
 from pathlib import Path
+from typing import Any
 
 import httpx
-from sqlalchemy import insert
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from beforeservice.database import make_engine, session_factory, upgrade
+from beforeservice.database import MIGRATIONS, make_engine, session_factory, upgrade
 from notifiers.fcm import FcmPushSender
 from notifiers.fcm_async import AsyncFcmPushSender
 from notifiers.outbox import dispatch_pending
 from notifiers.policy import DispatchPolicy
+from notifiers.push import PushSender
 from notifiers.tables import ConsentRow, DeviceRow, NotificationRow
 from notifiers.timing import PushBudget, QuietHours
 
 PROJECT = "before-service-bench"
+_SCHEMA = "bench_notify"
 # Timing rules are not measured here: no quiet hours, no weekly budget.
 _POLICY = DispatchPolicy(quiet_hours=QuietHours(clock(0), clock(0)), budget=PushBudget(10**9))
 
@@ -107,10 +118,11 @@ def _service_account(directory: Path, token_uri: str) -> Path:
     return path
 
 
-def _queue(sessions: sessionmaker[Session], count: int, prefix: str) -> None:
-    """`count` notifications, each to a consenting citizen with one device (one push each)."""
+def _queue(sessions: sessionmaker[Session], count: int, prefix: str) -> list[str]:
+    """`count` notifications, each to a consenting citizen with one device (one push each); their ids."""
     now = datetime.now(UTC)
     people = [f"{prefix}-{i}" for i in range(count)]
+    ids = [str(uuid.uuid4()) for _ in people]
     with sessions.begin() as session:
         session.execute(
             insert(DeviceRow),
@@ -134,7 +146,7 @@ def _queue(sessions: sessionmaker[Session], count: int, prefix: str) -> None:
             insert(NotificationRow),
             [
                 {
-                    "id": str(uuid.uuid4()),
+                    "id": notification_id,
                     "recipient_id": p,
                     "household_id": f"hh-{p}",
                     "event_source": "/bench",
@@ -151,68 +163,179 @@ def _queue(sessions: sessionmaker[Session], count: int, prefix: str) -> None:
                     "dispatch_attempts": 0,
                     "created_at": datetime.now(UTC),
                 }
-                for p in people
+                for p, notification_id in zip(people, ids, strict=True)
             ],
         )
+    return ids
 
 
-def _drain(sessions: sessionmaker[Session], sender: FcmPushSender, stop: Callable[[], bool]) -> int:
-    sent = 0
+def _drain(sessions: sessionmaker[Session], sender: PushSender, stop: Callable[[], bool]) -> tuple[int, float]:
+    """Dispatch until the outbox is empty and `stop()`: (messages sent, when the last batch was committed)."""
+    sent, last = 0, time.perf_counter()
     while True:
         result = dispatch_pending(sessions, sender, 500, policy=_POLICY)
-        sent += result.messages
-        if result.notifications == 0:
-            if stop():
-                return sent
+        if result.notifications:
+            sent, last = sent + result.messages, time.perf_counter()
+        elif stop():
+            return sent, last
+        else:
             time.sleep(0.005)
 
 
-def _throughput(sessions: sessionmaker[Session], sender: FcmPushSender, count: int, tag: str) -> float:
-    _queue(sessions, count, f"t-{tag}")
-    started = time.perf_counter()
-    sent = _drain(sessions, sender, lambda: True)
-    return sent / (time.perf_counter() - started)
+SENDERS: dict[str, type[FcmPushSender]] = {"sync": FcmPushSender, "aiohttp": AsyncFcmPushSender}
+PHASES = ("warm", "throughput", "latency")
 
 
-def _latency(
-    sessions: sessionmaker[Session], sender: FcmPushSender, peer: str, rate: int, seconds: float, tag: str
-) -> tuple[float, float, float]:
-    """Offer `rate` notifications a second for `seconds` (20 ms ticks) while dispatching; p50/p99 of the time
-    from commit to the outbox until the FCM peer accepted it."""
+def _dispatcher(
+    kind: str, url: str, credentials: str, peer: str, go: list[Any], stop: list[Any], out: Any, name: str
+) -> None:
+    """One dispatcher process: for each phase, wait for `go`, drain until the outbox is empty and `stop` is
+    set, report (phase, messages, seconds from `go` to the last commit)."""
+    os.environ.setdefault("GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED", "false")
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    with SENDERS[kind](credentials, project_id=PROJECT, endpoint=peer, app_name=name) as sender:
+        out.put(("ready", 0, 0.0))
+        for phase, go_event, stop_event in zip(PHASES, go, stop, strict=True):
+            go_event.wait()
+            started = time.perf_counter()
+            sent, last = _drain(sessions, sender, stop_event.is_set)
+            out.put((phase, sent, last - started))
+    engine.dispose()
+
+
+def _latency_offer(
+    sessions: sessionmaker[Session], rate: int, seconds: float, tag: str
+) -> tuple[dict[str, float], float]:
+    """Commit `rate` notifications a second for `seconds` (20 ms ticks): when each was committed, and the rate
+    actually offered (lower than `rate` if this process could not keep up)."""
     created: dict[str, float] = {}
-    done = threading.Event()
-    elapsed: list[float] = []
+    per_tick, ticks = max(1, rate // 50), int(seconds * 50)
+    start = time.time()
+    for tick in range(ticks):
+        prefix = f"l-{tag}-{tick}"
+        ids = _queue(sessions, per_tick, prefix)
+        stamp = time.time()
+        created.update(dict.fromkeys(ids, stamp))
+        time.sleep(max(0.0, start + (tick + 1) / 50 - time.time()))
+    return created, len(created) / (time.time() - start)
 
-    def offer() -> None:
-        per_tick, ticks = max(1, rate // 50), int(seconds * 50)
-        start = time.time()
-        for tick in range(ticks):
-            prefix = f"l-{tag}-{tick}"
-            _queue(sessions, per_tick, prefix)
-            stamp = time.time()
-            with sessions() as session:
-                for row in (
-                    session.query(NotificationRow.id)
-                    .filter(NotificationRow.event_source == "/bench")
-                    .filter(NotificationRow.recipient_id.like(f"{prefix}-%"))
-                ):
-                    created[row.id] = stamp
-            time.sleep(max(0.0, start + (tick + 1) / 50 - time.time()))
-        elapsed.append(time.time() - start)  # the rate actually offered, should the producer fall behind
-        done.set()
 
-    producer = threading.Thread(target=offer)
-    producer.start()
-    _drain(sessions, sender, done.is_set)
-    producer.join()
-    arrivals = httpx.get(f"{peer}/arrivals", timeout=30).json()
+def _percentile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * q))]
+
+
+def _fresh_outbox(database_url: str | None, directory: Path, kind: str) -> str:
+    """A URL to an empty, migrated outbox: a temporary SQLite file, or PostgreSQL schema `bench_notify`."""
+    if not database_url or make_url(database_url).get_backend_name() == "sqlite":
+        url = f"sqlite:///{directory}/{kind}.db"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        return url
+    admin = make_engine(database_url)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {_SCHEMA} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {_SCHEMA}"))
+    admin.dispose()
+    url = (
+        make_url(database_url)
+        .update_query_dict({"options": f"-csearch_path={_SCHEMA}"})
+        .render_as_string(hide_password=False)
+    )
+    engine = make_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # Alembic's parser reads % specially
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "heads")
+    engine.dispose()
+    return url
+
+
+def _analyze(sessions: sessionmaker[Session]) -> None:
+    # A production outbox has statistics; a fresh schema has none and the planner guesses badly without them.
+    with sessions.begin() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("ANALYZE"))
+
+
+def _run_path(
+    kind: str,
+    url: str,
+    credentials: Path,
+    peer: str,
+    messages: int,
+    rate: int,
+    seconds: float,
+    processes: int,
+) -> list[Figures]:
+    ctx = multiprocessing.get_context("spawn")
+    go = [ctx.Event() for _ in PHASES]
+    stop = [ctx.Event() for _ in PHASES]
+    out = ctx.Queue()
+    workers = [
+        ctx.Process(
+            target=_dispatcher,
+            args=(kind, url, str(credentials), peer, go, stop, out, f"bench-{kind}-{i}"),
+            daemon=True,
+        )
+        for i in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    try:
+        for _ in workers:
+            out.get(timeout=120)  # ready
+        reports: dict[str, list[tuple[int, float]]] = {}
+        for index, phase in enumerate(PHASES):
+            created: dict[str, float] = {}
+            offered = 0.0
+            if phase != "latency":
+                _queue(sessions, 500 * processes if phase == "warm" else messages, f"{phase}-{kind}")
+                _analyze(sessions)
+                go[index].set()
+                stop[index].set()
+            else:
+                go[index].set()
+                created, offered = _latency_offer(sessions, rate, seconds, kind)
+                stop[index].set()
+            reports[phase] = [out.get(timeout=600)[1:] for _ in workers]
+        arrivals = httpx.get(f"{peer}/arrivals", timeout=30).json()
+    finally:
+        for worker in workers:
+            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.terminate()
+        engine.dispose()
     latencies = sorted(arrivals[n] - t for n, t in created.items() if n in arrivals)
-    p50 = latencies[len(latencies) // 2] * 1000
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
-    return len(created) / elapsed[0], p50, p99
+    p50, p99 = _percentile(latencies, 0.5) * 1000, _percentile(latencies, 0.99) * 1000
+    label = "sync send_each (reference)" if kind == "sync" else "aiohttp AsyncFcmPushSender"
+    runs = reports["throughput"]
+    total = sum(sent for sent, _ in runs) / max(elapsed for _, elapsed in runs)
+    if processes == 1:
+        return [Figures(label, total, p50, p99, offered)]
+    figures = [Figures(f"{label} #{i + 1}/{processes}", sent / elapsed) for i, (sent, elapsed) in enumerate(runs)]
+    return [*figures, Figures(f"{label} x{processes} total", total, p50, p99, offered)]
 
 
-def run(messages: int = 5000, rate: int = 1000, seconds: float = 5.0) -> list[Figures]:
+def run(
+    messages: int = 5000,
+    rate: int = 1000,
+    seconds: float = 5.0,
+    database_url: str | None = None,
+    processes: int = 1,
+) -> list[Figures]:
+    """Both paths, each on a fresh outbox. `database_url` (default: DATABASE_URL if it is PostgreSQL, else a
+    temporary SQLite file); `processes` aiohttp dispatchers (PostgreSQL only; the reference always runs one)."""
+    database_url = database_url or os.environ.get("DATABASE_URL")
+    if database_url and make_url(database_url).get_backend_name() != "postgresql":
+        database_url = None  # never the application's own SQLite file
+    if processes > 1 and not database_url:
+        raise ValueError("--processes > 1 needs PostgreSQL (SKIP LOCKED): pass --database-url or DATABASE_URL")
     os.environ.setdefault("GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED", "false")
     port = _free_port()
     peer_process = multiprocessing.get_context("spawn").Process(target=serve_fcm, args=(port,), daemon=True)
@@ -227,20 +350,10 @@ def run(messages: int = 5000, rate: int = 1000, seconds: float = 5.0) -> list[Fi
                 time.sleep(0.1)
         with tempfile.TemporaryDirectory() as directory:
             credentials = _service_account(Path(directory), f"{peer}/token")
-            figures = []
-            for name, cls in (
-                ("sync send_each (reference)", FcmPushSender),
-                ("async send_each_async", AsyncFcmPushSender),
-            ):
-                engine = make_engine(f"sqlite:///{directory}/{cls.__name__}.db")
-                upgrade(engine)
-                sessions = session_factory(engine)
-                with cls(credentials, project_id=PROJECT, endpoint=peer, app_name=f"bench-{cls.__name__}") as sender:
-                    _throughput(sessions, sender, 500, f"warm-{cls.__name__}")
-                    throughput = _throughput(sessions, sender, messages, cls.__name__)
-                    offered, p50, p99 = _latency(sessions, sender, peer, rate, seconds, cls.__name__)
-                figures.append(Figures(name, throughput, p50, p99, offered))
-                engine.dispose()
+            figures: list[Figures] = []
+            for kind, count in (("sync", 1), ("aiohttp", processes)):
+                url = _fresh_outbox(database_url, Path(directory), kind)
+                figures.extend(_run_path(kind, url, credentials, peer, messages, rate, seconds, count))
             return figures
     finally:
         peer_process.terminate()
@@ -249,13 +362,36 @@ def run(messages: int = 5000, rate: int = 1000, seconds: float = 5.0) -> list[Fi
 
 def table(figures: list[Figures]) -> str:
     lines = [
-        f"{'path':<28} {'messages/s':>11} {'offered/s':>10} {'p50 ms':>9} {'p99 ms':>9}",
-        "-" * 71,
+        f"{'path':<36} {'messages/s':>11} {'offered/s':>10} {'p50 ms':>9} {'p99 ms':>9}",
+        "-" * 79,
     ]
     for f in figures:
-        lines.append(
-            f"{f.path:<28} {f.throughput:>11,.0f} {f.offered or 0:>10,.0f} "
-            f"{f.p50_ms or 0:>9,.0f} {f.p99_ms or 0:>9,.0f}"
+        latency = (
+            f"{f.offered or 0:>10,.0f} {f.p50_ms or 0:>9,.0f} {f.p99_ms or 0:>9,.0f}"
+            if f.p99_ms is not None
+            else f"{'':>10} {'':>9} {'':>9}"
         )
+        lines.append(f"{f.path:<36} {f.throughput:>11,.0f} {latency}")
     lines.append("floors: >= 5,000 messages/s per process; p99 <= 1,000 ms at 1,000 messages/s offered")
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m beforeservice.bench_notify`: the same as `beforeservice bench notify`, with every option."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--messages", type=int, default=5000, help="notifications for the throughput run")
+    parser.add_argument("--rate", type=int, default=1000, help="messages/s offered in the latency run")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of the latency run")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL outbox (default: DATABASE_URL, else SQLite)")
+    parser.add_argument("--processes", type=int, default=1, help="aiohttp dispatcher processes (PostgreSQL only)")
+    args = parser.parse_args(argv)
+    from beforeservice.bench_rules import machine
+
+    print(f"machine: {machine()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    figures = run(args.messages, args.rate, args.seconds, args.database_url, args.processes)
+    print(table(figures))
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

@@ -36,9 +36,9 @@ def push_sender(settings: Settings) -> PushSender | None:
     """FCM when credentials are configured; otherwise None: notifications stay in the in-app inbox."""
     if not settings.firebase_credentials:
         return None
-    from notifiers.fcm import FcmPushSender
+    from notifiers.fcm_async import AsyncFcmPushSender  # aiohttp; send_each is the slow reference (docs/benchmarks.md)
 
-    return FcmPushSender(
+    return AsyncFcmPushSender(
         credentials_file=settings.firebase_credentials,
         project_id=None,
         endpoint=settings.fcm_endpoint,

@@ -17,11 +17,13 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from entitlements.lifecycle import OPEN, EntitlementStatus
+from entitlements.store import bulk_insert
 from entitlements.tables import CitizenRow, EntitlementRow
 from notifiers.consent import consented
 from notifiers.policy import DispatchPolicy
@@ -35,6 +37,7 @@ PUSH = "push"
 BEREAVEMENT = "bereavement"
 _MAX_TRANSIENT_RETRIES = 5
 _OPEN_STATES = {s.value for s in OPEN}
+_NOTIFICATIONS: Table = NotificationRow.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -60,12 +63,69 @@ class _Bundle:
     open_ids: list[str] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Claim:
+    """A claimed outbox row: the columns the dispatcher reads, and the ones it decides (written back in bulk).
+
+    Plain Core rows rather than ORM objects: loading, tracking and flushing 500 NotificationRow instances cost
+    more than everything else the dispatcher does per batch."""
+
+    id: str
+    recipient_id: str
+    category: str
+    event_type: str
+    language: str
+    lock_screen_title: str
+    lock_screen_body: str
+    offer_ids: list[str]
+    created_at: datetime
+    dispatch_attempts: int
+    # decided by this tick
+    dispatch_status: str
+    dispatched_at: datetime | None
+    not_before: datetime | None
+    hold_reason: str | None
+    collapse_key: str | None
+    channel: str | None
+    escalate_at: datetime | None
+    digest_of: list[str] | None = None  # set on a digest's carrier only (written apart: JSON, and rare)
+
+
+_READ = (
+    "id",
+    "recipient_id",
+    "category",
+    "event_type",
+    "language",
+    "lock_screen_title",
+    "lock_screen_body",
+    "offer_ids",
+    "created_at",
+    "dispatch_attempts",
+)
+_DECIDED = (
+    "dispatch_status",
+    "dispatched_at",
+    "not_before",
+    "hold_reason",
+    "collapse_key",
+    "channel",
+    "escalate_at",
+)
+# One UPDATE for the whole batch (executemany): every claimed row leaves this tick with a decision.
+_WRITE_BACK = (
+    update(_NOTIFICATIONS)
+    .where(_NOTIFICATIONS.c.id == bindparam("claimed_id"))
+    .values({name: bindparam(name) for name in ("dispatch_attempts", *_DECIDED)})
+)
+
+
 def aware(moment: datetime) -> datetime:
     """SQLite returns naive datetimes even for timezone=True columns; they were stored as UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def collapse_key_of(row: NotificationRow) -> str:
+def collapse_key_of(row: NotificationRow | _Claim) -> str:
     return row.collapse_key or f"n-{row.id}"[:64]
 
 
@@ -82,17 +142,18 @@ def dispatch_pending(
     now = now or datetime.now(UTC)
     result = DispatchResult()
     with sessions.begin() as session:
-        rows = _claim(session, now, limit)
-        if not rows:
+        claimed = _claim(session, now, limit)
+        if not claimed:
             return result
-        result.notifications = len(rows)
-        rows = _cancel_for_the_deceased(session, rows, result)
+        result.notifications = len(claimed)
+        rows = _cancel_for_the_deceased(session, claimed, result)
         bundles = _bundles(session, rows)
         today = now.astimezone(policy.quiet_hours.zone).date()
         reachable = _push_targets(session, rows) if sender is not None else {}
         languages = template_languages(session, [r.recipient_id for r in rows]) if templates else {}
+        quiet_until = policy.quiet_hours.release_at(now)  # the same for the whole batch
 
-        waiting: dict[str, list[tuple[NotificationRow, Candidate]]] = {}
+        waiting: dict[str, list[tuple[_Claim, Candidate]]] = {}
         for row in rows:
             row.collapse_key = collapse_key_of(row)
             bundle = bundles[row.id]
@@ -105,14 +166,13 @@ def dispatch_pending(
             candidate = Candidate(
                 row.id, bundle.worth_krw, bundle.deadline, is_urgent(bundle.deadline, today, policy.urgent_within_days)
             )
-            release = None if candidate.urgent else policy.quiet_hours.release_at(now)
-            if release is not None:
-                _hold(row, release, "quiet_hours", result)
+            if quiet_until is not None and not candidate.urgent:
+                _hold(row, quiet_until, "quiet_hours", result)
                 continue
             waiting.setdefault(row.recipient_id, []).append((row, candidate))
 
         outgoing = _apply_budget(session, waiting, policy, now, result)
-        messages: list[tuple[NotificationRow, PushMessage]] = []
+        messages: list[tuple[_Claim, PushMessage]] = []
         for carrier, merged in outgoing:
             title, body = _lock_screen(carrier, merged, bundles, templates, languages)
             key = f"d-{carrier.id}"[:64] if merged else collapse_key_of(carrier)
@@ -122,6 +182,12 @@ def dispatch_pending(
                 messages.append((carrier, PushMessage(token, title, body, key, data)))
         if messages and sender is not None:
             _send(session, sender, messages, policy, bundles, now, result)
+        session.execute(_WRITE_BACK, [_decision(row) for row in claimed])
+        for row in rows:
+            if row.digest_of is not None:
+                session.execute(
+                    update(_NOTIFICATIONS).where(_NOTIFICATIONS.c.id == row.id).values(digest_of=row.digest_of)
+                )
         notified = [i for row in rows if row.dispatch_status in ("sent", "inbox_only", "merged") for i in row.offer_ids]
         if notified:
             session.execute(
@@ -132,26 +198,32 @@ def dispatch_pending(
     return result
 
 
-def _claim(session: Session, now: datetime, limit: int) -> list[NotificationRow]:
+def _claim(session: Session, now: datetime, limit: int) -> list[_Claim]:
+    n = _NOTIFICATIONS.c
     query = (
-        select(NotificationRow)
+        select(*(n[name] for name in (*_READ, *_DECIDED)))
         .where(
             or_(
-                NotificationRow.dispatch_status == "pending",
-                and_(NotificationRow.dispatch_status == "held", NotificationRow.not_before <= now),
+                n.dispatch_status == "pending",
+                and_(n.dispatch_status == "held", n.not_before <= now),
             )
         )
-        .order_by(NotificationRow.created_at)
+        .order_by(n.created_at)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+    return [_Claim(*row) for row in session.execute(query)]
 
 
-def _cancel_for_the_deceased(
-    session: Session, rows: list[NotificationRow], result: DispatchResult
-) -> list[NotificationRow]:
+def _decision(row: _Claim) -> dict[str, Any]:
+    decided = {name: getattr(row, name) for name in _DECIDED}
+    decided["claimed_id"] = row.id
+    decided["dispatch_attempts"] = row.dispatch_attempts
+    return decided
+
+
+def _cancel_for_the_deceased(session: Session, rows: list[_Claim], result: DispatchResult) -> list[_Claim]:
     """A recipient who died is unreachable: their notifications are cancelled, whoever forgot to."""
     recipients = list({r.recipient_id for r in rows})
     dead = set(
@@ -167,7 +239,7 @@ def _cancel_for_the_deceased(
     return alive
 
 
-def _bundles(session: Session, rows: Sequence[NotificationRow]) -> dict[str, _Bundle]:
+def _bundles(session: Session, rows: Sequence[_Claim]) -> dict[str, _Bundle]:
     offer_ids = list({o for row in rows for o in row.offer_ids})
     offers = {
         e.id: e
@@ -196,7 +268,7 @@ def _bundles(session: Session, rows: Sequence[NotificationRow]) -> dict[str, _Bu
     return bundles
 
 
-def _push_targets(session: Session, rows: Sequence[NotificationRow]) -> dict[str, list[str]]:
+def _push_targets(session: Session, rows: Sequence[_Claim]) -> dict[str, list[str]]:
     """Device tokens per notification, for recipients who consented to push for its category (no consent, no push)."""
     recipients = {row.recipient_id for row in rows}
     allowed = consented(session, recipients, PUSH)
@@ -212,14 +284,12 @@ def _push_targets(session: Session, rows: Sequence[NotificationRow]) -> dict[str
     }
 
 
-def _hold(row: NotificationRow, until: datetime, reason: str, result: DispatchResult) -> None:
+def _hold(row: _Claim, until: datetime, reason: str, result: DispatchResult) -> None:
     row.dispatch_status, row.not_before, row.hold_reason = "held", until, reason
     result.held += 1
 
 
-def _inbox_only(
-    row: NotificationRow, bundle: _Bundle, policy: DispatchPolicy, now: datetime, r: DispatchResult
-) -> None:
+def _inbox_only(row: _Claim, bundle: _Bundle, policy: DispatchPolicy, now: datetime, r: DispatchResult) -> None:
     row.dispatch_status, row.dispatched_at, row.not_before = "inbox_only", now, None
     row.dispatch_attempts += 1
     if bundle.worth_krw >= policy.high_value_krw:
@@ -229,25 +299,28 @@ def _inbox_only(
 
 def _apply_budget(
     session: Session,
-    waiting: dict[str, list[tuple[NotificationRow, Candidate]]],
+    waiting: dict[str, list[tuple[_Claim, Candidate]]],
     policy: DispatchPolicy,
     now: datetime,
     result: DispatchResult,
-) -> list[tuple[NotificationRow, list[NotificationRow]]]:
+) -> list[tuple[_Claim, list[_Claim]]]:
     """Each citizen's share of pushes this week: (carrier, rows merged into its digest) per push to send."""
     if not waiting:
         return []
     history: dict[str, list[datetime]] = {}
-    for h in session.execute(
-        select(NotificationRow.recipient_id, NotificationRow.dispatched_at).where(
-            NotificationRow.recipient_id.in_(list(waiting)),
-            NotificationRow.channel == PUSH,
-            NotificationRow.dispatch_status == "sent",
-            NotificationRow.dispatched_at > now - timedelta(days=7),
-        )
-    ):
+    n = _NOTIFICATIONS.c
+    query = select(n.recipient_id, n.dispatched_at).where(
+        n.recipient_id.in_(list(waiting)),
+        n.channel == PUSH,
+        n.dispatch_status == "sent",
+        n.dispatched_at > now - timedelta(days=7),
+    )
+    # Without statistics SQLite picks (dispatch_status, created_at) and reads every sent notification ever,
+    # per batch; by recipient it reads only theirs.
+    query = query.with_hint(_NOTIFICATIONS, "INDEXED BY ix_notifications_recipient_id", "sqlite")
+    for h in session.execute(query):
         history.setdefault(h.recipient_id, []).append(aware(h.dispatched_at))
-    outgoing: list[tuple[NotificationRow, list[NotificationRow]]] = []
+    outgoing: list[tuple[_Claim, list[_Claim]]] = []
     for recipient, entries in waiting.items():
         sent_at = history.get(recipient, [])
         by_id = {row.id: row for row, _ in entries}
@@ -266,8 +339,8 @@ def _apply_budget(
 
 
 def _lock_screen(
-    carrier: NotificationRow,
-    merged: list[NotificationRow],
+    carrier: _Claim,
+    merged: list[_Claim],
     bundles: dict[str, _Bundle],
     templates: NotificationTemplates | None,
     languages: dict[str, str],
@@ -286,7 +359,7 @@ def _lock_screen(
 def _send(
     session: Session,
     sender: PushSender,
-    messages: list[tuple[NotificationRow, PushMessage]],
+    messages: list[tuple[_Claim, PushMessage]],
     policy: DispatchPolicy,
     bundles: dict[str, _Bundle],
     now: datetime,
@@ -299,8 +372,9 @@ def _send(
     for (row, _), r in zip(messages, results, strict=True):
         accepted[row.id] = accepted.get(row.id, False) or r.accepted
         transient[row.id] = transient.get(row.id, True) and (r.accepted or r.retryable)
-    session.execute(
-        insert(DeliveryRow),
+    bulk_insert(
+        session,
+        DeliveryRow,
         [
             {
                 "notification_id": row.id,
