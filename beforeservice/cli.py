@@ -200,6 +200,15 @@ def worker(loglevel: str = "warn") -> None:
 
 
 @app.command()
+def dispatcher() -> None:
+    """Run an outbox dispatcher (several may run: rows are claimed with SKIP LOCKED on PostgreSQL)."""
+    from beforeservice.dispatcher import run_dispatcher
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_dispatcher(get_settings())
+
+
+@app.command()
 def api() -> None:
     """Run the HTTP API."""
     import uvicorn

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     worker_metrics_host: str = Field(default="127.0.0.1", description="Worker's Prometheus bind address")
     worker_metrics_port: int = Field(default=9101, description="Worker's Prometheus port; 0 disables")
     dispatch_interval_seconds: float = Field(default=0.5, description="How often the outbox is dispatched")
+    worker_dispatches_outbox: bool = Field(
+        default=True, description="The worker also dispatches the outbox; false when `beforeservice dispatcher` runs"
+    )
     api_host: str = Field(default="127.0.0.1", description="HTTP API bind address")
     api_port: int = Field(default=8000, description="HTTP API port")
     max_event_bytes: int = Field(default=1_048_576, description="Largest accepted event body (413 beyond)")

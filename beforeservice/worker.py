@@ -97,7 +97,6 @@ def _count(result: BatchResult) -> None:
     metrics.NOTIFICATIONS_QUEUED.inc(result.notifications)
 
 
-@app.timer(interval=settings.dispatch_interval_seconds)
 async def dispatch_outbox() -> None:
     from notifiers.policy import DispatchPolicy
     from notifiers.rendering import shared_templates
@@ -112,6 +111,10 @@ async def dispatch_outbox() -> None:
                 return
     except Exception:  # the rows stay pending and the next tick tries again
         log.exception("outbox dispatch failed")
+
+
+if settings.worker_dispatches_outbox:  # otherwise `beforeservice dispatcher` processes send (docker-compose.yml)
+    app.timer(interval=settings.dispatch_interval_seconds)(dispatch_outbox)
 
 
 @app.task

@@ -1,0 +1,52 @@
+"""The outbox dispatcher on its own (`beforeservice dispatcher`), so that sending never competes with matching.
+
+The embedded default lets the worker dispatch too (one process to run); at scale, workers set
+WORKER_DISPATCHES_OUTBOX=false and one or more dispatchers share the outbox (rows are claimed with SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from beforeservice import metrics
+from beforeservice.settings import Settings
+from beforeservice.wiring import push_sender, sessions
+from notifiers.outbox import dispatch_pending
+from notifiers.policy import DispatchPolicy
+from notifiers.rendering import shared_templates
+
+log = logging.getLogger(__name__)
+
+
+def run_dispatcher(settings: Settings, stop: threading.Event | None = None) -> None:
+    """Send from the outbox until `stop` is set (or SIGTERM/SIGINT when run as the main thread)."""
+    stop = stop or _stop_on_signals()
+    outbox, push = sessions(settings), push_sender(settings)
+    policy, templates = DispatchPolicy.of(settings), shared_templates()
+    log.info("dispatching the outbox every %.1fs (push: %s)", settings.dispatch_interval_seconds, bool(push))
+    while not stop.is_set():
+        try:
+            sent = dispatch_pending(outbox, push, policy=policy, templates=templates)
+        except Exception:  # the rows stay pending; the next round tries again
+            log.exception("outbox dispatch failed")
+            stop.wait(settings.dispatch_interval_seconds)
+            continue
+        metrics.NOTIFICATIONS_PUSHED.inc(sent.pushed)
+        metrics.NOTIFICATIONS_INBOX_ONLY.inc(sent.inbox_only)
+        if sent.notifications == 0:  # drained: wait for the next tick; otherwise go straight on
+            stop.wait(settings.dispatch_interval_seconds)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _: FrameType | None) -> None:
+        log.info("signal %d: finishing the current batch", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
