@@ -3,7 +3,8 @@
 Used when a benefit is added or its law changes: shadow mode (`--dry-run`) reports counts by municipality and
 a sample and writes nothing; a real run inserts the new entitlement rows with INSERT ... SELECT (matched or
 pending_review, deterministic ids, skipping beneficiaries who already have an offer of that benefit). Nobody
-is loaded into Python one by one, and nothing is sent from here.
+is decided in Python one by one, and nothing is sent from here; only the new rows' trace and reasons pass through
+Python afterwards, a page at a time, to be sealed (docs/privacy.md).
 
 This module holds the concrete mapping from rule facts to the profile tables (entitlements/tables.py), the
 same facts entitlements.profiles.profile_facts gives the Python engine; rules_engine.sql does the rest.
@@ -45,6 +46,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from entitlements.households import HOUSEHOLD_FACTS, PERSON_FACTS
+from entitlements.sealed_columns import current_keyring, reseal_all, reseal_with, sealed_tables
 from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow
 from rules_engine.catalog import Benefit
 from rules_engine.eligibility import Eligibility
@@ -454,6 +456,12 @@ def backfill(connection: Connection, benefit: Benefit, on: date, dry_run: bool =
     result = connection.execute(insert(ENTITLEMENTS).from_select(columns, rows))
     # pysqlite does not report a row count for INSERT ... SELECT; the unique (source, event) index counts fast.
     report.inserted = result.rowcount if result.rowcount >= 0 else connection.execute(ours).scalar_one() - before
+    # The trace and reasons were computed in SQL, so written in clear: seal them now, in this transaction (a page
+    # at a time in Python; AES-GCM has no SQL counterpart on SQLite). docs/privacy.md
+    keyring = current_keyring()
+    sealed = [t for t in sealed_tables(ENTITLEMENTS.metadata) if t.name == ENTITLEMENTS.name]
+    match = {"event_source": BACKFILL_SOURCE, "event_id": event_id}
+    reseal_all(connection, sealed, reseal_with(keyring), keyring.header_of(keyring.active), match=match)
     return report
 
 

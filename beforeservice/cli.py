@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from beforeservice.console.cli import agencies_app, audit_app, caseworkers_app
+from beforeservice.key_rotation import keys_app
 from beforeservice.rules_cli import rules_app
 from beforeservice.settings import get_settings
 
@@ -29,6 +30,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(caseworkers_app, name="caseworkers")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")  # data keys sealing personal data at rest: generate, rotate, status
 
 
 @bench_app.command("notify")

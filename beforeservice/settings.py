@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         default="dev-only-pseudonym-key-change-me-0123456789",
         description="HMAC-SHA256 key turning resident registration numbers into pseudonyms (≥32 bytes; keep secret)",
     )
+    data_keys: str = Field(
+        default="",
+        description="AES-256-GCM keys sealing personal data at rest, '<id>:<base64 32 bytes>,…', the first active "
+        "(`beforeservice keys generate`); unset = a fixed dev-only key, with a warning",
+    )
     token_secret: str = Field(
         default="dev-only-change-me-0123456789abcdef",
         description="HMAC key signing access tokens (set a long random value in production)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.catalog_watch import CatalogWatch
-from beforeservice.database import make_engine, session_factory
+from beforeservice.database import configure_keyring, make_engine, session_factory
 from beforeservice.pipeline import LifeEventProcessor
 from beforeservice.settings import Settings
 from entitlements import CATALOG_DIR
@@ -15,6 +15,7 @@ from notifiers.rendering import NotificationTemplates
 
 
 def sessions(settings: Settings) -> sessionmaker[Session]:
+    configure_keyring(settings)  # sealed columns (docs/privacy.md)
     return session_factory(make_engine(settings.database_url))
 
 

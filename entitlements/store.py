@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, ColumnElement, String, Table, any_, bindparam, insert, select, update
+from sqlalchemy import JSON, ColumnElement, String, Table, TypeDecorator, any_, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session
 
@@ -41,22 +41,42 @@ def bulk_insert(session: Session, model: type[DeclarativeBase], rows: Sequence[M
 
     COPY is one round trip and no per-row statement; it bypasses SQLAlchemy's Python-side column defaults, so
     every row must name every column it sets (missing columns get the server default, NULL here, as with the
-    executemany path). JSON columns are serialised as SQLAlchemy would (json.dumps).
+    executemany path). It bypasses SQLAlchemy's bind processing too, so that is applied here, once per value, by
+    a callable chosen per column up front: JSON columns are serialised as SQLAlchemy would (json.dumps), and
+    TypeDecorator columns (the sealed ones: entitlements/sealed_columns.py) go through their process_bind_param.
     """
     if not rows:
         return
     table: Table = model.__table__  # type: ignore[assignment]
     connection = session.connection()
-    if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg":
+    dialect = connection.dialect
+    if dialect.name != "postgresql" or dialect.driver != "psycopg":
         session.execute(insert(model), list(rows))
         return
     names = list(rows[0])
-    as_json = [isinstance(table.c[name].type, JSON) for name in names]
+
+    def bound(column_type: TypeDecorator[Any]) -> Callable[[Any], Any]:
+        bind = column_type.process_bind_param
+        if isinstance(column_type.impl_instance, JSON):  # a decorated JSON: its result is still a document
+            return lambda value: json.dumps(bind(value, dialect))
+        return lambda value: bind(value, dialect)
+
+    # (index, convert) for the columns that need converting; the others are written as given.
+    converters: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, name in enumerate(names):
+        column_type = table.c[name].type
+        if isinstance(column_type, TypeDecorator):
+            converters.append((index, bound(column_type)))
+        elif isinstance(column_type, JSON):
+            converters.append((index, json.dumps))
     columns = ", ".join(f'"{name}"' for name in names)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
         for row in rows:
-            copy.write_row([json.dumps(row[n]) if j else row[n] for n, j in zip(names, as_json, strict=True)])
+            values = [row[n] for n in names]
+            for index, convert in converters:
+                values[index] = convert(values[index])
+            copy.write_row(values)
 
 
 @dataclass(frozen=True)

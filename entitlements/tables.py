@@ -16,10 +16,11 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from entitlements.sealed_columns import SealedJSON, SealedText
 
 
 class Base(DeclarativeBase):
@@ -93,9 +94,10 @@ class EntitlementRow(Base):
     payment: Mapped[str] = mapped_column(String(16))
     deadline: Mapped[date | None] = mapped_column(Date)
     missing: Mapped[list[str]] = mapped_column(JSON)
-    trace: Mapped[list[dict[str, object]]] = mapped_column(JSON)
-    reason_ko: Mapped[str] = mapped_column(Text)
-    reason_en: Mapped[str] = mapped_column(Text)
+    # The person's facts as the rules saw them, and the reasons built from them: sealed at rest (docs/privacy.md).
+    trace: Mapped[list[dict[str, object]]] = mapped_column(SealedJSON("entitlements.trace"))
+    reason_ko: Mapped[str] = mapped_column(SealedText("entitlements.reason_ko"))
+    reason_en: Mapped[str] = mapped_column(SealedText("entitlements.reason_en"))
     evaluated_on: Mapped[date] = mapped_column(Date)
     event_source: Mapped[str] = mapped_column(String(512))
     event_id: Mapped[str] = mapped_column(String(256))

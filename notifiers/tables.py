@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from entitlements.sealed_columns import SealedText
 from entitlements.tables import Base
 
 
@@ -34,8 +35,9 @@ class NotificationRow(Base):
     language: Mapped[str] = mapped_column(String(8))
     lock_screen_title: Mapped[str] = mapped_column(String(200))
     lock_screen_body: Mapped[str] = mapped_column(String(400))
-    message_ko: Mapped[str] = mapped_column(Text)
-    message_en: Mapped[str] = mapped_column(Text)
+    # The inbox text (amounts, deadlines, reasons): sealed at rest. The lock-screen text is generic by design.
+    message_ko: Mapped[str] = mapped_column(SealedText("notifications.message_ko"))
+    message_en: Mapped[str] = mapped_column(SealedText("notifications.message_en"))
     # pending | held (until not_before) | sent | inbox_only | failed | merged (into a digest) | cancelled
     dispatch_status: Mapped[str] = mapped_column(String(16))
     dispatch_attempts: Mapped[int] = mapped_column(Integer, default=0)

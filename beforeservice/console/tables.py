@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from entitlements.sealed_columns import SealedText
 
 
 class ConsoleBase(DeclarativeBase):
@@ -69,7 +71,7 @@ class ReviewActionRow(ConsoleBase):
     entitlement_id: Mapped[str] = mapped_column(String(36), index=True)
     action: Mapped[str] = mapped_column(String(24))  # approved | rejected | info_requested | assigned
     actor: Mapped[str] = mapped_column(String(64))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(SealedText("review_actions.note"))  # caseworkers' free text: sealed
     assignee: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -82,8 +84,8 @@ class ReviewCaseRow(ConsoleBase):
     entitlement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     assigned_to: Mapped[str | None] = mapped_column(String(64), index=True)
     info_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    info_request: Mapped[str | None] = mapped_column(Text)
-    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    info_request: Mapped[str | None] = mapped_column(SealedText("review_cases.info_request"))  # free text: sealed
+    rejection_reason: Mapped[str | None] = mapped_column(SealedText("review_cases.rejection_reason"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
