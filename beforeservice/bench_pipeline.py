@@ -316,7 +316,8 @@ def run_engine(
 ) -> Figures:
     """The topic already holds `events` records; a new worker (new group) reads them from offset 0."""
     engine = fresh_schema(database_url, "bench_engine", households)
-    env = engine_env(bootstrap, schema_url(database_url, "bench_engine"), workdir)
+    # The worker alone (as deployed at scale): sending is the dispatcher's work, measured by `bench notify`.
+    env = engine_env(bootstrap, schema_url(database_url, "bench_engine"), workdir, WORKER_DISPATCHES_OUTBOX="false")
     dead_before = dead_lettered(bootstrap)
     worker = subprocess.Popen([sys.executable, "-m", "beforeservice", "worker"], env=env, stdout=subprocess.DEVNULL)
     rss = RssWatch(worker.pid)
@@ -370,9 +371,13 @@ def run_latency(
         FCM_ENDPOINT=f"http://127.0.0.1:{port}",
         WORKER_BATCH_SECONDS="0.05",
         DISPATCH_INTERVAL_SECONDS="0.05",
+        WORKER_DISPATCHES_OUTBOX="false",  # a dispatcher process of its own sends, as in docker-compose.yml
     )
     before = processed(engine)
     worker = subprocess.Popen([sys.executable, "-m", "beforeservice", "worker"], env=env, stdout=subprocess.DEVNULL)
+    dispatcher = subprocess.Popen(
+        [sys.executable, "-m", "beforeservice", "dispatcher"], env=env, stdout=subprocess.DEVNULL
+    )
     sent_at: dict[str, float] = {}
     try:
         # Warm up: the worker has joined its group and the FCM client its token before the clock starts.
@@ -408,6 +413,7 @@ def run_latency(
         got = arrivals()
     finally:
         _stop(worker)
+        _stop(dispatcher)
         fcm.terminate()
         engine.dispose()
     latencies = sorted((got[n] - sent_at[e]) * 1000 for n, e in event_of.items() if n in got and e in sent_at)
