@@ -215,7 +215,13 @@ def decide(request: Request, who: Principal, entitlement_id: str, decision: Deci
                 "write",
                 data_subject=e.beneficiary_id,
                 object_id=e.id,
-                detail={"reason": decision.reason, "assignee": decision.assignee, "notified": len(notified)},
+                # Not the reason's text: the audit log is append-only (it could never be re-sealed on key
+                # rotation); the text is kept, sealed, with the review action (docs/privacy.md).
+                detail={
+                    "reason_given": bool(decision.reason),
+                    "assignee": decision.assignee,
+                    "notified": len(notified),
+                },
             ),
         )
         return DecisionResult(id=e.id, status=e.status, notified=notified if who.sees_personal_data else [])

@@ -104,6 +104,11 @@ def test_reject_request_information_assign_and_bulk(stack: Stack) -> None:
         f"/v1/review/cases/{to_reject}/decision", json={"action": "reject", "reason": "타 시 전출"}, headers=kim
     )
     assert r.json()["status"] == "rejected"
+    with stack.sessions() as session:  # the reason is kept (sealed) with the case, not in the append-only log
+        assert session.get(ReviewCaseRow, to_reject).rejection_reason == "타 시 전출"  # type: ignore[union-attr]
+    rejected = [a for a in audit_of(stack, "kim.suwon") if a.action == "case.reject"]
+    assert rejected and rejected[-1].detail["reason_given"] is True
+    assert "타 시 전출" not in str([a.detail for a in audit_of(stack, "kim.suwon")])
 
     asked, _, _ = stack.pending_case(SUWON)
     r = stack.client.post(
