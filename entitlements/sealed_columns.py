@@ -80,7 +80,14 @@ class SealedJSON(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        document = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return self.seal_document(self.document(value))
+
+    @staticmethod
+    def document(value: Any) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def seal_document(self, document: bytes) -> str:
+        """Seal an already serialised document (a batch serialises a document its rows share only once)."""
         return current_keyring().seal(document, self._aad)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session
 from entitlements.households import HOUSEHOLD_FACTS, PERSON_FACTS, Citizen, Household
 from entitlements.lifecycle import OPEN, EntitlementStatus
 from entitlements.matching import Offer, OpenEntitlement, StatusChange
+from entitlements.sealed_columns import SealedJSON
 from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
 from notifiers.tables import NotificationRow
 
@@ -56,6 +57,8 @@ def bulk_insert(session: Session, model: type[DeclarativeBase], rows: Sequence[M
     names = list(rows[0])
 
     def bound(column_type: TypeDecorator[Any]) -> Callable[[Any], Any]:
+        if isinstance(column_type, SealedJSON):
+            return _sealed_json(column_type)
         bind = column_type.process_bind_param
         if isinstance(column_type.impl_instance, JSON):  # a decorated JSON: its result is still a document
             return lambda value: json.dumps(bind(value, dialect))
@@ -70,13 +73,55 @@ def bulk_insert(session: Session, model: type[DeclarativeBase], rows: Sequence[M
         elif isinstance(column_type, JSON):
             converters.append((index, json.dumps))
     columns = ", ".join(f'"{name}"' for name in names)
+    # Binary COPY where every column's type has a binary form we pass as given: long texts (sealed values)
+    # are then sent as they are instead of escaped character by character (~40% less per row).
+    types = [_BINARY_COPY_TYPES.get(_type_name(table.c[name].type, dialect)) for name in names]
+    binary = all(types)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+    mode = " (FORMAT BINARY)" if binary else ""
+    with cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN{mode}') as copy:
+        if binary:
+            copy.set_types(types)
         for row in rows:
             values = [row[n] for n in names]
             for index, convert in converters:
                 values[index] = convert(values[index])
             copy.write_row(values)
+
+
+# SQL type (as compiled for PostgreSQL, without length) → the type whose binary form COPY is given. JSON documents
+# arrive serialised (json.dumps), and json's binary form is its text; sealed columns are Text.
+_BINARY_COPY_TYPES = {
+    "VARCHAR": "text",
+    "TEXT": "text",
+    "JSON": "text",
+    "BIGINT": "int8",
+    "INTEGER": "int4",
+    "SMALLINT": "int2",
+    "BOOLEAN": "bool",
+    "DATE": "date",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+}
+
+
+def _type_name(column_type: Any, dialect: Any) -> str:
+    return str(column_type.compile(dialect=dialect)).split("(")[0].strip()
+
+
+def _sealed_json(column_type: SealedJSON) -> Callable[[Any], Any]:
+    """Seal each value (a fresh nonce per row) but serialise a document shared by many rows once: equal decisions
+    share one trace object (rules_engine.explanation.explain)."""
+    documents: dict[int, tuple[Any, bytes]] = {}  # by id(); the value is kept so that the id stays its own
+
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        known = documents.get(id(value))
+        if known is None or known[0] is not value:
+            known = documents[id(value)] = (value, column_type.document(value))
+        return column_type.seal_document(known[1])
+
+    return convert
 
 
 @dataclass(frozen=True)
