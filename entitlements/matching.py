@@ -371,20 +371,32 @@ def _simple(
     return outcome
 
 
+@dataclass(frozen=True)
+class _Addressees:
+    """Who in a household an offer can be addressed to, worked out once per subject rather than per benefit."""
+
+    adults: tuple[str, ...]
+    guardians: tuple[str, ...]
+
+    @classmethod
+    def of(cls, household: Household) -> _Addressees:
+        adults = household.adults()
+        return cls(tuple(c.id for c in adults), tuple(c.id for c in adults if c.role in ("parent", "guardian")))
+
+
 def _recipients(
     benefit: Benefit,
     subject: Citizen,
-    household: Household,
+    addressees: _Addressees,
     parents_of_child: tuple[str, ...],
     next_of_kin: tuple[str, ...],
 ) -> tuple[str, ...]:
     if benefit.recipients == "next_of_kin":
         return next_of_kin
-    adults = tuple(c.id for c in household.adults())
     if benefit.recipients == "household":
-        return adults
+        return addressees.adults
     if subject.role == "child" or benefit.recipients == "parents":
-        return parents_of_child or tuple(c.id for c in household.adults() if c.role in ("parent", "guardian"))
+        return parents_of_child or addressees.guardians
     return () if subject.deceased else (subject.id,)
 
 
@@ -400,6 +412,7 @@ def _offers(
     """Decisions for every benefit the event triggers: per subject for personal benefits, once for the household."""
     offers: list[Offer] = []
     seen_household_benefits: set[str] = set()
+    addressees = _Addressees.of(household)
     for subject in subjects:
         decided = evaluate(catalog, event.type, profile_facts(household, subject, on), on)
         decisions, notes = resolve_conflicts(catalog.conflicts, decided)
@@ -411,7 +424,7 @@ def _offers(
                 continue
             seen_household_benefits.add(d.benefit.id)
             beneficiary = household.id if household_level else subject.id
-            recipients = _recipients(d.benefit, subject, household, parents_of_child, next_of_kin)
+            recipients = _recipients(d.benefit, subject, addressees, parents_of_child, next_of_kin)
             offers.append(_offer(event, d, beneficiary, household.id, recipients, note=notes.get(d.benefit.id)))
     return offers
 
@@ -488,8 +501,8 @@ def reconsider(
     elif d.eligibility is Eligibility.ELIGIBLE and (
         d.amount_krw != open_offer.amount_krw or open_offer.status is S.PENDING_REVIEW
     ):
-        parents = tuple(c.id for c in household.adults() if c.role in ("parent", "guardian"))
-        recipients = _recipients(benefit, subject, household, parents, ())
+        addressees = _Addressees.of(household)
+        recipients = _recipients(benefit, subject, addressees, addressees.guardians, ())
         outcome.status_changes.append(StatusChange(open_offer.id, S.RETRACTED, "replaced by a corrected offer"))
         return _offer(event, d, open_offer.beneficiary_id, household.id, recipients, open_offer.id)
     return None
