@@ -1,6 +1,6 @@
 """`beforeservice bench notify`: outbox dispatcher throughput and outbox-to-accepted latency against a local
-FCM-compatible peer in its own process (aiohttp), for the sync reference (send_each, `FcmPushSender`) and the
-aiohttp sender (`AsyncFcmPushSender`, the dispatcher's default).
+FCM-compatible peer in its own process (aiohttp), for the sync reference (send_each, `FcmPushSender`), the
+aiohttp sender (`AsyncFcmPushSender`) and the libcurl sender (`CurlFcmPushSender`, the dispatcher's default).
 
 Every dispatcher runs in a process of its own (several share the outbox via SKIP LOCKED with `processes` > 1,
 PostgreSQL only); this process queues the notifications and, in the latency run, is the producer. The outbox is
@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from beforeservice.database import MIGRATIONS, make_engine, session_factory, upgrade
 from notifiers.fcm import FcmPushSender
 from notifiers.fcm_async import AsyncFcmPushSender
+from notifiers.fcm_curl import CurlFcmPushSender
 from notifiers.outbox import dispatch_pending
 from notifiers.policy import DispatchPolicy
 from notifiers.push import PushSender
@@ -83,6 +84,7 @@ class Figures:
     p50_ms: float | None = None
     p99_ms: float | None = None
     offered: float | None = None
+    cpu_us: float | None = None  # dispatcher CPU (all its threads) per message in the throughput run
 
 
 def _free_port() -> int:
@@ -182,7 +184,16 @@ def _drain(sessions: sessionmaker[Session], sender: PushSender, stop: Callable[[
             time.sleep(0.005)
 
 
-SENDERS: dict[str, type[FcmPushSender]] = {"sync": FcmPushSender, "aiohttp": AsyncFcmPushSender}
+SENDERS: dict[str, type[FcmPushSender]] = {
+    "sync": FcmPushSender,
+    "aiohttp": AsyncFcmPushSender,
+    "curl": CurlFcmPushSender,
+}
+LABELS = {
+    "sync": "sync send_each (reference)",
+    "aiohttp": "aiohttp AsyncFcmPushSender",
+    "curl": "libcurl CurlFcmPushSender",
+}
 PHASES = ("warm", "throughput", "latency")
 
 
@@ -190,17 +201,17 @@ def _dispatcher(
     kind: str, url: str, credentials: str, peer: str, go: list[Any], stop: list[Any], out: Any, name: str
 ) -> None:
     """One dispatcher process: for each phase, wait for `go`, drain until the outbox is empty and `stop` is
-    set, report (phase, messages, seconds from `go` to the last commit)."""
+    set, report (phase, messages, seconds from `go` to the last commit, CPU seconds of the process)."""
     os.environ.setdefault("GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED", "false")
     engine = make_engine(url)
     sessions = session_factory(engine)
     with SENDERS[kind](credentials, project_id=PROJECT, endpoint=peer, app_name=name) as sender:
-        out.put(("ready", 0, 0.0))
+        out.put(("ready", 0, 0.0, 0.0))
         for phase, go_event, stop_event in zip(PHASES, go, stop, strict=True):
             go_event.wait()
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             sent, last = _drain(sessions, sender, stop_event.is_set)
-            out.put((phase, sent, last - started))
+            out.put((phase, sent, last - started, time.process_time() - cpu))
     engine.dispose()
 
 
@@ -290,7 +301,7 @@ def _run_path(
     try:
         for _ in workers:
             out.get(timeout=120)  # ready
-        reports: dict[str, list[tuple[int, float]]] = {}
+        reports: dict[str, list[tuple[int, float, float]]] = {}
         for index, phase in enumerate(PHASES):
             created: dict[str, float] = {}
             offered = 0.0
@@ -313,13 +324,17 @@ def _run_path(
         engine.dispose()
     latencies = sorted(arrivals[n] - t for n, t in created.items() if n in arrivals)
     p50, p99 = _percentile(latencies, 0.5) * 1000, _percentile(latencies, 0.99) * 1000
-    label = "sync send_each (reference)" if kind == "sync" else "aiohttp AsyncFcmPushSender"
+    label = LABELS[kind]
     runs = reports["throughput"]
-    total = sum(sent for sent, _ in runs) / max(elapsed for _, elapsed in runs)
+    total = sum(sent for sent, _, _ in runs) / max(elapsed for _, elapsed, _ in runs)
+    cpu_us = sum(cpu for _, _, cpu in runs) / max(1, sum(sent for sent, _, _ in runs)) * 1e6
     if processes == 1:
-        return [Figures(label, total, p50, p99, offered)]
-    figures = [Figures(f"{label} #{i + 1}/{processes}", sent / elapsed) for i, (sent, elapsed) in enumerate(runs)]
-    return [*figures, Figures(f"{label} x{processes} total", total, p50, p99, offered)]
+        return [Figures(label, total, p50, p99, offered, cpu_us)]
+    figures = [
+        Figures(f"{label} #{i + 1}/{processes}", sent / elapsed, cpu_us=cpu / max(1, sent) * 1e6)
+        for i, (sent, elapsed, cpu) in enumerate(runs)
+    ]
+    return [*figures, Figures(f"{label} x{processes} total", total, p50, p99, offered, cpu_us)]
 
 
 def run(
@@ -328,9 +343,11 @@ def run(
     seconds: float = 5.0,
     database_url: str | None = None,
     processes: int = 1,
+    paths: tuple[str, ...] = tuple(SENDERS),
 ) -> list[Figures]:
-    """Both paths, each on a fresh outbox. `database_url` (default: DATABASE_URL if it is PostgreSQL, else a
-    temporary SQLite file); `processes` aiohttp dispatchers (PostgreSQL only; the reference always runs one)."""
+    """Each path in `paths`, on a fresh outbox. `database_url` (default: DATABASE_URL if it is PostgreSQL, else a
+    temporary SQLite file); `processes` dispatchers per fast path (PostgreSQL only; the reference always runs
+    one)."""
     database_url = database_url or os.environ.get("DATABASE_URL")
     if database_url and make_url(database_url).get_backend_name() != "postgresql":
         database_url = None  # never the application's own SQLite file
@@ -351,7 +368,8 @@ def run(
         with tempfile.TemporaryDirectory() as directory:
             credentials = _service_account(Path(directory), f"{peer}/token")
             figures: list[Figures] = []
-            for kind, count in (("sync", 1), ("aiohttp", processes)):
+            for kind in paths:
+                count = 1 if kind == "sync" else processes
                 url = _fresh_outbox(database_url, Path(directory), kind)
                 figures.extend(_run_path(kind, url, credentials, peer, messages, rate, seconds, count))
             return figures
@@ -362,8 +380,8 @@ def run(
 
 def table(figures: list[Figures]) -> str:
     lines = [
-        f"{'path':<36} {'messages/s':>11} {'offered/s':>10} {'p50 ms':>9} {'p99 ms':>9}",
-        "-" * 79,
+        f"{'path':<36} {'messages/s':>11} {'cpu µs/msg':>11} {'offered/s':>10} {'p50 ms':>9} {'p99 ms':>9}",
+        "-" * 91,
     ]
     for f in figures:
         latency = (
@@ -371,7 +389,8 @@ def table(figures: list[Figures]) -> str:
             if f.p99_ms is not None
             else f"{'':>10} {'':>9} {'':>9}"
         )
-        lines.append(f"{f.path:<36} {f.throughput:>11,.0f} {latency}")
+        cpu = f"{f.cpu_us:>11,.0f}" if f.cpu_us is not None else f"{'':>11}"
+        lines.append(f"{f.path:<36} {f.throughput:>11,.0f} {cpu} {latency}")
     lines.append("floors: >= 5,000 messages/s per process; p99 <= 1,000 ms at 1,000 messages/s offered")
     return "\n".join(lines)
 
@@ -383,12 +402,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=int, default=1000, help="messages/s offered in the latency run")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of the latency run")
     parser.add_argument("--database-url", default=None, help="PostgreSQL outbox (default: DATABASE_URL, else SQLite)")
-    parser.add_argument("--processes", type=int, default=1, help="aiohttp dispatcher processes (PostgreSQL only)")
+    parser.add_argument("--processes", type=int, default=1, help="dispatchers per fast path (PostgreSQL only)")
+    parser.add_argument("--paths", default=",".join(SENDERS), help=f"comma-separated, of: {', '.join(SENDERS)}")
     args = parser.parse_args(argv)
+    paths = tuple(p.strip() for p in args.paths.split(",") if p.strip())
+    if unknown := set(paths) - set(SENDERS):
+        parser.error(f"unknown path(s): {', '.join(sorted(unknown))}")
     from beforeservice.bench_rules import machine
 
     print(f"machine: {machine()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    figures = run(args.messages, args.rate, args.seconds, args.database_url, args.processes)
+    figures = run(args.messages, args.rate, args.seconds, args.database_url, args.processes, paths)
     print(table(figures))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

@@ -166,7 +166,7 @@ class FcmPushSender:
 
     def send(self, messages: Sequence[PushMessage]) -> list[PushResult]:
         # Build and size-check everything first, so an invalid message fails before anything is sent.
-        built = [self.build_message(m) for m in messages]
+        built = [self._prepare(m) for m in messages]
         results: list[PushResult | None] = [None] * len(messages)
         pending = list(range(len(messages)))
         attempt = 1
@@ -199,7 +199,12 @@ class FcmPushSender:
                 attempt += 1
         return [r for r in results if r is not None]
 
-    def _send_batch(self, batch: list[messaging.Message], tokens: list[str]) -> list[tuple[PushResult, float | None]]:
+    def _prepare(self, message: PushMessage) -> Any:
+        """What ``_send_batch`` sends for ``message``: here the ``messaging.Message`` (send_each encodes it itself);
+        the HTTP transports (fcm_async, fcm_curl) take the request body ``build_encoded`` already sized instead."""
+        return self.build_message(message)
+
+    def _send_batch(self, batch: list[Any], tokens: list[str]) -> list[tuple[PushResult, float | None]]:
         try:
             response = messaging.send_each(batch, app=self._app)
         except exceptions.FirebaseError as exc:
@@ -258,6 +263,12 @@ class FcmPushSender:
 
     def build_message(self, message: PushMessage) -> messaging.Message:
         """The FCM message for one push; raises ValueError if it is invalid or its payload exceeds 4 KB."""
+        return self.build_encoded(message)[0]
+
+    def build_encoded(self, message: PushMessage) -> tuple[messaging.Message, bytes]:
+        """The FCM message for one push and its ``messages:send`` request body, encoded once by firebase-admin's
+        encoder (which also validates it) and size-checked from that same encoding; raises ValueError if the
+        message is invalid or its payload exceeds 4 KB."""
         collapse_key = message.collapse_key
         if not collapse_key or len(collapse_key.encode()) > APNS_COLLAPSE_ID_MAX_BYTES:
             raise ValueError(f"collapse_key must be 1..{APNS_COLLAPSE_ID_MAX_BYTES} bytes (apns-collapse-id)")
@@ -278,10 +289,29 @@ class FcmPushSender:
                 payload=messaging.APNSPayload(aps=messaging.Aps(sound="default", thread_id=collapse_key)),
             ),
         )
-        size = payload_size(fcm_message)
+        encoded = messaging._MessagingService.encode_message(fcm_message)
+        body = request_body(encoded)
+        size = len(body) - _envelope_bytes(encoded)
         if size > MAX_PAYLOAD_BYTES:
             raise ValueError(f"FCM payload for collapse_key={collapse_key!r} is {size} bytes > {MAX_PAYLOAD_BYTES}")
-        return fcm_message
+        return fcm_message, body
+
+
+def request_body(encoded: dict[str, Any]) -> bytes:
+    """The ``messages:send`` body for a message encoded by firebase-admin (UTF-8 JSON, as compact as it gets)."""
+    return json.dumps({"message": encoded}, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+_ENVELOPE = len(b'{"message":}')
+
+
+def _envelope_bytes(encoded: dict[str, Any]) -> int:
+    """Bytes of ``request_body(encoded)`` that are not payload: the envelope, and the routing token with its
+    separator; so ``len(body) - _envelope_bytes(encoded) == payload_size(message)`` without a second dump."""
+    if "token" not in encoded:
+        return _ENVELOPE
+    token_entry = len(('"token":' + json.dumps(encoded["token"], ensure_ascii=False)).encode())
+    return _ENVELOPE + token_entry + (1 if len(encoded) > 1 else 0)
 
 
 def payload_size(message: messaging.Message) -> int:

@@ -1,5 +1,7 @@
-"""The high-throughput push sender: FCM HTTP v1 over aiohttp (``notifiers.fcm_http``), a batch multiplexed on
-one event loop over a bounded keep-alive pool.
+"""A push sender on FCM HTTP v1 over aiohttp (``notifiers.fcm_http``), a batch multiplexed on one event loop over
+a bounded keep-alive pool. The dispatcher's default is now ``notifiers.fcm_curl.CurlFcmPushSender`` (libcurl,
+~1.4x the messages/s at ~55% of the CPU per message: docs/benchmarks.md); this one stays as the bench's
+comparison path and for callers that already run an event loop.
 
 The sync ``send_each`` runs one thread per message (~400 messages/s per process measured); firebase-admin's
 ``send_each_async`` (httpx) was slower still (~80–350). The dispatcher is synchronous, so this sender keeps a
@@ -17,7 +19,7 @@ from firebase_admin import exceptions, messaging
 
 from notifiers.fcm import FcmPushSender
 from notifiers.fcm_http import DEFAULT_CONNECTIONS, FcmHttpClient
-from notifiers.push import PushResult
+from notifiers.push import PushMessage, PushResult
 
 
 class AsyncFcmPushSender(FcmPushSender):
@@ -52,7 +54,10 @@ class AsyncFcmPushSender(FcmPushSender):
         assert self._client is not None
         return self._client.url
 
-    def _send_batch(self, batch: list[messaging.Message], tokens: list[str]) -> list[tuple[PushResult, float | None]]:
+    def _prepare(self, message: PushMessage) -> bytes:
+        return self.build_encoded(message)[1]  # the body encoded (once) for the size check is the one sent
+
+    def _send_batch(self, batch: list[bytes], tokens: list[str]) -> list[tuple[PushResult, float | None]]:
         assert self._client is not None
         try:
             response = self._run(self._client.send_each(batch))

@@ -3,7 +3,8 @@
 firebase-admin's own async path (``send_each_async``) runs on httpx, whose per-request cost capped a dispatcher
 near 80–350 messages/s; aiohttp does the same HTTP for a fraction of the CPU. Only the transport is replaced:
 
-- the JSON body is firebase-admin's encoding of the ``messaging.Message`` (``_MessagingService.encode_message``);
+- the JSON body is firebase-admin's encoding of the ``messaging.Message`` (``_MessagingService.encode_message``),
+  made once by ``FcmPushSender.build_encoded`` for its size check and posted as is;
 - the URL and the FCM headers are those of the app's ``_MessagingService`` (so the ``fcm_endpoint`` override
   applied to it by ``FcmPushSender`` holds here too);
 - the access token is the app credential's (google-auth), fetched once and shared by every request;
@@ -18,7 +19,7 @@ import asyncio
 import json
 import logging
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import aiohttp
@@ -28,6 +29,8 @@ import httpx
 import yarl
 from firebase_admin import exceptions, messaging
 from firebase_admin._http_client import METRICS_HEADERS
+
+from notifiers.fcm import request_body
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +83,8 @@ class FcmHttpClient:
 
     # -- sending -----------------------------------------------------------------------------------
 
-    async def send_each(self, messages: Sequence[messaging.Message]) -> messaging.BatchResponse:
-        bodies = [encode(m) for m in messages]
+    async def send_each(self, bodies: Sequence[bytes]) -> messaging.BatchResponse:
+        """POST each request body (``encode`` / ``FcmPushSender.build_encoded``); results in their order."""
         try:
             outcomes = await asyncio.gather(*(self.post(body) for body in bodies))
         except Exception as error:  # as firebase-admin's send_each_async: the whole batch failed
@@ -108,20 +111,20 @@ class FcmHttpClient:
                             continue
                         if 200 <= status < 300:
                             return json.loads(content), None
-                        return None, self._platform_error(status, response.headers, content)
+                        return None, platform_error(self._service, self._url, status, response.headers.items(), content)
                 except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
                     # A keep-alive connection the peer closed: once more on a fresh one, as firebase-admin's
                     # transport (read=1) does; a duplicate is replaced on the device via collapse_key/tag.
                     if not reconnected_once:
                         reconnected_once = True
                         continue
-                    return None, self._service._handle_fcm_httpx_error(httpx.ConnectError(str(exc)))
+                    return None, transport_error(self._service, httpx.ConnectError, str(exc))
                 except TimeoutError as exc:  # before ClientConnectionError: ServerTimeoutError is both
-                    return None, self._service._handle_fcm_httpx_error(httpx.TimeoutException(str(exc) or "timeout"))
+                    return None, transport_error(self._service, httpx.TimeoutException, str(exc) or "timeout")
                 except aiohttp.ClientConnectionError as exc:
-                    return None, self._service._handle_fcm_httpx_error(httpx.ConnectError(str(exc)))
+                    return None, transport_error(self._service, httpx.ConnectError, str(exc))
                 except aiohttp.ClientError as exc:
-                    return None, self._service._handle_fcm_httpx_error(httpx.TransportError(str(exc)))
+                    return None, transport_error(self._service, httpx.TransportError, str(exc))
 
     # -- auth --------------------------------------------------------------------------------------
 
@@ -142,16 +145,6 @@ class FcmHttpClient:
             request = google.auth.transport.requests.Request()
             await asyncio.get_running_loop().run_in_executor(None, self._credential.refresh, request)
 
-    # -- errors ------------------------------------------------------------------------------------
-
-    def _platform_error(self, status: int, headers: Any, content: bytes) -> exceptions.FirebaseError:
-        """firebase-admin's own mapping of an FCM error reply (Google error body, FcmError detail), fed an
-        httpx response that carries the status, headers (Retry-After) and body aiohttp received."""
-        request = httpx.Request("POST", self._url)
-        response = httpx.Response(status, headers=list(headers.items()), content=content, request=request)
-        error = httpx.HTTPStatusError(f"FCM replied {status}", request=request, response=response)
-        return self._service._handle_fcm_httpx_error(error)
-
 
 def _environ_proxy(url: yarl.URL) -> str | None:
     """The proxy the environment names for ``url`` (HTTPS_PROXY, NO_PROXY, ...), as requests would pick it."""
@@ -162,4 +155,27 @@ def _environ_proxy(url: yarl.URL) -> str | None:
 
 def encode(message: messaging.Message) -> bytes:
     """The request body firebase-admin would send for ``message`` (its encoder also validates it)."""
-    return json.dumps({"message": messaging._MessagingService.encode_message(message)}, separators=(",", ":")).encode()
+    return request_body(messaging._MessagingService.encode_message(message))
+
+
+def platform_error(
+    service: messaging._MessagingService,
+    url: str,
+    status: int,
+    headers: Iterable[tuple[str, str]],
+    content: bytes,
+) -> exceptions.FirebaseError:
+    """firebase-admin's own mapping of an FCM error reply (Google error body, FcmError detail), fed an httpx
+    response that carries the status, headers (Retry-After) and body the transport received."""
+    request = httpx.Request("POST", url)
+    response = httpx.Response(status, headers=list(headers), content=content, request=request)
+    error = httpx.HTTPStatusError(f"FCM replied {status}", request=request, response=response)
+    return service._handle_fcm_httpx_error(error)
+
+
+def transport_error(
+    service: messaging._MessagingService, kind: type[httpx.TransportError], message: str
+) -> exceptions.FirebaseError:
+    """firebase-admin's mapping of a failure without a reply: TimeoutException → DeadlineExceededError,
+    ConnectError → UnavailableError (both retryable), anything else → UnknownError."""
+    return service._handle_fcm_httpx_error(kind(message))

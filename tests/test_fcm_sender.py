@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from firebase_admin import messaging
 
-from notifiers.fcm import MAX_PAYLOAD_BYTES, FcmPushSender
+from notifiers.fcm import MAX_PAYLOAD_BYTES, FcmPushSender, payload_size
 from notifiers.push import PushMessage
 from tests.support.fcm_server import LocalFcmServer, write_service_account
 
@@ -246,3 +247,21 @@ def test_real_endpoint_keeps_the_fcm_url_and_single_retry_layer(tmp_path: Path) 
         assert adapter._pool_maxsize == 500
     finally:
         sender.close()
+
+
+@pytest.mark.parametrize("token", ["device-1", "토큰-한글", 'with "quotes" and \\ backslash', "x" * 300])
+def test_the_size_checked_is_the_payload_of_the_body_built_once(sender: FcmPushSender, token: str) -> None:
+    # build_encoded sizes the request body it returns (the one the HTTP transports post) without a second
+    # encoding: its payload bytes must equal payload_size() of the message, which drops the routing token.
+    message, body = sender.build_encoded(push(token, data={"kind": "혜택", "n": "1"}))
+
+    assert json.loads(body) == {"message": messaging._MessagingService.encode_message(message)}
+    envelope = len(body) - payload_size(message)
+    assert envelope == len(b'{"message":}') + len(('"token":' + json.dumps(token, ensure_ascii=False) + ",").encode())
+
+
+def test_the_4kb_limit_holds_at_the_exact_byte(sender: FcmPushSender) -> None:
+    base = payload_size(sender.build_message(push("device-1", data={"blob": ""})))
+    sender.build_encoded(push("device-1", data={"blob": "가" * ((MAX_PAYLOAD_BYTES - base) // 3)}))
+    with pytest.raises(ValueError, match="bytes > 4096"):
+        sender.build_encoded(push("device-1", data={"blob": "x" * (MAX_PAYLOAD_BYTES - base + 1)}))

@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import gzip
 import itertools
 import json
 import re
 import secrets
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -97,6 +99,11 @@ class LocalFcmServer:
         self.token_requests = 0
         self.token_claims: list[dict[str, Any]] = []  # decoded JWT assertions, for assertions in tests
         self.send_attempts: Counter[str] = Counter()  # every messages:send per device token, failed or not
+        # As Google's front ends may answer: gzip (when the client accepts it) in chunked framing.
+        self.gzip_chunked_replies = False
+        self.accept_encodings: list[str] = []  # Accept-Encoding of every messages:send, in arrival order
+        self._delays: dict[str, float] = {}
+        self.refuse_grants = False  # when True the token endpoint answers every grant with invalid_grant
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -155,6 +162,11 @@ class LocalFcmServer:
         with self._lock:
             self._failures[token] = _Failure(status, fcm_error_code, times, retry_after)
 
+    def delay_token(self, token: str, seconds: float) -> None:
+        """Answer sends to ``token`` only after ``seconds`` (to exercise client timeouts)."""
+        with self._lock:
+            self._delays[token] = seconds
+
     def revoke_access_tokens(self) -> None:
         """Invalidate every issued access token, so the next send gets 401 and the client must re-grant."""
         with self._lock:
@@ -167,6 +179,8 @@ class LocalFcmServer:
     # -- request handling (called from handler threads; return status, JSON body, extra headers) -----
 
     def handle_token(self, form: dict[str, list[str]]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if self.refuse_grants:
+            return 400, {"error": "invalid_grant", "error_description": "refused (scripted)"}, {}
         if form.get("grant_type", [""])[0] != JWT_BEARER_GRANT or not form.get("assertion"):
             return 400, {"error": "unsupported_grant_type", "error_description": "jwt-bearer expected"}, {}
         try:
@@ -204,6 +218,10 @@ class LocalFcmServer:
         if not isinstance(target, str) or not target:
             return 400, google_error_body(400, "Recipient of the message is not set.", "INVALID_ARGUMENT"), {}
         with self._lock:
+            delay = self._delays.get(target)
+        if delay:
+            time.sleep(delay)
+        with self._lock:
             self.send_attempts[target] += 1
             failure = self._failures.get(target)
             if failure is not None and (left := failure.remaining) is not None:
@@ -237,6 +255,12 @@ class _Server(ThreadingHTTPServer):
                 self._connections.add(conn)
             else:
                 self._connections.discard(conn)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (timeout) before a delayed reply is expected, not worth a traceback.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         # Keep-alive handler threads block reading the next request; shutting the sockets ends them.
@@ -274,6 +298,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reply(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
+        if self.server.fcm.gzip_chunked_replies and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+            self._reply_gzip_chunked(status, data, headers)
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))  # required for keep-alive framing
@@ -281,6 +308,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def _reply_gzip_chunked(self, status: int, data: bytes, headers: dict[str, str] | None) -> None:
+        compressed = gzip.compress(data)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Transfer-Encoding", "chunked")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        half = len(compressed) // 2  # two chunks, so the client has to reassemble them
+        for chunk in (compressed[:half], compressed[half:]):
+            self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        self.wfile.write(b"0\r\n\r\n")
 
     def do_POST(self) -> None:
         body = self._body()  # always drain the body so the connection stays usable
@@ -291,6 +332,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         match = _SEND_PATH.match(path)
         if match:
+            with fcm._lock:
+                fcm.accept_encodings.append(self.headers.get("Accept-Encoding") or "")
             self._reply(*fcm.handle_send(match["project"], self.headers.get("Authorization"), body))
             return
         self._reply(404, google_error_body(404, f"Unknown path {path}"))
