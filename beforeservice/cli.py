@@ -34,16 +34,15 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")  # data keys sealing personal data at rest: generate, rotate, status
 
 
-@bench_app.command("notify")
-def bench_notify(
-    messages: Annotated[int, typer.Option(help="notifications for the throughput run")] = 5000,
-    rate: Annotated[int, typer.Option(help="messages/s offered in the latency run")] = 1000,
-    seconds: Annotated[float, typer.Option(help="length of the latency run")] = 5.0,
-) -> None:
-    """Outbox dispatcher throughput and p99 outbox-to-accepted latency against a local FCM peer process."""
-    from beforeservice.bench_notify import run, table
+@bench_app.command(
+    "notify", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False
+)
+def bench_notify(ctx: typer.Context) -> None:
+    """Outbox dispatcher throughput and p99 outbox-to-accepted latency against a local FCM peer process
+    (--messages, --rate, --seconds, --database-url, --processes, --paths; --help lists them)."""
+    from beforeservice.bench_notify import main
 
-    typer.echo(table(run(messages, rate, seconds)))
+    main(ctx.args)  # one set of options, parsed where the benchmark lives
 
 
 @bench_app.command("pipeline")
