@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -524,7 +524,9 @@ def peer_app() -> Any:
 # -- the run and its table ---------------------------------------------------------------------------------
 
 
-def run(database_url: str, events: int, rate: float, seconds: float, people: int, seed: int) -> list[Figures]:
+def run(
+    database_url: str, events: int, rates: Sequence[float], seconds: float, people: int, seed: int
+) -> list[Figures]:
     if make_url(database_url).get_backend_name() != "postgresql":
         raise SystemExit("bench pipeline measures PostgreSQL: set DATABASE_URL to a PostgreSQL database")
     households = population(people, seed)
@@ -536,7 +538,7 @@ def run(database_url: str, events: int, rate: float, seconds: float, people: int
         figures = [run_ceiling(broker.bootstrap_servers, events)]
         figures.append(run_engine(broker.bootstrap_servers, database_url, households, events, workdir))
         figures.append(run_peer(broker.bootstrap_servers, database_url, households, events, workdir))
-        if seconds > 0:
+        for rate in rates if seconds > 0 else ():
             figures.append(run_latency(broker.bootstrap_servers, database_url, households, rate, seconds, workdir))
     return figures
 
