@@ -212,6 +212,11 @@ def snapshot(households: Iterable[Household]) -> ProfileSnapshot:
     return taken
 
 
+# The profile columns written, in the order of _household_values / _citizen_values.
+_HOUSEHOLD_WRITTEN = ("municipality_code", "resident_since", *HOUSEHOLD_FACTS)
+_CITIZEN_WRITTEN = ("household_id", "role", "birth_date", "birth_order", *PERSON_FACTS)
+
+
 def _household_values(h: Household) -> tuple[Any, ...]:
     return (h.municipality_code, h.resident_since, *(h.facts.get(name) for name in HOUSEHOLD_FACTS))
 
@@ -346,52 +351,41 @@ def _upsert_profiles(
     session: Session, households: Sequence[Household], now: datetime, loaded: ProfileSnapshot | None
 ) -> None:
     known = loaded or {}
-    new_h, old_h = _split(
-        session,
-        HouseholdRow,
-        [(h.id, known.get("h:" + h.id), _household_values(h), h) for h in households],
-        loaded is not None,
-    )
-    if new_h or old_h:
-        rows = {
-            h.id: {
-                "id": h.id,
-                "municipality_code": h.municipality_code,
-                "resident_since": h.resident_since,
-                **{name: h.facts.get(name) for name in HOUSEHOLD_FACTS},
-                "updated_at": now,
-            }
-            for h in (*new_h, *old_h)
-        }
-        if new_h:
-            bulk_insert(session, HouseholdRow, [rows[h.id] for h in new_h])
-        if old_h:
-            session.execute(update(HouseholdRow), [rows[h.id] for h in old_h])  # ORM bulk UPDATE by primary key
-
+    trust = loaded is not None
+    household_rows = [(h.id, known.get("h:" + h.id), _household_values(h)) for h in households]
+    _write_profile_rows(session, HouseholdRow, _HOUSEHOLD_WRITTEN, household_rows, trust, now, {})
     members = [c for h in households for c in h.members.values()]
-    new_c, old_c = _split(
-        session,
-        CitizenRow,
-        [(c.id, known.get("c:" + c.id), _citizen_values(c), c) for c in members],
-        loaded is not None,
+    citizen_rows = [(c.id, known.get("c:" + c.id), _citizen_values(c)) for c in members]
+    _write_profile_rows(session, CitizenRow, _CITIZEN_WRITTEN, citizen_rows, trust, now, {"preferred_language": "ko"})
+
+
+def _write_profile_rows(
+    session: Session,
+    model: type[HouseholdRow] | type[CitizenRow],
+    names: tuple[str, ...],
+    items: Sequence[tuple[str, tuple[Any, ...] | None, tuple[Any, ...]]],
+    trust_snapshot: bool,
+    now: datetime,
+    defaults_of_new: Mapping[str, Any],
+) -> None:
+    """INSERT the new rows (COPY), UPDATE the changed ones; `items` are (id, values as loaded, values now)."""
+    new, old = _split(
+        session, model, [(key, before, values, (key, values)) for key, before, values in items], trust_snapshot
     )
-    if new_c or old_c:
-        citizen_rows = {
-            c.id: {
-                "id": c.id,
-                "household_id": c.household_id,
-                "role": c.role,
-                "birth_date": c.birth_date,
-                "birth_order": c.birth_order,
-                **{name: c.facts.get(name) for name in PERSON_FACTS},
-                "updated_at": now,
-            }
-            for c in (*new_c, *old_c)
-        }
-        if new_c:
-            bulk_insert(session, CitizenRow, [{**citizen_rows[c.id], "preferred_language": "ko"} for c in new_c])
-        if old_c:
-            session.execute(update(CitizenRow), [citizen_rows[c.id] for c in old_c])
+    if new:
+        bulk_insert(
+            session,
+            model,
+            [
+                {"id": key, **dict(zip(names, values, strict=True)), "updated_at": now, **defaults_of_new}
+                for key, values in new
+            ],
+        )
+    if old:  # ORM bulk UPDATE by primary key
+        session.execute(
+            update(model),
+            [{"id": key, **dict(zip(names, values, strict=True)), "updated_at": now} for key, values in old],
+        )
 
 
 _T = TypeVar("_T")
