@@ -8,24 +8,23 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from beforeservice.notification_texts import NotificationTexts
 from entitlements import store
 from entitlements.lifecycle import EntitlementStatus
-from entitlements.matching import NotificationIntent, Offer, ProfileBook, ProfileContradiction, handle
+from entitlements.matching import ProfileBook, ProfileContradiction, handle
 from events import applications, birth, death, marriage, moves
 from events.contracts import LifeEvent
 from events.dead_letter import DeadLetter
 from events.errors import FieldError, InvalidEvent
 from events.kafka_record import decode
 from events.privacy import Pseudonymizer, mask
-from notifiers.offer_lines import offer_line
-from notifiers.rendering import TEMPLATE_OF_EVENT, NotificationTemplates, Rendered
+from notifiers.rendering import NotificationTemplates
 from rules_engine.catalog import Catalog
 
 # A dead letter must fit in one Kafka message (Faust's producer refuses requests over 1 MB by default); bigger
 # originals keep their first bytes, and their topic/partition/offset say where the whole record still is.
 DEAD_LETTER_VALUE_BYTES = 256 * 1024
-MAX_EVENT_BYTES = 1_048_576
-_RENDER_CACHE_SIZE = 10_000  # as the API's default limit (settings.max_event_bytes)
+MAX_EVENT_BYTES = 1_048_576  # as the API's default limit (settings.max_event_bytes)
 
 
 @dataclass(frozen=True)
@@ -124,9 +123,7 @@ class LifeEventProcessor:
         self._catalog_now = catalog if callable(catalog) else (lambda: catalog)
         self.sessions, self.templates = sessions, templates
         self.catalog = self._catalog_now()
-        # Rendering is a pure function of (template, language, offer lines), and the same situations recur
-        # (a second child in Suwon is a second child in Suwon): Jinja is the costliest step per notification.
-        self._rendered: dict[tuple[str, str, tuple[tuple[Any, ...], ...]], Rendered] = {}
+        self.texts = NotificationTexts(templates, self.catalog)
 
     def process(self, records: Sequence[Record]) -> BatchResult:
         events, dead = decode_records(records, self.pseudonymizer, self.max_event_bytes)
@@ -138,7 +135,8 @@ class LifeEventProcessor:
     def apply(self, events: Sequence[tuple[Record, LifeEvent]], result: BatchResult) -> None:
         catalog = self._catalog_now()
         if catalog is not self.catalog:
-            self.catalog, self._rendered = catalog, {}
+            self.catalog = catalog
+            self.texts.use_catalog(catalog)
         with self.sessions.begin() as session:
             seen = store.already_processed(session, [e.envelope.key for _, e in events])
             fresh: list[tuple[Record, LifeEvent]] = []
@@ -175,7 +173,7 @@ class LifeEventProcessor:
                 result.deceased.extend(outcome.deceased)
             languages = store.languages_of(session, [i.recipient_id for i in intents])
             by_id = {o.id: o for o in offers}
-            rendered = [self._render(i, by_id, languages.get(i.recipient_id, "ko")) for i in intents]
+            rendered = [self.texts.render(i, by_id, languages.get(i.recipient_id, "ko")) for i in intents]
             store.save_batch(session, list(changed.values()), processed, offers, rendered, changes, loaded)
             self._on_deaths(session, result.deceased)
         result.processed += len(processed)
@@ -193,39 +191,3 @@ class LifeEventProcessor:
             return
         for start in range(0, len(deceased), 500):  # one statement per 500 deaths, within parameter limits
             on_deaths(session, deceased[start : start + 500])
-
-    def _render(
-        self, intent: NotificationIntent, offers: dict[str, Offer], language: str
-    ) -> store.RenderedNotification:
-        bundle = [offers[i] for i in intent.offer_ids]
-        event_type = intent.event_type if intent.event_type in TEMPLATE_OF_EVENT else "kr.go.mois.birth.registered"
-        ko = self._render_once(event_type, "ko", bundle)
-        en = self._render_once(event_type, "en", bundle)
-        lock = en if language == "en" else ko
-        return store.RenderedNotification(
-            id=intent.id,
-            recipient_id=intent.recipient_id,
-            household_id=intent.household_id,
-            event_source=intent.event_source,
-            event_id=intent.event_id,
-            event_type=intent.event_type,
-            category=intent.category,
-            offer_ids=intent.offer_ids,
-            language=language,
-            lock_screen_title=lock.title,
-            lock_screen_body=lock.body,
-            message_ko=ko.message,
-            message_en=en.message,
-        )
-
-    def _render_once(self, event_type: str, language: str, bundle: list[Offer]) -> Rendered:
-        # offer_line reads only these fields of an offer, and the catalog (the cache is emptied when it changes).
-        key = (event_type, language, tuple((o.benefit_id, o.amount_krw, o.payment, o.deadline) for o in bundle))
-        rendered = self._rendered.get(key)
-        if rendered is None:
-            if len(self._rendered) >= _RENDER_CACHE_SIZE:
-                self._rendered.clear()
-            benefits = self.catalog.benefits
-            lines = [offer_line(benefits[o.benefit_id], o.amount_krw, o.payment, o.deadline) for o in bundle]
-            rendered = self._rendered[key] = self.templates.render(event_type, language, lines)
-        return rendered

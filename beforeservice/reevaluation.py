@@ -1,7 +1,8 @@
 """After a rule change: every open offer of a benefit is re-decided on the new law, in pages, and corrected.
 
-Corrected offers replace the old ones (which are retracted) and offers no longer due are retracted; each page is
-one transaction. With `dry_run` (shadow mode) the figures are reported and nothing is written.
+Corrected offers replace the old ones (which are retracted) and offers no longer due are retracted; the people
+concerned get a notice of what changed through the outbox; each page is one transaction. With `dry_run` (shadow
+mode) the figures are reported and nothing is written.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from datetime import UTC, date, datetime
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
+from beforeservice.notification_texts import NotificationTexts
 from entitlements import store
-from entitlements.matching import Outcome, reconsider
+from entitlements.matching import Offer, Outcome, notification_intents, reconsider
 from events.cloudevents import CloudEvent
 from events.contracts import LifeEvent
+from notifiers.rendering import NotificationTemplates, shared_templates
 from rules_engine.catalog import Catalog
 
 RULES_CHANGED = "kr.go.beforeservice.rules.changed"
@@ -34,11 +37,17 @@ class Reevaluation:
     unchanged: int = 0
     corrected: int = 0
     retracted: int = 0
+    notified: int = 0  # notifications of corrected offers written to the outbox (one per recipient and household)
     by_municipality: Counter[str] = field(default_factory=Counter)
 
 
 def reevaluate_benefit(
-    sessions: sessionmaker[Session], catalog: Catalog, benefit_id: str, on: date, dry_run: bool
+    sessions: sessionmaker[Session],
+    catalog: Catalog,
+    benefit_id: str,
+    on: date,
+    dry_run: bool,
+    templates: NotificationTemplates | None = None,
 ) -> Reevaluation:
     if benefit_id not in catalog.benefits:
         raise ValueError(f"unknown benefit '{benefit_id}'")
@@ -50,6 +59,7 @@ def reevaluate_benefit(
         data={"benefit_id": benefit_id, "on": on.isoformat()},
     )
     event = LifeEvent(change, RuleChange(benefit_id=benefit_id, on=on))
+    texts = NotificationTexts(templates or shared_templates(), catalog)
     report, after = Reevaluation(), ""
     while True:
         with sessions.begin() as session:
@@ -76,6 +86,23 @@ def reevaluate_benefit(
                     continue
                 report.by_municipality[household.municipality_code or "unknown"] += 1
             if not dry_run:
-                store.save_batch(session, [], [], outcome.offers, [], outcome.status_changes)
+                notices = _notices(session, event, outcome.offers, texts)
+                report.notified += len(notices)
+                store.save_batch(session, [], [], outcome.offers, notices, outcome.status_changes)
             else:
                 session.rollback()
+
+
+def _notices(
+    session: Session, event: LifeEvent, corrected: list[Offer], texts: NotificationTexts
+) -> list[store.RenderedNotification]:
+    """Citizens hear of a correction as they heard of the offer (Gubi re-notifies changed amounts): one notice per
+    recipient and household, through the outbox, with the usual consent, quiet hours and budget. A retraction is
+    not pushed: the inbox shows the offer as withdrawn."""
+    by_household: dict[str, list[Offer]] = {}
+    for offer in corrected:
+        by_household.setdefault(offer.household_id, []).append(offer)
+    intents = [i for household, offers in by_household.items() for i in notification_intents(event, offers, household)]
+    languages = store.languages_of(session, [i.recipient_id for i in intents])
+    by_id = {o.id: o for o in corrected}
+    return [texts.render(i, by_id, languages.get(i.recipient_id, "ko")) for i in intents]

@@ -66,7 +66,7 @@ def reevaluate(
     mode = "shadow mode, nothing written" if dry_run else "written"
     typer.echo(
         f"{benefit} on {when}: {report.examined} open offers examined, {report.unchanged} unchanged, "
-        f"{report.corrected} corrected, {report.retracted} retracted ({mode})"
+        f"{report.corrected} corrected, {report.retracted} retracted, {report.notified} notices queued ({mode})"
     )
     for code, count in report.by_municipality.most_common(20):
         typer.echo(f"  {code}: {count} changed")

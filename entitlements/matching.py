@@ -191,7 +191,7 @@ def on_birth(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
             if e.benefit_id in triggered and e.beneficiary_id in (child.id, household.id)
         ]
         outcome.offers = _supersede(outcome.offers, earlier, outcome)
-    outcome.notifications = _notifications(event, outcome.offers, household.id)
+    outcome.notifications = notification_intents(event, outcome.offers, household.id)
     return outcome
 
 
@@ -232,7 +232,7 @@ def on_death(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
         StatusChange(e.id, S.RETRACTED, "the beneficiary died") for e in book.open_for(household, deceased.id)
     ]
     outcome.offers = _offers(event, catalog, household, [deceased], data.registered_on, next_of_kin=tuple(kin))
-    outcome.notifications = _notifications(event, outcome.offers, household.id)
+    outcome.notifications = notification_intents(event, outcome.offers, household.id)
     return outcome
 
 
@@ -246,7 +246,7 @@ def on_move(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
     outcome = Outcome(households=[household])
     outcome.offers = _offers(event, catalog, household, movers, data.registered_on)
     outcome.offers += _reevaluate(event, catalog, book, household, data.registered_on, outcome)
-    outcome.notifications = _notifications(event, outcome.offers, household.id)
+    outcome.notifications = notification_intents(event, outcome.offers, household.id)
     return outcome
 
 
@@ -263,7 +263,7 @@ def on_marriage(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcom
         spouses.append(person)
     outcome = Outcome(households=[household])
     outcome.offers = _offers(event, catalog, household, spouses, data.registered_on)
-    outcome.notifications = _notifications(event, outcome.offers, household.id)
+    outcome.notifications = notification_intents(event, outcome.offers, household.id)
     return outcome
 
 
@@ -300,7 +300,7 @@ def on_income_assessed(event: LifeEvent, book: ProfileBook, catalog: Catalog) ->
     )
     outcome = _simple(event, catalog, household, person, data.assessed_on, notify=False)
     outcome.offers += _reevaluate(event, catalog, book, household, data.assessed_on, outcome)
-    outcome.notifications = _notifications(event, outcome.offers, household.id)
+    outcome.notifications = notification_intents(event, outcome.offers, household.id)
     return outcome
 
 
@@ -316,7 +316,7 @@ def on_milestone(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outco
     person.birth_date = person.birth_date or data.person.birth_date
     outcome = _simple(event, catalog, household, person, data.on, notify=False)
     outcome.offers += _reevaluate(event, catalog, book, household, data.on, outcome, beneficiary=person.id)
-    outcome.notifications = _notifications(event, outcome.offers, household.id)
+    outcome.notifications = notification_intents(event, outcome.offers, household.id)
     return outcome
 
 
@@ -367,7 +367,7 @@ def _simple(
     outcome = Outcome(households=[household])
     outcome.offers = _offers(event, catalog, household, [person], on)
     if notify:
-        outcome.notifications = _notifications(event, outcome.offers, household.id)
+        outcome.notifications = notification_intents(event, outcome.offers, household.id)
     return outcome
 
 
@@ -508,7 +508,7 @@ def reconsider(
     return None
 
 
-def _notifications(event: LifeEvent, offers: list[Offer], household_id: str) -> list[NotificationIntent]:
+def notification_intents(event: LifeEvent, offers: list[Offer], household_id: str) -> list[NotificationIntent]:
     """Only decided offers reach citizens; undetermined ones wait for a caseworker."""
     by_recipient: dict[str, list[Offer]] = {}
     for offer in sorted(offers, key=_worth, reverse=True):  # the most valuable first; information last
@@ -544,4 +544,13 @@ def _category(bundle: list[Offer]) -> str:
     return max(counts, key=lambda c: (counts[c], -[o.category for o in bundle].index(c)))
 
 
-__all__ = ["OPEN", "NotificationIntent", "Offer", "OpenEntitlement", "Outcome", "ProfileBook", "handle"]
+__all__ = [
+    "OPEN",
+    "NotificationIntent",
+    "Offer",
+    "OpenEntitlement",
+    "Outcome",
+    "ProfileBook",
+    "handle",
+    "notification_intents",
+]

@@ -32,6 +32,7 @@ TEMPLATE_OF_EVENT = {
     "kr.go.mohw.disability.registered": "disability_registered",
     "kr.go.nhis.income.assessed": "income_assessed",
     "kr.go.beforeservice.milestone.reached": "milestone_reached",
+    "kr.go.beforeservice.rules.changed": "offer_changed",  # re-evaluation after a rule change corrected offers
     DIGEST: "digest",
     REMINDER: "reminder",
     FALLBACK_TEXT: "fallback_sms",
