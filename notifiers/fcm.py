@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring  # json.dumps' own string encoder (ensure_ascii=False)
 from typing import Any
 
 import firebase_admin
@@ -20,6 +21,7 @@ import requests
 from firebase_admin import credentials, exceptions, messaging
 from urllib3.util.retry import Retry
 
+from notifiers.fcm_encoding import ShapeEncoder
 from notifiers.push import PushMessage, PushResult
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,7 @@ class FcmPushSender:
         self._max_retry_after = max_retry_after
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._shapes = ShapeEncoder(fcm_message_of, encode_full)
         self._app, self._owns_app = self._get_or_create_app(credentials_file, project_id, app_name, http_timeout)
         self._google_credential = self._app.credential.get_credential()
         self._token_lock = threading.Lock()
@@ -269,32 +272,69 @@ class FcmPushSender:
         """The FCM message for one push and its ``messages:send`` request body, encoded once by firebase-admin's
         encoder (which also validates it) and size-checked from that same encoding; raises ValueError if the
         message is invalid or its payload exceeds 4 KB."""
-        collapse_key = message.collapse_key
-        if not collapse_key or len(collapse_key.encode()) > APNS_COLLAPSE_ID_MAX_BYTES:
-            raise ValueError(f"collapse_key must be 1..{APNS_COLLAPSE_ID_MAX_BYTES} bytes (apns-collapse-id)")
-        expires_at = int(time.time()) + message.ttl_seconds
-        fcm_message = messaging.Message(
-            token=message.token,
-            notification=messaging.Notification(title=message.title, body=message.body),
-            data=dict(message.data),
-            android=messaging.AndroidConfig(
-                priority="high",
-                ttl=message.ttl_seconds,
-                collapse_key=collapse_key,
-                # private: the lock screen shows only that a notification exists, not its text.
-                notification=messaging.AndroidNotification(visibility="private", tag=collapse_key),
-            ),
-            apns=messaging.APNSConfig(
-                headers={"apns-collapse-id": collapse_key, "apns-expiration": str(expires_at)},
-                payload=messaging.APNSPayload(aps=messaging.Aps(sound="default", thread_id=collapse_key)),
-            ),
-        )
+        collapse_key = _checked_collapse_key(message)
+        return self._encode_full(message, collapse_key, str(int(time.time()) + message.ttl_seconds))
+
+    def encode_body(self, message: PushMessage) -> bytes:
+        """The ``messages:send`` request body for one push, size-checked: byte for byte ``build_encoded``'s, but
+        firebase-admin encodes (and validates) once per message shape (``notifiers.fcm_encoding``), not per message.
+        Raises ValueError as ``build_encoded`` does."""
+        collapse_key = _checked_collapse_key(message)
+        expiration = str(int(time.time()) + message.ttl_seconds)
+        text = self._shapes.body(message, expiration)
+        if text is None:  # a value or shape firebase-admin has to see (and maybe refuse) itself
+            return self._encode_full(message, collapse_key, expiration)[1]
+        body = text.encode()
+        # As _envelope_bytes: the envelope and '"token":"…",' (the token is never the only key) are not payload.
+        envelope = _ENVELOPE + len(b'"token":,') + len(encode_basestring(message.token).encode())
+        _check_size(len(body) - envelope, collapse_key)
+        return body
+
+    def _encode_full(self, message: PushMessage, collapse_key: str, expiration: str) -> tuple[messaging.Message, bytes]:
+        fcm_message = fcm_message_of(message, expiration)
         encoded = messaging._MessagingService.encode_message(fcm_message)
         body = request_body(encoded)
-        size = len(body) - _envelope_bytes(encoded)
-        if size > MAX_PAYLOAD_BYTES:
-            raise ValueError(f"FCM payload for collapse_key={collapse_key!r} is {size} bytes > {MAX_PAYLOAD_BYTES}")
+        _check_size(len(body) - _envelope_bytes(encoded), collapse_key)
         return fcm_message, body
+
+
+def _checked_collapse_key(message: PushMessage) -> str:
+    collapse_key = message.collapse_key
+    if not collapse_key or len(collapse_key.encode()) > APNS_COLLAPSE_ID_MAX_BYTES:
+        raise ValueError(f"collapse_key must be 1..{APNS_COLLAPSE_ID_MAX_BYTES} bytes (apns-collapse-id)")
+    return collapse_key
+
+
+def _check_size(size: int, collapse_key: str) -> None:
+    if size > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"FCM payload for collapse_key={collapse_key!r} is {size} bytes > {MAX_PAYLOAD_BYTES}")
+
+
+def fcm_message_of(message: PushMessage, expiration: str) -> messaging.Message:
+    """The FCM message for one push whose APNs expiry (epoch seconds, as text) is ``expiration``; not validated
+    (firebase-admin's encoder does that)."""
+    collapse_key = message.collapse_key
+    return messaging.Message(
+        token=message.token,
+        notification=messaging.Notification(title=message.title, body=message.body),
+        data=dict(message.data),
+        android=messaging.AndroidConfig(
+            priority="high",
+            ttl=message.ttl_seconds,
+            collapse_key=collapse_key,
+            # private: the lock screen shows only that a notification exists, not its text.
+            notification=messaging.AndroidNotification(visibility="private", tag=collapse_key),
+        ),
+        apns=messaging.APNSConfig(
+            headers={"apns-collapse-id": collapse_key, "apns-expiration": expiration},
+            payload=messaging.APNSPayload(aps=messaging.Aps(sound="default", thread_id=collapse_key)),
+        ),
+    )
+
+
+def encode_full(message: messaging.Message) -> bytes:
+    """firebase-admin's encoding of ``message`` (which also validates it) as the ``messages:send`` body."""
+    return request_body(messaging._MessagingService.encode_message(message))
 
 
 def request_body(encoded: dict[str, Any]) -> bytes:

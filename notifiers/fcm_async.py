@@ -55,7 +55,7 @@ class AsyncFcmPushSender(FcmPushSender):
         return self._client.url
 
     def _prepare(self, message: PushMessage) -> bytes:
-        return self.build_encoded(message)[1]  # the body encoded (once) for the size check is the one sent
+        return self.encode_body(message)  # the body size-checked is the one sent (firebase-admin's encoding)
 
     def _send_batch(self, batch: list[bytes], tokens: list[str]) -> list[tuple[PushResult, float | None]]:
         assert self._client is not None

@@ -5,7 +5,7 @@ by libcurl's multi interface from the calling thread, with a fixed pool of reuse
 connections. Per request Python only sets the body, starts the transfer and reads the result; HTTP framing,
 chunked replies, content decoding (gzip, ...), TLS, proxies from the environment and timeouts are libcurl's.
 
-As in ``fcm_http``: the body is firebase-admin's encoding (made once by ``FcmPushSender.build_encoded``), URL and
+As in ``fcm_http``: the body is firebase-admin's encoding (``FcmPushSender.encode_body``, per message shape), URL and
 FCM headers are those of the app's ``_MessagingService``, the google-auth access token is shared by every request
 (one refresh on a 401, whoever saw it), and error replies become firebase-admin's exception types through its
 own mapping (``_handle_fcm_httpx_error``).
@@ -321,7 +321,7 @@ class CurlFcmPushSender(FcmPushSender):
         return self._client.url
 
     def _prepare(self, message: PushMessage) -> bytes:
-        return self.build_encoded(message)[1]  # the body encoded (once) for the size check is the one sent
+        return self.encode_body(message)  # the body size-checked is the one sent (firebase-admin's encoding)
 
     def _send_batch(self, batch: list[bytes], tokens: list[str]) -> list[tuple[PushResult, float | None]]:
         assert self._client is not None

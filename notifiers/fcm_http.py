@@ -4,7 +4,8 @@ firebase-admin's own async path (``send_each_async``) runs on httpx, whose per-r
 near 80–350 messages/s; aiohttp does the same HTTP for a fraction of the CPU. Only the transport is replaced:
 
 - the JSON body is firebase-admin's encoding of the ``messaging.Message`` (``_MessagingService.encode_message``),
-  made once by ``FcmPushSender.build_encoded`` for its size check and posted as is;
+  made by ``FcmPushSender.encode_body`` (once per message shape, ``notifiers.fcm_encoding``) for its size check
+  and posted as is;
 - the URL and the FCM headers are those of the app's ``_MessagingService`` (so the ``fcm_endpoint`` override
   applied to it by ``FcmPushSender`` holds here too);
 - the access token is the app credential's (google-auth), fetched once and shared by every request;
@@ -84,7 +85,7 @@ class FcmHttpClient:
     # -- sending -----------------------------------------------------------------------------------
 
     async def send_each(self, bodies: Sequence[bytes]) -> messaging.BatchResponse:
-        """POST each request body (``encode`` / ``FcmPushSender.build_encoded``); results in their order."""
+        """POST each request body (``encode`` / ``FcmPushSender.encode_body``); results in their order."""
         try:
             outcomes = await asyncio.gather(*(self.post(body) for body in bodies))
         except Exception as error:  # as firebase-admin's send_each_async: the whole batch failed

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from firebase_admin import messaging
 
-from notifiers.fcm import MAX_PAYLOAD_BYTES, FcmPushSender, payload_size
+from notifiers.fcm import MAX_PAYLOAD_BYTES, FcmPushSender, encode_full, fcm_message_of, payload_size
+from notifiers.fcm_encoding import ShapeEncoder
 from notifiers.push import PushMessage
 from tests.support.fcm_server import LocalFcmServer, write_service_account
 
@@ -265,3 +266,161 @@ def test_the_4kb_limit_holds_at_the_exact_byte(sender: FcmPushSender) -> None:
     sender.build_encoded(push("device-1", data={"blob": "가" * ((MAX_PAYLOAD_BYTES - base) // 3)}))
     with pytest.raises(ValueError, match="bytes > 4096"):
         sender.build_encoded(push("device-1", data={"blob": "x" * (MAX_PAYLOAD_BYTES - base + 1)}))
+
+
+# -- the per-shape encoding (notifiers.fcm_encoding) against firebase-admin's own, message by message ----------
+
+_AWKWARD = [
+    "a",
+    "가",
+    "혜",
+    '"',
+    "\\",
+    "😀",
+    "\n",
+    "\t",
+    "\x00",
+    "\x1f",
+    "\u2028",
+    "{",
+    "}",
+    "{0}",
+    "%s",
+    "é",
+    "/",
+    " ",
+]
+_TITLES = [
+    ("새로운 혜택 안내", "받으실 수 있는 혜택이 있습니다. 앱에서 확인하세요."),
+    ("New benefit", 'Open the app: "offers" {today}'),
+    ("Nouvelle aide", "Vous avez droit à une aide \\ à vérifier."),
+    ("新しい給付", "アプリで確認してください 😀"),
+]
+_DATA_KEYS = [(), ("notification_id",), ("notification_id", "kind", "bundle_id"), ("kind", "notification_id"), ('k"{',)]
+
+
+def _varied_pushes(count: int, seed: int = 11) -> list[PushMessage]:
+    rng = random.Random(seed)
+
+    def text(low: int, high: int) -> str:
+        return "".join(rng.choice(_AWKWARD) for _ in range(rng.randint(low, high)))
+
+    pushes = []
+    for i in range(count):
+        title, body = rng.choice(_TITLES)
+        token = rng.choice([f"device-{i}", "x" * 400 + str(i), text(1, 200)])
+        collapse_key = rng.choice(["offers-2024-birth", f"bundle-{i % 5}", text(1, 12)])
+        data = {
+            key: rng.choice([str(uuid.UUID(int=rng.getrandbits(128))), "offer_bundle", "", text(0, 40)])
+            for key in rng.choice(_DATA_KEYS)
+        }
+        ttl = rng.choice([0, 60, 3600, 7 * 24 * 3600])
+        pushes.append(PushMessage(token, title, body, collapse_key, data, ttl))
+    return pushes
+
+
+def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both encodings read the clock for apns-expiration: pin it so they can be compared byte for byte.
+    monkeypatch.setattr(time, "time", lambda: 1_780_000_000.25)
+
+
+def test_per_shape_bodies_are_firebase_admins_encoding_byte_for_byte(
+    sender: FcmPushSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _frozen_clock(monkeypatch)
+    for push_message in _varied_pushes(600):
+        message, full = sender.build_encoded(push_message)
+        fast = sender.encode_body(push_message)
+        assert sender._shapes.body(push_message, "0") is not None  # the per-shape path made it, no fallback
+        assert fast == full
+        assert json.loads(fast) == {"message": messaging._MessagingService.encode_message(message)}
+
+
+def test_firebase_admin_encodes_once_per_shape_and_the_cache_is_bounded(
+    make_sender: SenderFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sender = make_sender()
+    calls: list[messaging.Message] = []
+    encode = messaging._MessagingService.encode_message
+
+    def counting(cls: object, message: messaging.Message) -> Any:
+        calls.append(message)
+        return encode(message)
+
+    monkeypatch.setattr(messaging._MessagingService, "encode_message", classmethod(counting))
+    for i in range(50):  # one shape: tokens, collapse keys and data values vary
+        sender.encode_body(push(f"device-{i}", collapse_key=f"bundle-{i}", data={"bundle_id": f"b-{i}", "kind": "x"}))
+    assert len(calls) == 1
+    sender.encode_body(push("device-1", title="다른 제목"))  # another title, another shape
+    sender.encode_body(push("device-1", data={"kind": "offer_bundle", "bundle_id": "b-42"}))  # key order counts
+    sender.encode_body(push("device-1", ttl_seconds=60))
+    assert len(calls) == 4
+
+    small = ShapeEncoder(fcm_message_of, encode_full, max_shapes=3)
+    for i in range(10):
+        assert small.body(push("device-1", title=f"title {i}"), "1") is not None
+    assert len(small._templates) == 3
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"token": ""},
+        {"token": 42},
+        {"data": {"n": 1}},
+        {"data": {1: "n"}},
+        {"data": {"n": None}},
+        {"data": [("n", "1")]},
+        {"title": 7},
+        {"body": ["b"]},
+        {"ttl_seconds": -1},
+        {"collapse_key": ""},
+        {"collapse_key": "k" * 65},
+        {"data": {"blob": "가" * 1400}},
+    ],
+)
+def test_invalid_pushes_fail_as_firebase_admin_fails_them(
+    sender: FcmPushSender, monkeypatch: pytest.MonkeyPatch, overrides: dict[str, Any]
+) -> None:
+    _frozen_clock(monkeypatch)
+    odd = push(**{"token": "device-1", **overrides})
+
+    def outcome(encode: Callable[[PushMessage], bytes]) -> bytes | str:
+        try:
+            return encode(odd)
+        except (TypeError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    full = outcome(lambda m: sender.build_encoded(m)[1])
+    assert full == outcome(sender.encode_body)
+    assert isinstance(full, bytes) == (overrides == {"data": [("n", "1")]})  # dict() of pairs is a valid data
+
+
+def test_values_that_are_not_plain_str_or_collide_with_placeholders_take_the_full_encoder(
+    sender: FcmPushSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _frozen_clock(monkeypatch)
+
+    class Label(str):
+        pass
+
+    nonce = sender._shapes._nonce
+    for odd in (
+        push(Label("device-1")),
+        push("device-1", data={"kind": Label("offer")}),
+        push("device-1", ttl_seconds=3600.5),
+        push("device-1", title=f"@{nonce}.0@"),  # the placeholder text itself, in a repeated field
+        push(f'"@{nonce}.1@"', collapse_key=f"@{nonce}.0@", data={"n": f"@{nonce}.3@"}),  # in substituted ones
+    ):
+        assert sender.encode_body(odd) == sender.build_encoded(odd)[1]
+
+
+@pytest.mark.parametrize("encode", ["build_encoded", "encode_body"])
+def test_the_4kb_limit_holds_at_the_exact_byte_on_both_paths(sender: FcmPushSender, encode: str) -> None:
+    build = getattr(sender, encode)
+    for token in ("device-1", "토큰-" * 40, 'q"\\' * 50):
+        base = payload_size(sender.build_message(push(token, data={"blob": ""})))
+        build(push(token, data={"blob": "가" * ((MAX_PAYLOAD_BYTES - base) // 3)}))
+        build(push(token, data={"blob": "x" * (MAX_PAYLOAD_BYTES - base)}))
+        with pytest.raises(ValueError, match="bytes > 4096"):
+            build(push(token, data={"blob": "x" * (MAX_PAYLOAD_BYTES - base + 1)}))

@@ -15,7 +15,7 @@ from firebase_admin import messaging
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from notifiers.fcm import FcmPushSender
+from notifiers.fcm import FcmPushSender, fcm_message_of
 from notifiers.fcm_async import AsyncFcmPushSender
 from notifiers.fcm_curl import CurlFcmPushSender
 from notifiers.outbox import dispatch_pending
@@ -231,8 +231,11 @@ def test_an_unreachable_fcm_is_a_retryable_failure(
     assert len(backoff_sleeps) == 1
 
 
-def test_each_message_is_encoded_once(aio: HttpSender, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The body sized for the 4 KB check is the body posted: firebase-admin's encoder runs once per message.
+def test_firebase_admin_encodes_once_per_message_shape(
+    aio: HttpSender, fcm_server: LocalFcmServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The body sized for the 4 KB check is the body posted, firebase-admin's encoding of the message: its encoder
+    # runs once per shape (title, body, ttl, data keys), the tokens and data values are substituted into that.
     calls: list[object] = []
     encode = messaging._MessagingService.encode_message
 
@@ -241,10 +244,17 @@ def test_each_message_is_encoded_once(aio: HttpSender, monkeypatch: pytest.Monke
         return encode(message)
 
     monkeypatch.setattr(messaging._MessagingService, "encode_message", classmethod(counting))
+    pushes = [push(f"device-{i}", data={"notification_id": f"n-{i}", "kind": '혜택 "{i}"'}) for i in range(10)]
 
-    results = aio.send([push(f"device-{i}") for i in range(10)])
+    results = aio.send(pushes)
 
-    assert all(r.accepted for r in results) and len(calls) == 10
+    assert all(r.accepted for r in results) and len(calls) == 1
+    monkeypatch.setattr(messaging._MessagingService, "encode_message", encode)
+    received = {m["token"]: m for m in fcm_server.received}  # sent concurrently: in any order
+    assert len(received) == len(pushes)
+    for original in pushes:
+        sent = received[original.token]
+        assert sent == encode(fcm_message_of(original, sent["apns"]["headers"]["apns-expiration"]))
 
 
 def test_a_slow_fcm_times_out_as_a_retryable_deadline(
