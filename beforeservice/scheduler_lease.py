@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
-
-from beforeservice.database import make_engine
+from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +31,16 @@ class SchedulerLease:
         url = make_url(database_url)
         self._postgres = url.get_backend_name() == "postgresql"
         self._lock_path = None if self._postgres else Path(f"{url.database or 'memory'}.scheduler.lock")
+        # One engine for every attempt (a standby polls), without a pool: closing a connection ends its session,
+        # so a lock can never outlive its holder inside an idle pooled connection.
+        self._engine = create_engine(database_url, poolclass=NullPool) if self._postgres else None
 
     def try_acquire(self) -> bool:
         """Take the lease if it is free; True when this process holds it."""
         if self.held:
             return True
-        if self._postgres:
-            connection = make_engine(self.database_url).connect()
+        if self._engine is not None:
+            connection = self._engine.connect()
             if connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": _ADVISORY_KEY}):
                 connection.commit()  # the lock belongs to the session, not to a transaction
                 self._connection = connection
