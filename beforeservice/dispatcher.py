@@ -11,12 +11,15 @@ import signal
 import threading
 from types import FrameType
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from beforeservice import metrics
 from beforeservice.settings import Settings
 from beforeservice.wiring import push_sender, sessions
 from notifiers.outbox import dispatch_pending
 from notifiers.policy import DispatchPolicy
-from notifiers.rendering import shared_templates
+from notifiers.push import PushSender
+from notifiers.rendering import NotificationTemplates, shared_templates
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +32,27 @@ def run_dispatcher(settings: Settings, stop: threading.Event | None = None) -> N
     log.info("dispatching the outbox every %.1fs (push: %s)", settings.dispatch_interval_seconds, bool(push))
     while not stop.is_set():
         try:
-            sent = dispatch_pending(outbox, push, policy=policy, templates=templates)
+            taken = dispatch_round(outbox, push, policy, templates)
         except Exception:  # the rows stay pending; the next round tries again
             log.exception("outbox dispatch failed")
+            taken = 0
+        if taken == 0:  # drained (or failed): wait for the next tick; otherwise go straight on
             stop.wait(settings.dispatch_interval_seconds)
-            continue
-        metrics.NOTIFICATIONS_PUSHED.inc(sent.pushed)
-        metrics.NOTIFICATIONS_INBOX_ONLY.inc(sent.inbox_only)
-        if sent.notifications == 0:  # drained: wait for the next tick; otherwise go straight on
-            stop.wait(settings.dispatch_interval_seconds)
+
+
+def dispatch_round(
+    outbox: sessionmaker[Session],
+    push: PushSender | None,
+    policy: DispatchPolicy,
+    templates: NotificationTemplates,
+) -> int:
+    """One batch from the outbox, counted in the metrics; how many notifications it took (0: drained).
+
+    The worker's timer (embedded default) and the dispatcher process both send through this."""
+    sent = dispatch_pending(outbox, push, policy=policy, templates=templates)
+    metrics.NOTIFICATIONS_PUSHED.inc(sent.pushed)
+    metrics.NOTIFICATIONS_INBOX_ONLY.inc(sent.inbox_only)
+    return sent.notifications
 
 
 def _stop_on_signals() -> threading.Event:

@@ -14,11 +14,11 @@ import faust
 from prometheus_client import start_http_server
 
 from beforeservice import metrics
+from beforeservice.dispatcher import dispatch_round
 from beforeservice.pipeline import BatchResult, Record
 from beforeservice.settings import get_settings
 from beforeservice.wiring import processor, push_sender, sessions
 from events.topics import DEAD_LETTERS, LIFE_EVENTS
-from notifiers.outbox import dispatch_pending
 
 log = logging.getLogger(__name__)
 settings = get_settings()
@@ -103,12 +103,8 @@ async def dispatch_outbox() -> None:
 
     policy, templates = DispatchPolicy.of(settings), shared_templates()  # templates load (and check) once
     try:
-        while True:
-            sent = await asyncio.to_thread(dispatch_pending, _sessions, _push, policy=policy, templates=templates)
-            metrics.NOTIFICATIONS_PUSHED.inc(sent.pushed)
-            metrics.NOTIFICATIONS_INBOX_ONLY.inc(sent.inbox_only)
-            if sent.notifications == 0:
-                return
+        while await asyncio.to_thread(dispatch_round, _sessions, _push, policy, templates):
+            pass  # until the outbox is drained
     except Exception:  # the rows stay pending and the next tick tries again
         log.exception("outbox dispatch failed")
 
