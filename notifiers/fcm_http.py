@@ -31,8 +31,6 @@ import yarl
 from firebase_admin import exceptions, messaging
 from firebase_admin._http_client import METRICS_HEADERS
 
-from notifiers.fcm import request_body
-
 log = logging.getLogger(__name__)
 
 DEFAULT_CONNECTIONS = 100  # keep-alive connections to FCM; also the number of requests in flight
@@ -152,11 +150,6 @@ def _environ_proxy(url: yarl.URL) -> str | None:
     if url.host is None or urllib.request.proxy_bypass(url.host):
         return None
     return urllib.request.getproxies().get(url.scheme)
-
-
-def encode(message: messaging.Message) -> bytes:
-    """The request body firebase-admin would send for ``message`` (its encoder also validates it)."""
-    return request_body(messaging._MessagingService.encode_message(message))
 
 
 def platform_error(
