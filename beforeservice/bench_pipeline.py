@@ -24,7 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ class Figures:
     p99_ms: float | None = None
     peak_rss_mb: float | None = None
     note: str = ""
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU milliseconds per event, by process
 
 
 # -- the synthetic stream ----------------------------------------------------------------------------------
@@ -262,14 +263,14 @@ def engine_env(bootstrap: str, database_url: str, workdir: Path, **extra: str) -
     return env
 
 
-def _wait(predicate: Any, process: subprocess.Popen[bytes], timeout: float, what: str) -> None:
+def _wait(predicate: Any, process: subprocess.Popen[bytes], timeout: float, what: str, poll: float = 0.5) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if process.poll() is not None:
             raise RuntimeError(f"{what}: the process exited with {process.returncode}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what}: timed out after {timeout:.0f} s")
-        time.sleep(0.5)
+        time.sleep(poll)
 
 
 class RssWatch:
@@ -299,6 +300,43 @@ class RssWatch:
         return self.peak / 2**20
 
 
+class CpuAccount:
+    """CPU seconds spent between construction and `per_event` by the named processes (all their threads), and by
+    the whole machine (every core busy: PostgreSQL's backends, the broker and the OS are the rest)."""
+
+    def __init__(self, processes: dict[str, int]) -> None:
+        import psutil
+
+        self._processes = {name: psutil.Process(pid) for name, pid in processes.items()}
+        self._start = {name: self._used(p) for name, p in self._processes.items()}
+        self._machine = self._busy()
+
+    @staticmethod
+    def _used(process: Any) -> float:
+        times = process.cpu_times()
+        return float(times.user + times.system)
+
+    @staticmethod
+    def _busy() -> float:
+        import psutil
+
+        times = psutil.cpu_times()
+        return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+    def per_event(self, events: int) -> dict[str, float]:
+        """Milliseconds of CPU per event: each named process, the rest of the machine, and the total."""
+        spent: dict[str, float] = {}
+        for name, process in self._processes.items():
+            try:
+                spent[name] = self._used(process) - self._start[name]
+            except Exception:  # the process ended before it was read: its share is counted in "rest"
+                spent[name] = 0.0
+        total = self._busy() - self._machine
+        spent["rest (PostgreSQL, broker, OS)"] = max(0.0, total - sum(spent.values()))
+        spent["machine total"] = total
+        return {name: seconds * 1000 / max(1, events) for name, seconds in spent.items()}
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
@@ -322,13 +360,17 @@ def run_engine(
     worker = subprocess.Popen([sys.executable, "-m", "beforeservice", "worker"], env=env, stdout=subprocess.DEVNULL)
     rss = RssWatch(worker.pid)
     try:
+        # CPU is counted from the first commit (start-up and the group join excluded) to the last.
+        _wait(lambda: processed(engine) > 0, worker, 600, "engine start", poll=0.02)
+        cpu, first = CpuAccount({"worker": worker.pid}), processed(engine)
         _wait(lambda: done(engine, bootstrap, events, dead_before), worker, 3600, "engine throughput")
+        cpu_ms = cpu.per_event(events - first)
         span, refused = commit_span(engine), dead_lettered(bootstrap) - dead_before
     finally:
         _stop(worker)
     peak = rss.stop()
     engine.dispose()
-    return Figures(ENGINE, events, events / span, peak_rss_mb=peak, note=f"({refused} refused)")
+    return Figures(ENGINE, events, events / span, peak_rss_mb=peak, note=f"({refused} refused)", cpu_ms=cpu_ms)
 
 
 def run_latency(
@@ -386,6 +428,15 @@ def run_latency(
         from kafka import KafkaProducer
 
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
+        assert fcm.pid is not None
+        cpu = CpuAccount(
+            {
+                "worker": worker.pid,
+                "dispatcher": dispatcher.pid,
+                "FCM peer": fcm.pid,
+                "producer (this process)": os.getpid(),
+            }
+        )
         started = time.monotonic()
         for i, mother in enumerate(mothers):
             event = _birth(mother, tag)
@@ -402,6 +453,7 @@ def run_latency(
             return dict(httpx.get(f"http://127.0.0.1:{port}/arrivals", timeout=30).json())
 
         _wait(lambda: len(arrivals()) >= count, worker, 1800, "latency run")
+        cpu_ms = cpu.per_event(count)
         with engine.connect() as connection:
             event_of = dict(
                 connection.execute(
@@ -419,7 +471,15 @@ def run_latency(
     latencies = sorted((got[n] - sent_at[e]) * 1000 for n, e in event_of.items() if n in got and e in sent_at)
     p50 = latencies[len(latencies) // 2]
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return Figures("engine latency", len(latencies), offered, p50_ms=p50, p99_ms=p99, note=f"offered {offered:,.0f}/s")
+    return Figures(
+        "engine latency",
+        len(latencies),
+        offered,
+        p50_ms=p50,
+        p99_ms=p99,
+        note=f"offered {offered:,.0f}/s",
+        cpu_ms=cpu_ms,
+    )
 
 
 def _birth(mother: str, tag: str) -> dict[str, Any]:
@@ -555,6 +615,14 @@ def table(figures: list[Figures]) -> str:
         p99 = f"{f.p99_ms:,.0f}" if f.p99_ms is not None else ""
         rss = f"{f.peak_rss_mb:,.0f}" if f.peak_rss_mb is not None else ""
         lines.append(f"| {f.name} {f.note} | {f.events:,} | {f.per_second:,.0f} | {p50} | {p99} | {rss} |")
+    for f in figures:
+        if f.cpu_ms:
+            total = f.cpu_ms.get("machine total", 0.0)
+            shares = ", ".join(f"{name} {ms:.2f}" for name, ms in f.cpu_ms.items() if name != "machine total")
+            capacity = (
+                f"; {os.cpu_count() or 1} cores give at most {(os.cpu_count() or 1) * 1000 / total:,.0f} events/s"
+            )
+            lines.append(f"\nCPU ms per event, {f.name} {f.note}: {total:.2f} ({shares})" + (capacity if total else ""))
     if engine and peer:
         lines.append(f"\nengine / peer: {engine.per_second / peer.per_second:.1f}x")
     if engine and ceiling:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from beforeservice import metrics
 from beforeservice.settings import Settings
 from beforeservice.wiring import push_sender, sessions
+from notifiers.doorbell import Doorbell
 from notifiers.outbox import dispatch_pending
 from notifiers.policy import DispatchPolicy
 from notifiers.push import PushSender
@@ -29,15 +30,21 @@ def run_dispatcher(settings: Settings, stop: threading.Event | None = None) -> N
     stop = stop or _stop_on_signals()
     outbox, push = sessions(settings), push_sender(settings)
     policy, templates = DispatchPolicy.of(settings), shared_templates()
-    log.info("dispatching the outbox every %.1fs (push: %s)", settings.dispatch_interval_seconds, bool(push))
-    while not stop.is_set():
-        try:
-            taken = dispatch_round(outbox, push, policy, templates)
-        except Exception:  # the rows stay pending; the next round tries again
-            log.exception("outbox dispatch failed")
-            taken = 0
-        if taken == 0:  # drained (or failed): wait for the next tick; otherwise go straight on
-            stop.wait(settings.dispatch_interval_seconds)
+    doorbell = Doorbell(settings.database_url, stop)
+    log.info(
+        "dispatching the outbox every %.1fs or when rung (push: %s)", settings.dispatch_interval_seconds, bool(push)
+    )
+    try:
+        while not stop.is_set():
+            try:
+                taken = dispatch_round(outbox, push, policy, templates)
+            except Exception:  # the rows stay pending; the next round tries again
+                log.exception("outbox dispatch failed")
+                taken = 0
+            if taken == 0:  # drained (or failed): wait for a ring or the next tick; otherwise go straight on
+                doorbell.wait(settings.dispatch_interval_seconds)
+    finally:
+        doorbell.close()
 
 
 def dispatch_round(

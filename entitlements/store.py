@@ -17,6 +17,7 @@ from entitlements.lifecycle import OPEN, EntitlementStatus
 from entitlements.matching import Offer, OpenEntitlement, StatusChange
 from entitlements.sealed_columns import SealedJSON
 from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
+from notifiers.doorbell import ring
 from notifiers.tables import NotificationRow
 
 _CHUNK = 500  # keeps IN-lists and bulk statements within every driver's parameter limits
@@ -348,6 +349,7 @@ def save_batch(
                 for n in notifications
             ],
         )
+        ring(session)  # dispatchers wake when this commits
 
 
 def _upsert_profiles(

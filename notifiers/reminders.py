@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from entitlements.lifecycle import OPEN
 from entitlements.tables import CitizenRow, EntitlementRow
+from notifiers.doorbell import ring
 from notifiers.offer_lines import offer_line
 from notifiers.preferences import template_languages
 from notifiers.rendering import REMINDER, NotificationTemplates
@@ -180,6 +181,8 @@ def send_reminder(
                 )
             )
             queued += 1
+        if queued:
+            ring(session)
     return queued
 
 

@@ -8,11 +8,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.broker import EmbeddedBroker
 from events.producer import AgencyProducer
+from notifiers.doorbell import CHANNEL
 from notifiers.tables import NotificationRow
 from tests.conftest import Component, wait_for
 from tests.support.births import birth_event, register_device, seed_household
@@ -57,3 +58,44 @@ def test_a_separate_dispatcher_sends_what_the_worker_committed(
         if dispatcher is not None:
             dispatcher.stop()
         worker.stop()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_dispatcher_wakes_when_the_worker_commits_not_at_its_next_poll(
+    broker: EmbeddedBroker,
+    sessions: sessionmaker[Session],
+    fcm: tuple[LocalFcmServer, Path],
+    engine_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Polling every 10 minutes, the dispatcher still pushes within seconds: the worker's commit rang the doorbell."""
+    server, _ = fcm
+    env = {**engine_env, "WORKER_DISPATCHES_OUTBOX": "false", "DISPATCH_INTERVAL_SECONDS": "600"}
+    seed_household(sessions, "hh-kim", ["m-kim", "f-kim"], "41110", date(2021, 5, 1))
+    register_device(sessions, "m-kim", "token-kim-phone")
+    dispatcher = Component("dispatcher", env, tmp_path / "logs")
+    worker: Component | None = None
+    try:
+        wait_for(lambda: listening(sessions), what="the dispatcher listening on the outbox doorbell")
+        worker = Component("worker", env, tmp_path / "logs")
+        producer = AgencyProducer(broker.bootstrap_servers)
+        producer.send(birth_event(mother="m-kim", father="f-kim", child="c-kim", birth_order=1))
+        producer.flush()
+        wait_for(lambda: len(statuses(sessions)) == 2, what="the worker committed both parents' notifications")
+        committed = time.monotonic()
+        wait_for(lambda: server.received, timeout=30, what="the push, long before the next poll")
+        assert time.monotonic() - committed < 30
+        assert [m["token"] for m in server.received] == ["token-kim-phone"]
+        assert statuses(sessions) == {"m-kim": "sent", "f-kim": "inbox_only"}
+    finally:
+        if worker is not None:
+            worker.stop()
+        dispatcher.stop()
+
+
+def listening(sessions: sessionmaker[Session]) -> bool:
+    with sessions() as session:
+        found = session.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE query = :listen"), {"listen": f"LISTEN {CHANNEL}"}
+        ).scalar()
+        return bool(found)
