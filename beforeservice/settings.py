@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     worker_id: str = Field(default="beforeservice-worker", description="Faust app id = Kafka consumer group")
     worker_batch_size: int = Field(default=500, description="Events per batch (one DB transaction per batch)")
     worker_batch_seconds: float = Field(default=0.2, description="Longest wait to fill a batch")
+    kafka_fetch_max_wait_ms: int = Field(
+        default=50, description="Longest a worker's fetch waits on the broker for new records (Faust fixes 1500)"
+    )
     worker_metrics_host: str = Field(default="127.0.0.1", description="Worker's Prometheus bind address")
     worker_metrics_port: int = Field(default=9101, description="Worker's Prometheus port; 0 disables")
     dispatch_interval_seconds: float = Field(default=0.5, description="How often the outbox is dispatched")

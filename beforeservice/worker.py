@@ -15,6 +15,7 @@ from prometheus_client import start_http_server
 
 from beforeservice import metrics
 from beforeservice.dispatcher import dispatch_round
+from beforeservice.kafka_fetch import use_fetch_wait
 from beforeservice.pipeline import BatchResult, Record
 from beforeservice.settings import get_settings
 from beforeservice.wiring import processor, push_sender, sessions
@@ -33,6 +34,7 @@ app = faust.App(
     datadir=f"{settings.data_dir}/faust",
     consumer_auto_offset_reset="earliest",
 )
+use_fetch_wait(app, settings.kafka_fetch_max_wait_ms)
 life_events = app.topic(
     LIFE_EVENTS,
     key_type=bytes,

@@ -28,7 +28,7 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
         yield items[start : start + size]
 
 
-def _among(
+def among(
     session: Session, column: ColumnElement[str] | InstrumentedAttribute[str], values: Sequence[str]
 ) -> ColumnElement[bool]:
     """`column IN values`: on PostgreSQL one array parameter (`= ANY(%s)`), so a 500-id lookup is planned as
@@ -158,8 +158,8 @@ def already_processed(session: Session, keys: Sequence[tuple[str, str]]) -> set[
         # one IN-list of row values is costly to plan, and sources are few.
         rows = session.execute(
             select(ProcessedEventRow.source, ProcessedEventRow.event_id).where(
-                _among(session, ProcessedEventRow.source, list({source for source, _ in chunk})),
-                _among(session, ProcessedEventRow.event_id, [event_id for _, event_id in chunk]),
+                among(session, ProcessedEventRow.source, list({source for source, _ in chunk})),
+                among(session, ProcessedEventRow.event_id, [event_id for _, event_id in chunk]),
             )
         )
         found.update(key for r in rows if (key := (r.source, r.event_id)) in wanted)
@@ -175,7 +175,7 @@ def households_of(session: Session, citizen_ids: Iterable[str]) -> dict[str, Hou
     household_of: dict[str, str] = {}
     for chunk in _chunks(ids):
         for row in session.execute(
-            select(CitizenRow.id, CitizenRow.household_id).where(_among(session, CitizenRow.id, chunk))
+            select(CitizenRow.id, CitizenRow.household_id).where(among(session, CitizenRow.id, chunk))
         ):
             household_of[row.id] = row.household_id
     households: dict[str, Household] = {}
@@ -183,12 +183,12 @@ def households_of(session: Session, citizen_ids: Iterable[str]) -> dict[str, Hou
     for chunk in _chunks(household_ids):
         # Rows as plain tuples, facts zipped by position: named access on a Row costs more than the query.
         for h_id, municipality, since, *values in session.execute(
-            select(*_HOUSEHOLD_COLUMNS).where(_among(session, HouseholdRow.id, chunk))
+            select(*_HOUSEHOLD_COLUMNS).where(among(session, HouseholdRow.id, chunk))
         ).tuples():
             facts = {name: v for name, v in zip(HOUSEHOLD_FACTS, values, strict=True) if v is not None}
             households[h_id] = Household(h_id, municipality, since, facts=facts)
         for c_id, h_id, role, born, order, *values in session.execute(
-            select(*_CITIZEN_COLUMNS).where(_among(session, CitizenRow.household_id, chunk))
+            select(*_CITIZEN_COLUMNS).where(among(session, CitizenRow.household_id, chunk))
         ).tuples():
             person_facts = {name: v for name, v in zip(PERSON_FACTS, values, strict=True) if v is not None}
             households[h_id].members[c_id] = Citizen(c_id, h_id, role, born, order, person_facts)
@@ -241,7 +241,7 @@ def open_entitlements(session: Session, household_ids: Iterable[str]) -> list[Op
                 EntitlementRow.household_id,
                 EntitlementRow.status,
                 EntitlementRow.amount_krw,
-            ).where(_among(session, EntitlementRow.household_id, chunk), EntitlementRow.status.in_(states))
+            ).where(among(session, EntitlementRow.household_id, chunk), EntitlementRow.status.in_(states))
         )
         found.extend(
             OpenEntitlement(
@@ -257,7 +257,7 @@ def households_by_id(session: Session, household_ids: Iterable[str]) -> dict[str
     members: dict[str, str] = {}
     for chunk in _chunks(list(set(household_ids))):
         rows = session.execute(
-            select(CitizenRow.household_id, CitizenRow.id).where(_among(session, CitizenRow.household_id, chunk))
+            select(CitizenRow.household_id, CitizenRow.id).where(among(session, CitizenRow.household_id, chunk))
         )
         for row in rows:
             members.setdefault(row.household_id, row.id)
@@ -291,7 +291,7 @@ def languages_of(session: Session, citizen_ids: Iterable[str]) -> dict[str, str]
     result: dict[str, str] = {}
     for chunk in _chunks(list(set(citizen_ids))):
         rows = session.execute(
-            select(CitizenRow.id, CitizenRow.preferred_language).where(_among(session, CitizenRow.id, chunk))
+            select(CitizenRow.id, CitizenRow.preferred_language).where(among(session, CitizenRow.id, chunk))
         )
         result.update((r.id, r.preferred_language) for r in rows)
     return result
@@ -407,7 +407,7 @@ def _split(
     unknown = [i for i, before, _, _ in unique.values() if before is None or not trust_snapshot]
     existing: set[str] = set()
     for chunk in _chunks(unknown):
-        existing.update(session.scalars(select(model.id).where(_among(session, model.id, chunk))))
+        existing.update(session.scalars(select(model.id).where(among(session, model.id, chunk))))
     new, old = [], []
     for key, before, now_values, obj in unique.values():
         if before is not None and trust_snapshot:

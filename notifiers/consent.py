@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from entitlements.store import among
 from notifiers.policy import CHANNELS
 from notifiers.tables import ConsentEventRow, ConsentRow
 
@@ -77,7 +78,7 @@ def consented(session: Session, citizen_ids: Iterable[str], channel: str) -> set
         return set()
     rows = session.execute(
         select(ConsentRow.citizen_id, ConsentRow.category).where(
-            ConsentRow.citizen_id.in_(ids), ConsentRow.channel == channel, ConsentRow.withdrawn_at.is_(None)
+            among(session, ConsentRow.citizen_id, ids), ConsentRow.channel == channel, ConsentRow.withdrawn_at.is_(None)
         )
     )
     return {(r.citizen_id, r.category) for r in rows}

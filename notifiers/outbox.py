@@ -23,7 +23,7 @@ from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from entitlements.lifecycle import OPEN, EntitlementStatus
-from entitlements.store import bulk_insert
+from entitlements.store import among, bulk_insert
 from entitlements.tables import CitizenRow, EntitlementRow
 from notifiers.consent import consented
 from notifiers.policy import DispatchPolicy
@@ -212,7 +212,10 @@ def dispatch_pending(
         if notified:
             session.execute(
                 update(EntitlementRow)
-                .where(EntitlementRow.id.in_(notified), EntitlementRow.status == EntitlementStatus.MATCHED.value)
+                .where(
+                    among(session, EntitlementRow.id, notified),
+                    EntitlementRow.status == EntitlementStatus.MATCHED.value,
+                )
                 .values(status=EntitlementStatus.NOTIFIED.value, updated_at=now)
             )
     return result
@@ -254,7 +257,9 @@ def _cancel_for_the_deceased(session: Session, rows: list[_Claim], result: Dispa
     """A recipient who died is unreachable: their notifications are cancelled, whoever forgot to."""
     recipients = list({r.recipient_id for r in rows})
     dead = set(
-        session.scalars(select(CitizenRow.id).where(CitizenRow.id.in_(recipients), CitizenRow.deceased_on.is_not(None)))
+        session.scalars(
+            select(CitizenRow.id).where(among(session, CitizenRow.id, recipients), CitizenRow.deceased_on.is_not(None))
+        )
     )
     alive = []
     for row in rows:
@@ -277,7 +282,7 @@ def _bundles(session: Session, rows: Sequence[_Claim]) -> dict[str, _Bundle]:
                 EntitlementRow.payment,
                 EntitlementRow.deadline,
                 EntitlementRow.status,
-            ).where(EntitlementRow.id.in_(offer_ids))
+            ).where(among(session, EntitlementRow.id, offer_ids))
         )
     }
     bundles: dict[str, _Bundle] = {}
@@ -301,7 +306,7 @@ def _push_targets(session: Session, rows: Sequence[_Claim]) -> dict[str, list[st
     allowed = consented(session, recipients, PUSH)
     tokens: dict[str, list[str]] = {}
     for d in session.execute(
-        select(DeviceRow.citizen_id, DeviceRow.token).where(DeviceRow.citizen_id.in_(list(recipients)))
+        select(DeviceRow.citizen_id, DeviceRow.token).where(among(session, DeviceRow.citizen_id, list(recipients)))
     ):
         tokens.setdefault(d.citizen_id, []).append(d.token)
     return {
@@ -337,7 +342,7 @@ def _apply_budget(
     history: dict[str, list[datetime]] = {}
     n = _NOTIFICATIONS.c
     query = select(n.recipient_id, n.dispatched_at).where(
-        n.recipient_id.in_(list(waiting)),
+        among(session, n.recipient_id, list(waiting)),
         n.channel == PUSH,
         n.dispatch_status == "sent",
         n.dispatched_at > now - timedelta(days=7),

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from entitlements.store import among
 from entitlements.tables import CitizenRow
 from notifiers.rendering import EASY_READ, LANGUAGES, language_of
 from notifiers.tables import PreferenceRow
@@ -38,5 +39,5 @@ def template_languages(session: Session, citizen_ids: Iterable[str]) -> dict[str
     ids = list(set(citizen_ids))
     if not ids:
         return {}
-    rows = session.scalars(select(PreferenceRow).where(PreferenceRow.citizen_id.in_(ids)))
+    rows = session.scalars(select(PreferenceRow).where(among(session, PreferenceRow.citizen_id, ids)))
     return {r.citizen_id: language_of(r.language, r.easy_read) for r in rows}
