@@ -47,7 +47,7 @@ test-unit: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy events rules_engine entitlements notifiers beforeservice
+	$(BIN)/mypy events rules_engine entitlements notifiers beforeservice tests
 
 schemas: install
 	$(BIN)/beforeservice schemas export docs/schemas

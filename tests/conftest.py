@@ -8,6 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,32 @@ def engine_env(
         }
     )
     return env
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The real parts an end-to-end test runs engine processes against, and their environment."""
+
+    broker: EmbeddedBroker
+    sessions: sessionmaker[Session]
+    fcm: LocalFcmServer
+    env: dict[str, str]
+    tmp_path: Path
+
+    @property
+    def logs(self) -> Path:
+        return self.tmp_path / "logs"
+
+
+@pytest.fixture
+def stack(
+    broker: EmbeddedBroker,
+    sessions: sessionmaker[Session],
+    fcm: tuple[LocalFcmServer, Path],
+    engine_env: dict[str, str],
+    tmp_path: Path,
+) -> Stack:
+    return Stack(broker, sessions, fcm[0], engine_env, tmp_path)
 
 
 TOKEN_SECRET = "test-secret-" + uuid.uuid4().hex

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import time
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from beforeservice.broker import EmbeddedBroker
 from events.producer import AgencyProducer
 from notifiers.doorbell import CHANNEL
 from notifiers.tables import NotificationRow
-from tests.conftest import Component, wait_for
+from tests.conftest import Component, Stack, wait_for
 from tests.support.births import birth_event, register_device, seed_household
-from tests.support.fcm_server import LocalFcmServer
 
 pytestmark = pytest.mark.integration
 
@@ -28,14 +25,8 @@ def statuses(sessions: sessionmaker[Session]) -> dict[str, str]:
         return {recipient: status for recipient, status in rows}
 
 
-def test_a_separate_dispatcher_sends_what_the_worker_committed(
-    broker: EmbeddedBroker,
-    sessions: sessionmaker[Session],
-    fcm: tuple[LocalFcmServer, Path],
-    engine_env: dict[str, str],
-    tmp_path: Path,
-) -> None:
-    server, _ = fcm
+def test_a_separate_dispatcher_sends_what_the_worker_committed(stack: Stack) -> None:
+    broker, sessions, server, engine_env, tmp_path = stack.broker, stack.sessions, stack.fcm, stack.env, stack.tmp_path
     env = {**engine_env, "WORKER_DISPATCHES_OUTBOX": "false"}
     seed_household(sessions, "hh-park", ["m-park", "f-park"], "41110", date(2021, 5, 1))
     register_device(sessions, "m-park", "token-park-phone")
@@ -61,15 +52,9 @@ def test_a_separate_dispatcher_sends_what_the_worker_committed(
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_the_dispatcher_wakes_when_the_worker_commits_not_at_its_next_poll(
-    broker: EmbeddedBroker,
-    sessions: sessionmaker[Session],
-    fcm: tuple[LocalFcmServer, Path],
-    engine_env: dict[str, str],
-    tmp_path: Path,
-) -> None:
+def test_the_dispatcher_wakes_when_the_worker_commits_not_at_its_next_poll(stack: Stack) -> None:
     """Polling every 10 minutes, the dispatcher still pushes within seconds: the worker's commit rang the doorbell."""
-    server, _ = fcm
+    broker, sessions, server, engine_env, tmp_path = stack.broker, stack.sessions, stack.fcm, stack.env, stack.tmp_path
     env = {**engine_env, "WORKER_DISPATCHES_OUTBOX": "false", "DISPATCH_INTERVAL_SECONDS": "600"}
     seed_household(sessions, "hh-kim", ["m-kim", "f-kim"], "41110", date(2021, 5, 1))
     register_device(sessions, "m-kim", "token-kim-phone")

@@ -109,8 +109,13 @@ def test_milestone_move_application_and_unknown_death(
         DEAD_LETTERS, bootstrap_servers=broker.bootstrap_servers, auto_offset_reset="earliest", consumer_timeout_ms=2000
     )
     letters: list[dict[str, str]] = []
+
+    def drain() -> list[dict[str, str]]:
+        letters.extend(json.loads(m.value) for m in consumer)
+        return letters
+
     wait_for(
-        lambda: letters.extend(json.loads(m.value) for m in consumer) or letters,
+        drain,
         timeout=60,
         what="the dead letter of the unknown death",
     )

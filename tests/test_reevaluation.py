@@ -49,13 +49,13 @@ def test_rule_change_corrects_amounts_and_shadow_mode_writes_nothing(
         processor.process([Record("life-events", 0, n, None, event.to_structured(), [])])
     assert [o.amount_krw for o in allowances(sessions)] == [100_000] * 3
 
-    changed = tmp_path / "catalog"
-    shutil.copytree(CATALOG_DIR, changed)
-    allowance = changed / "birth" / "child_allowance.yaml"
+    new_catalog = tmp_path / "catalog"
+    shutil.copytree(CATALOG_DIR, new_catalog)
+    allowance = new_catalog / "birth" / "child_allowance.yaml"
     text = allowance.read_text(encoding="utf-8")
     assert "2018-09-01: 100000" in text
     allowance.write_text(text.replace("2018-09-01: 100000", "2018-09-01: 100000\n      2026-06-01: 120000"))
-    new_law = load_catalog(changed)
+    new_law = load_catalog(new_catalog)
 
     births_notified = len(notices(sessions))
     shadow = reevaluate_benefit(sessions, new_law, "child_allowance", date(2026, 6, 1), dry_run=True)

@@ -94,7 +94,7 @@ def test_column_types_seal_on_bind_and_open_on_result() -> None:
         assert text_type.process_result_value(stored, None) == TEXT  # type: ignore[arg-type]
         trace = [{"when": "child.age_months < 96", "holds": True, "reason_ko": "만 8세 미만"}]
         sealed_trace = json_type.process_bind_param(trace, None)  # type: ignore[arg-type]
-        assert "만 8세" not in sealed_trace and json.dumps(trace) not in sealed_trace
+        assert sealed_trace is not None and "만 8세" not in sealed_trace and json.dumps(trace) not in sealed_trace
         assert json_type.process_result_value(sealed_trace, None) == trace  # type: ignore[arg-type]
         assert text_type.process_bind_param(None, None) is None  # type: ignore[arg-type]
         with pytest.raises(SealingError, match=r"entitlements\.trace"):

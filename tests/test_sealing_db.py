@@ -7,11 +7,11 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Table, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -284,7 +284,12 @@ def test_the_sql_backfill_seals_what_it_computed(engine: Engine) -> None:
     use_keys(K1)
     on = date(2025, 6, 30)
     with engine.begin() as connection:
-        synth.load(connection, HouseholdRow.__table__, CitizenRow.__table__, synth.households(300, seed=7, on=on))
+        synth.load(
+            connection,
+            cast(Table, HouseholdRow.__table__),
+            cast(Table, CitizenRow.__table__),
+            synth.households(300, seed=7, on=on),
+        )
         report = backfill(connection, load_catalog(CATALOG_DIR).benefits["child_allowance"], on)
     assert report.inserted > 0
     sessions = session_factory(engine)

@@ -118,6 +118,16 @@ def expected_offers() -> dict[int, int]:
     return found
 
 
+def births_to_registered_mothers(
+    sessions: sessionmaker[Session], seed: int, count: int | None = None
+) -> tuple[list[Birth], dict[int, int]]:
+    """The stream a fault test feeds (every mother with a phone and push consent) and the offers each of its
+    templates must produce."""
+    stream = births(EVENTS if count is None else count, seed=seed)
+    register_mothers(sessions, stream)
+    return stream, expected_offers()
+
+
 def register_mothers(sessions: sessionmaker[Session], stream: list[Birth]) -> None:
     """A phone and push consent for every mother (fathers stay inbox-only), in bulk."""
     now = datetime.now(UTC)

@@ -7,15 +7,13 @@ import asyncio
 import contextlib
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
 
-from beforeservice.broker import EmbeddedBroker, free_port
+from beforeservice.broker import free_port
+from tests.conftest import Stack
 from tests.faults import harness
-from tests.support.fcm_server import LocalFcmServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 OUTAGE_SECONDS = 10.0
@@ -80,17 +78,9 @@ class CuttableProxy:
         self._loop.call_soon_threadsafe(setattr, self, "_up", True)
 
 
-def test_database_cut_for_ten_seconds_pauses_and_resumes(
-    broker: EmbeddedBroker,
-    sessions: sessionmaker[Session],
-    fcm: tuple[LocalFcmServer, Path],
-    engine_env: dict[str, str],
-    tmp_path: Path,
-) -> None:
-    server, _ = fcm
-    offers_of = harness.expected_offers()
-    stream = harness.births(harness.EVENTS, seed=3)
-    harness.register_mothers(sessions, stream)
+def test_database_cut_for_ten_seconds_pauses_and_resumes(stack: Stack) -> None:
+    broker, sessions, server, engine_env, tmp_path = stack.broker, stack.sessions, stack.fcm, stack.env, stack.tmp_path
+    stream, offers_of = harness.births_to_registered_mothers(sessions, seed=3)
     real = make_url(engine_env["DATABASE_URL"])
     with CuttableProxy(real.host or "127.0.0.1", real.port or 5432) as proxy:
         proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)

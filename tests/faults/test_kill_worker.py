@@ -5,14 +5,11 @@ from __future__ import annotations
 import random
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
-from beforeservice.broker import EmbeddedBroker
+from tests.conftest import Stack
 from tests.faults import harness
-from tests.support.fcm_server import LocalFcmServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 KILLS = 10
@@ -21,17 +18,9 @@ KILLS = 10
 PACE = harness.EVENTS / (KILLS * 16)
 
 
-def test_worker_killed_ten_times_loses_and_duplicates_nothing(
-    broker: EmbeddedBroker,
-    sessions: sessionmaker[Session],
-    fcm: tuple[LocalFcmServer, Path],
-    engine_env: dict[str, str],
-    tmp_path: Path,
-) -> None:
-    server, _ = fcm
-    offers_of = harness.expected_offers()
-    stream = harness.births(harness.EVENTS, seed=1)
-    harness.register_mothers(sessions, stream)
+def test_worker_killed_ten_times_loses_and_duplicates_nothing(stack: Stack) -> None:
+    broker, sessions, server, engine_env, tmp_path = stack.broker, stack.sessions, stack.fcm, stack.env, stack.tmp_path
+    stream, offers_of = harness.births_to_registered_mothers(sessions, seed=1)
     worker = harness.Worker(harness.fault_env(engine_env), tmp_path / "logs")
     rng = random.Random(20240305)
     feeding = threading.Thread(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,11 +11,10 @@ from kafka.errors import MessageSizeTooLargeError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from beforeservice.broker import EmbeddedBroker
 from entitlements.tables import ProcessedEventRow
 from events.topics import DEAD_LETTERS, LIFE_EVENTS
+from tests.conftest import Stack
 from tests.faults import harness
-from tests.support.fcm_server import LocalFcmServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 TEN_MB = 10 * 1024 * 1024
@@ -44,7 +42,9 @@ def poisons(count: int, template: bytes) -> list[tuple[str, bytes, list[tuple[st
             "'type'",
         ),
     ]
-    out = [("10 MB body", _dump({**valid, "padding": "x" * TEN_MB}, 0), [], "bytes")]
+    out: list[tuple[str, bytes, list[tuple[str, bytes]], str]] = [
+        ("10 MB body", _dump({**valid, "padding": "x" * TEN_MB}, 0), [], "bytes")
+    ]
     for i in range(count - 1):
         kind, make, needle = kinds[i % len(kinds)]
         value, headers = make(i)
@@ -92,14 +92,8 @@ def dead_letters(bootstrap: str, expected: int) -> dict[tuple[int, int], dict[st
     return letters
 
 
-def test_one_percent_poison_is_dead_lettered_and_good_events_flow(
-    broker: EmbeddedBroker,
-    sessions: sessionmaker[Session],
-    fcm: tuple[LocalFcmServer, Path],
-    engine_env: dict[str, str],
-    tmp_path: Path,
-) -> None:
-    server, _ = fcm
+def test_one_percent_poison_is_dead_lettered_and_good_events_flow(stack: Stack) -> None:
+    broker, sessions, server, engine_env, tmp_path = stack.broker, stack.sessions, stack.fcm, stack.env, stack.tmp_path
     offers_of = harness.expected_offers()
     half = max(harness.EVENTS // 2, 1000)
     warm, clean, mixed = (harness.births(n, seed=s, tag="p") for n, s in ((200, 7), (half, 8), (half, 9)))

@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
-from beforeservice.broker import EmbeddedBroker
+from tests.conftest import Stack
 from tests.faults import harness
-from tests.support.fcm_server import LocalFcmServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
 
-def test_second_worker_joins_and_first_leaves_mid_stream(
-    broker: EmbeddedBroker,
-    sessions: sessionmaker[Session],
-    fcm: tuple[LocalFcmServer, Path],
-    engine_env: dict[str, str],
-    tmp_path: Path,
-) -> None:
-    server, _ = fcm
-    offers_of = harness.expected_offers()
-    stream = harness.births(harness.EVENTS, seed=2)
-    harness.register_mothers(sessions, stream)
+def test_second_worker_joins_and_first_leaves_mid_stream(stack: Stack) -> None:
+    broker, sessions, server, engine_env, tmp_path = stack.broker, stack.sessions, stack.fcm, stack.env, stack.tmp_path
+    stream, offers_of = harness.births_to_registered_mothers(sessions, seed=2)
     env = harness.fault_env(engine_env)
     first = harness.Worker({**env, "DATA_DIR": str(tmp_path / "var-a")}, tmp_path / "logs", "a")
     second = harness.Worker({**env, "DATA_DIR": str(tmp_path / "var-b")}, tmp_path / "logs", "b")

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from beforeservice.broker import EmbeddedBroker
 from entitlements.tables import EntitlementRow
 from events.topics import LIFE_EVENTS
 from notifiers.tables import NotificationRow
+from tests.conftest import Stack
 from tests.faults import harness
-from tests.support.fcm_server import LocalFcmServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
@@ -42,17 +40,9 @@ def counts(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
         )
 
 
-def test_replay_from_offset_zero_matches_and_notifies_nothing_new(
-    broker: EmbeddedBroker,
-    sessions: sessionmaker[Session],
-    fcm: tuple[LocalFcmServer, Path],
-    engine_env: dict[str, str],
-    tmp_path: Path,
-) -> None:
-    server, _ = fcm
-    offers_of = harness.expected_offers()
-    stream = harness.births(harness.EVENTS, seed=6)
-    harness.register_mothers(sessions, stream)
+def test_replay_from_offset_zero_matches_and_notifies_nothing_new(stack: Stack) -> None:
+    broker, sessions, server, engine_env, tmp_path = stack.broker, stack.sessions, stack.fcm, stack.env, stack.tmp_path
+    stream, offers_of = harness.births_to_registered_mothers(sessions, seed=6)
     env = harness.fault_env(engine_env)
     original = harness.Worker(env, tmp_path / "logs", "original")
     original.start()

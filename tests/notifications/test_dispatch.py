@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from entitlements.tables import CitizenRow, EntitlementRow
 from notifiers import consent, devices
 from notifiers.fcm import FcmPushSender
-from notifiers.outbox import dispatch_pending
+from notifiers.outbox import DispatchResult, dispatch_pending
 from notifiers.policy import DispatchPolicy
 from notifiers.preferences import set_preferences
 from notifiers.rendering import shared_templates
@@ -24,13 +25,15 @@ pytestmark = pytest.mark.integration
 NIGHT = T0 + timedelta(hours=12)  # 22:00 in Seoul
 
 
-def dispatch(sessions: sessionmaker[Session], sender: FcmPushSender | None, now: datetime = T0, **policy: object):
+def dispatch(
+    sessions: sessionmaker[Session], sender: FcmPushSender | None, now: datetime = T0, **policy: Any
+) -> DispatchResult:
     return dispatch_pending(
         sessions,
         sender,
         policy=DispatchPolicy(**policy),
         templates=shared_templates(),
-        now=now,  # type: ignore[arg-type]
+        now=now,
     )
 
 

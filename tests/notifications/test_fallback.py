@@ -4,14 +4,14 @@ through the real HttpMessageGateway against the local provider."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from entitlements.tables import EntitlementRow
-from notifiers.fallback import escalate_unopened, mark_opened
+from notifiers.fallback import FallbackResult, escalate_unopened, mark_opened
 from notifiers.fcm import FcmPushSender
 from notifiers.gateway import HttpMessageGateway
 from notifiers.outbox import dispatch_pending
@@ -34,7 +34,9 @@ def gateway(gateway_server: LocalMessageGateway) -> Iterator[HttpMessageGateway]
     client.close()
 
 
-def escalate(sessions: sessionmaker[Session], gateway: HttpMessageGateway | None, now=LATER):  # type: ignore[no-untyped-def]
+def escalate(
+    sessions: sessionmaker[Session], gateway: HttpMessageGateway | None, now: datetime = LATER
+) -> FallbackResult:
     return escalate_unopened(sessions, gateway, shared_templates(), POLICY, now)
 
 

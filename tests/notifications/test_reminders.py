@@ -36,7 +36,9 @@ def scheduler(database_url: str) -> Iterator[BackgroundScheduler]:
     running.shutdown(wait=False)
 
 
-def plan(scheduler: BackgroundScheduler, sessions: sessionmaker[Session], database_url: str, now: datetime):  # type: ignore[no-untyped-def]
+def plan(
+    scheduler: BackgroundScheduler, sessions: sessionmaker[Session], database_url: str, now: datetime
+) -> tuple[int, int]:
     kwargs = {"database_url": database_url, "timezone": "Asia/Seoul"}
     return plan_reminders(scheduler, sessions, _reminder_job, kwargs, now, (14, 3), SEOUL)
 

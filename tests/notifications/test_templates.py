@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from notifiers.rendering import LANGUAGES, TEMPLATE_OF_EVENT, TEMPLATES, NotificationTemplates, TemplateProblem
 
-OFFERS = [
+OFFERS: list[dict[str, Any]] = [
     {
         "benefit_id": "parental_benefit",
         "name_ko": "부모급여",

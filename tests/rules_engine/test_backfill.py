@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
+from typing import cast
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Table, func, select
 from typer.testing import CliRunner
 
 from beforeservice import synth
@@ -25,7 +26,12 @@ ON = date(2025, 6, 30)
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     with engine.begin() as connection:
-        synth.load(connection, HouseholdRow.__table__, CitizenRow.__table__, synth.households(5000, seed=21, on=ON))
+        synth.load(
+            connection,
+            cast(Table, HouseholdRow.__table__),
+            cast(Table, CitizenRow.__table__),
+            synth.households(5000, seed=21, on=ON),
+        )
     yield engine
     engine.dispose()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Boolean, Column, Date, Integer, MetaData, String, Table, create_engine, select
+from sqlalchemy.types import TypeEngine
 
 from rules_engine.expressions import UNKNOWN, compile_expression, parse
 from rules_engine.facts import DERIVED, FACTS, situation
@@ -17,7 +18,7 @@ from rules_engine.sql import expression_sql
 
 ON = date(2025, 6, 30)
 INT_FACTS = ["child.birth_order", "household.months_resident", "household.members_count", "person.insured_days"]
-SQL_TYPES = {int: Integer(), str: String(), bool: Boolean(), date: Date()}
+SQL_TYPES: dict[type, TypeEngine[Any]] = {int: Integer(), str: String(), bool: Boolean(), date: Date()}
 
 
 class _Grammar:

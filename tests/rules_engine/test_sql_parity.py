@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Table, select
 from sqlalchemy.orm import Session
 
 from beforeservice import synth
@@ -29,8 +29,8 @@ from tests.rules_engine.random_profiles import random_households
 
 CATALOG = load_catalog(CATALOG_DIR)
 DATES = [date(2023, 1, 15), date(2024, 3, 5), date(2025, 6, 30), date(2026, 2, 1)]
-CITIZENS = CitizenRow.__table__
-HOUSEHOLDS = HouseholdRow.__table__
+CITIZENS = cast(Table, CitizenRow.__table__)
+HOUSEHOLDS = cast(Table, HouseholdRow.__table__)
 
 
 @pytest.fixture

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from typing import cast
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from beforeservice import synth
 from beforeservice.database import make_engine
@@ -45,7 +46,12 @@ def test_distributions_look_like_korea() -> None:
 def test_bulk_load(database_url: str) -> None:
     engine = make_engine(database_url)
     with engine.begin() as connection:
-        loaded = synth.load(connection, HouseholdRow.__table__, CitizenRow.__table__, synth.households(30_000, seed=2))
+        loaded = synth.load(
+            connection,
+            cast(Table, HouseholdRow.__table__),
+            cast(Table, CitizenRow.__table__),
+            synth.households(30_000, seed=2),
+        )
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(CitizenRow)).scalar_one() == loaded >= 30_000
         assert connection.execute(select(func.count()).select_from(HouseholdRow)).scalar_one() > 10_000

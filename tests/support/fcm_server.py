@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs
 
 from cryptography.hazmat.primitives import serialization
@@ -107,7 +107,7 @@ class LocalFcmServer:
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def start(self) -> LocalFcmServer:
+    def start(self) -> Self:
         self._httpd = _Server((self._host, self._port), _Handler, self)
         # A short poll interval keeps stop() (and so each test's teardown) fast.
         self._thread = threading.Thread(
@@ -126,7 +126,7 @@ class LocalFcmServer:
             self._thread.join(timeout=5)
         self._httpd = None
 
-    def __enter__(self) -> LocalFcmServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
