@@ -52,6 +52,7 @@ from rules_engine.catalog import Benefit
 from rules_engine.eligibility import Eligibility
 from rules_engine.evaluation import ConditionOutcome, Decision
 from rules_engine.explanation import reason
+from rules_engine.facts import to_ask_for
 from rules_engine.sql import BenefitSql, add_days, benefit_sql, date_value, facts_read, floor_div, whole_months
 
 BACKFILL_SOURCE = "urn:beforeservice:backfill"
@@ -206,15 +207,19 @@ def sweep(benefit: Benefit, on: date, citizens: Table | None = None, households:
 def _absent(benefit: Benefit, decided: BenefitSql) -> list[tuple[str, ColumnElement[Any]]]:
     """Per fact (sorted), whether it is one of the missing ones of evaluation.evaluate_benefit: absent, and read
     by a condition that was unknown or by an amount that was."""
-    why: dict[str, list[ColumnElement[Any]]] = {}
+    # Keyed by the fact reported (a derived fact's source); a derived fact is NULL exactly when its source is, so
+    # any fact read that reports under that name tells whether it is absent.
+    why: dict[str, tuple[str, list[ColumnElement[Any]]]] = {}
     for condition, held in zip(benefit.conditions, decided.conditions, strict=True):
         for name in condition.expression.facts:
-            why.setdefault(name, []).append(held.is_(None))
+            why.setdefault(to_ask_for(name), (name, []))[1].append(held.is_(None))
     if benefit.amount is not None:
         for name in benefit.amount.facts:
-            why.setdefault(name, []).append(decided.amount.is_(None))
+            why.setdefault(to_ask_for(name), (name, []))[1].append(decided.amount.is_(None))
     undetermined = decided.eligibility == Eligibility.UNDETERMINED.value
-    return [(name, and_(undetermined, decided.facts[name].is_(None), or_(*w))) for name, w in sorted(why.items())]
+    return [
+        (asked, and_(undetermined, decided.facts[read].is_(None), or_(*w))) for asked, (read, w) in sorted(why.items())
+    ]
 
 
 def _concat(parts: list[ColumnElement[Any]]) -> ColumnElement[Any]:

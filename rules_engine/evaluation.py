@@ -17,7 +17,7 @@ from typing import Any
 from rules_engine.catalog import Benefit, Catalog
 from rules_engine.eligibility import Eligibility
 from rules_engine.expressions import UNKNOWN, UNKNOWN_NAME, Emitter, parse
-from rules_engine.facts import FACTS, situation
+from rules_engine.facts import FACTS, situation, to_ask_for
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ def _compile_benefit(benefit: Benefit) -> _Decide:
             namespace[f"_o{index}_{holds}"] = ConditionOutcome(
                 condition.expression.source, holds, condition.reason, condition.reference
             )
-        namespace[f"_facts{index}"] = tuple(sorted(condition.expression.facts))
+        namespace[f"_facts{index}"] = _asked(condition.expression.facts)
         # `code` numbers the outcomes in base 3 (true 0, false 1, unknown 2) for the interning key below.
         lines += [
             f"    if {value} is {UNKNOWN_NAME}:",
@@ -192,16 +192,16 @@ def _compile_benefit(benefit: Benefit) -> _Decide:
     for index in range(len(benefit.conditions)):
         lines += [
             f"            if t{index} is _o{index}_None:",
-            f"                absent.update([f for f in _facts{index} if f not in facts])",
+            f"                absent.update([asked for f, asked in _facts{index} if f not in facts])",
         ]
     if benefit.amount is not None:
         emitter.lines = []
         amount = emitter.emit(parse(benefit.amount.source), 2)
-        namespace["_amount_facts"] = tuple(sorted(benefit.amount.facts))
+        namespace["_amount_facts"] = _asked(benefit.amount.facts)
         lines += emitter.lines
         lines += [
             f"        if {amount} is {UNKNOWN_NAME}:",
-            "            absent = (absent or set()) | {f for f in _amount_facts if f not in facts}",
+            "            absent = (absent or set()) | {asked for f, asked in _amount_facts if f not in facts}",
             "            verdict = _UNDETERMINED",
             "        else:",
             f"            amount = int({amount})",
@@ -242,3 +242,8 @@ def _compile_benefit(benefit: Benefit) -> _Decide:
     exec(compile(code, f"<benefit: {benefit.id}>", "exec"), namespace)  # only validated names and literals
     decide: _Decide = namespace["_decide"]
     return decide
+
+
+def _asked(facts: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """(fact read, fact to report when it is absent): a derived fact is missing because its source is."""
+    return tuple((f, to_ask_for(f)) for f in sorted(facts))

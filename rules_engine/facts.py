@@ -37,7 +37,20 @@ FACTS: dict[str, type] = {
     "household.is_couple": bool,
 }
 
-DERIVED = frozenset({"child.age_days", "child.age_months", "person.age_years", "person.age_months"})
+# Derived facts and the given fact each comes from. What a caseworker can ask for is the source: a rule that reads
+# "person.age_years" cannot tell because "person.birth_date" is unknown, so that is the missing fact reported.
+DERIVED_FROM = {
+    "child.age_days": "child.birth_date",
+    "child.age_months": "child.birth_date",
+    "person.age_years": "person.birth_date",
+    "person.age_months": "person.birth_date",
+}
+DERIVED = frozenset(DERIVED_FROM)
+
+
+def to_ask_for(fact: str) -> str:
+    """The given fact to ask for when `fact` is missing (itself, unless it is derived)."""
+    return DERIVED_FROM.get(fact, fact)
 
 
 def whole_months_between(start: date, end: date) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 from rules_engine.catalog import Benefit, Catalog
 from rules_engine.eligibility import Eligibility
 from rules_engine.expressions import UNKNOWN, ExpressionError, date_literal, dotted, list_literal, parse
-from rules_engine.facts import situation
+from rules_engine.facts import situation, to_ask_for
 
 _COMPARE: dict[type[ast.cmpop], Any] = {
     ast.Eq: lambda a, b: a == b,
@@ -114,7 +114,7 @@ def interpret_benefit(benefit: Benefit, facts: Mapping[str, Any], on: date) -> V
         value = interpret(_tree(condition.expression.source), facts, params)
         if value is UNKNOWN:
             holds.append(None)
-            missing.update(f for f in condition.expression.facts if f not in facts)
+            missing.update(to_ask_for(f) for f in condition.expression.facts if f not in facts)
         else:
             holds.append(bool(value))
     if False in holds:
@@ -124,7 +124,7 @@ def interpret_benefit(benefit: Benefit, facts: Mapping[str, Any], on: date) -> V
     if benefit.amount is not None:
         value = interpret(_tree(benefit.amount.source), facts, params)
         if value is UNKNOWN:
-            missing.update(f for f in benefit.amount.facts if f not in facts)
+            missing.update(to_ask_for(f) for f in benefit.amount.facts if f not in facts)
             eligibility = Eligibility.UNDETERMINED
         else:
             amount = int(value)
