@@ -575,25 +575,14 @@ def run_peer(
 
 def peer_app() -> Any:
     """The straightforward Faust agent: each event decoded, matched and committed in its own transaction."""
-    import faust
-
+    from beforeservice.faust_app import raw_topic, worker_app
     from beforeservice.pipeline import Record
     from beforeservice.settings import get_settings
     from beforeservice.wiring import processor
 
     settings = get_settings()
-    Path(settings.data_dir, "faust").mkdir(parents=True, exist_ok=True)
-    app = faust.App(
-        settings.worker_id,
-        broker=f"kafka://{settings.bootstrap_servers}",
-        store="memory://",
-        web_enabled=False,
-        topic_partitions=PARTITIONS,
-        datadir=f"{settings.data_dir}/faust",
-        consumer_auto_offset_reset="earliest",
-    )
-    topic = app.topic(LIFE_EVENTS, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    dead = app.topic(DEAD_LETTERS, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    app = worker_app(settings)  # the worker's own consumer settings: only the work per event differs
+    topic, dead = raw_topic(app, LIFE_EVENTS), raw_topic(app, DEAD_LETTERS)
     work = processor(settings)
 
     @app.agent(topic)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
 import faust
 from prometheus_client import start_http_server
 
 from beforeservice import metrics
 from beforeservice.dispatcher import dispatch_round
-from beforeservice.kafka_fetch import use_fetch_wait
+from beforeservice.faust_app import raw_topic, worker_app
 from beforeservice.pipeline import BatchResult, Record
 from beforeservice.settings import get_settings
 from beforeservice.wiring import processor, push_sender, sessions
@@ -23,29 +22,9 @@ from events.topics import DEAD_LETTERS, LIFE_EVENTS
 
 log = logging.getLogger(__name__)
 settings = get_settings()
-Path(settings.data_dir, "faust").mkdir(parents=True, exist_ok=True)
-
-app = faust.App(
-    settings.worker_id,
-    broker=f"kafka://{settings.bootstrap_servers}",
-    store="memory://",
-    web_enabled=False,
-    topic_partitions=settings.life_events_partitions,
-    datadir=f"{settings.data_dir}/faust",
-    consumer_auto_offset_reset="earliest",
-)
-use_fetch_wait(app, settings.kafka_fetch_max_wait_ms)
-life_events = app.topic(
-    LIFE_EVENTS,
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-    partitions=settings.life_events_partitions,
-)
-dead_letters = app.topic(
-    DEAD_LETTERS, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw", partitions=1
-)
+app = worker_app(settings)
+life_events = raw_topic(app, LIFE_EVENTS, settings.life_events_partitions)
+dead_letters = raw_topic(app, DEAD_LETTERS, 1)
 
 _processor = processor(settings)
 _sessions = sessions(settings)
