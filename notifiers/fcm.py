@@ -204,12 +204,17 @@ class FcmPushSender:
 
     def _prepare(self, message: PushMessage) -> Any:
         """What ``_send_batch`` sends for ``message``: here the ``messaging.Message`` (send_each encodes it itself);
-        the HTTP transports (fcm_async, fcm_curl) take the request body ``build_encoded`` already sized instead."""
+        the HTTP transports (``fcm_http.HttpFcmPushSender``) take the request body ``encode_body`` sized instead."""
         return self.build_message(message)
+
+    def _send_each(self, batch: list[Any]) -> messaging.BatchResponse:
+        """One batch on the wire, with firebase-admin's ``send_each`` contract: a transport whose client has that
+        contract (fcm_async) overrides only this, and shares the result mapping of ``_send_batch``."""
+        return messaging.send_each(batch, app=self._app)
 
     def _send_batch(self, batch: list[Any], tokens: list[str]) -> list[tuple[PushResult, float | None]]:
         try:
-            response = messaging.send_each(batch, app=self._app)
+            response = self._send_each(batch)
         except exceptions.FirebaseError as exc:
             # Whole-batch failure (send_each wraps unexpected errors in UnknownError): report it per
             # message so results of earlier batches are kept and nothing accepted is sent twice.

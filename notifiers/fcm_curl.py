@@ -25,17 +25,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import certifi
-import google.auth.credentials
 import google.auth.exceptions
 import google.auth.transport.requests
 import httpx
 import pycurl
 from firebase_admin import exceptions, messaging
-from firebase_admin._http_client import METRICS_HEADERS
 
-from notifiers.fcm import FcmPushSender
-from notifiers.fcm_http import DEFAULT_CONNECTIONS, platform_error, transport_error
-from notifiers.push import PushMessage, PushResult
+from notifiers.fcm_http import FcmClientBase, HttpFcmPushSender, platform_error, transport_error
+from notifiers.push import PushResult
 
 log = logging.getLogger(__name__)
 
@@ -71,24 +68,13 @@ class _Slot:
         self.index = -1
 
 
-class FcmCurlClient:
+class FcmCurlClient(FcmClientBase):
     """A CurlMulti with ``connections`` reused easy handles posting encoded messages to ``messages:send``.
 
     Not reentrant: one batch at a time (a lock serialises callers). ``send_each`` returns, for each body in
     order, (FCM's JSON reply, None) or (None, the firebase-admin error)."""
 
-    def __init__(
-        self,
-        service: messaging._MessagingService,
-        credential: google.auth.credentials.Credentials,
-        *,
-        connections: int = DEFAULT_CONNECTIONS,
-        timeout: float = 30.0,
-    ) -> None:
-        self._service = service
-        self._credential = credential
-        self._url: str = service._fcm_url
-        self._fcm_headers = {**service._fcm_headers, **METRICS_HEADERS, "Content-Type": "application/json"}
+    def _open(self, connections: int, timeout: float) -> None:
         self._header_list: list[str] = []
         self._header_token: str | None = None
         self._timeout_ms = max(1, int(timeout * 1000))
@@ -120,10 +106,6 @@ class FcmCurlClient:
         curl.setopt(pycurl.HEADERFUNCTION, slot.headers.append)
         curl.slot = slot  # info_read hands back the Curl object; this finds its buffers
         return slot
-
-    @property
-    def url(self) -> str:
-        return self._url
 
     def close(self) -> None:
         with self._lock:
@@ -267,10 +249,8 @@ class FcmCurlClient:
         # Rebuilt only when the token changed; google-auth's apply() adds any other headers it wants.
         token = self._credential.token
         if token != self._header_token:
-            headers = dict(self._fcm_headers)
-            self._credential.apply(headers)
             # "Expect:" stops libcurl's 100-continue round trip for bodies over 1 KB.
-            self._header_list = [f"{k}: {v}" for k, v in headers.items()] + ["Expect:"]
+            self._header_list = [f"{k}: {v}" for k, v in self._signed_fcm_headers().items()] + ["Expect:"]
             self._header_token = token
         return self._header_list
 
@@ -300,28 +280,12 @@ def _parse_headers(lines: list[bytes]) -> list[tuple[str, str]]:
     return fields
 
 
-class CurlFcmPushSender(FcmPushSender):
+class CurlFcmPushSender(HttpFcmPushSender[FcmCurlClient]):
     """The dispatcher's push sender: FcmPushSender (message building, retry, backoff, PushResult mapping) with
     each batch sent by ``FcmCurlClient`` from the calling thread, no event loop."""
 
-    def __init__(self, *args: Any, connections: int = DEFAULT_CONNECTIONS, **kwargs: Any) -> None:
-        self._connections = connections
-        self._client: FcmCurlClient | None = None
-        super().__init__(*args, **kwargs)
-
-    def _configure_service(self, endpoint: str | None, pool_size: int) -> None:
-        super()._configure_service(endpoint, pool_size)  # sets the SDK's URL for the endpoint override
-        service = messaging._get_messaging_service(self._app)
-        timeout = float(self._app.options.get("httpTimeout") or 30.0)
-        self._client = FcmCurlClient(service, self._google_credential, connections=self._connections, timeout=timeout)
-
-    @property
-    def url(self) -> str:
-        assert self._client is not None
-        return self._client.url
-
-    def _prepare(self, message: PushMessage) -> bytes:
-        return self.encode_body(message)  # the body size-checked is the one sent (firebase-admin's encoding)
+    def _open_client(self, service: messaging._MessagingService, timeout: float) -> FcmCurlClient:
+        return FcmCurlClient(service, self._google_credential, connections=self._connections, timeout=timeout)
 
     def _send_batch(self, batch: list[bytes], tokens: list[str]) -> list[tuple[PushResult, float | None]]:
         assert self._client is not None

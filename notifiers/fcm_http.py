@@ -12,16 +12,21 @@ near 80–350 messages/s; aiohttp does the same HTTP for a fraction of the CPU. 
 - error responses become firebase-admin's exception types through its own mapping
   (``_MessagingService._handle_fcm_httpx_error``), so retry policy and error codes do not change;
 - results come back as ``messaging.BatchResponse`` / ``SendResponse``, in the order of the messages.
+
+What the libcurl transport (``notifiers.fcm_curl``) shares with this one lives here too: ``FcmClientBase`` (the
+app's URL, FCM headers and credential), ``HttpFcmPushSender`` (the sender side: per-shape bodies, the client's
+life cycle) and the error mapping (``platform_error``, ``transport_error``).
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import json
 import logging
 import urllib.request
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import aiohttp
 import google.auth.credentials
@@ -31,17 +36,19 @@ import yarl
 from firebase_admin import exceptions, messaging
 from firebase_admin._http_client import METRICS_HEADERS
 
+from notifiers.fcm import FcmPushSender
+from notifiers.push import PushMessage
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CONNECTIONS = 100  # keep-alive connections to FCM; also the number of requests in flight
 _Outcome = tuple[dict[str, Any] | None, exceptions.FirebaseError | None]
 
 
-class FcmHttpClient:
-    """One aiohttp session (bounded keep-alive pool) posting encoded messages to ``messages:send``.
-
-    Create, use and close it on one event loop. ``send_each`` has firebase-admin's ``send_each`` contract.
-    """
+class FcmClientBase(abc.ABC):
+    """A client posting encoded messages to ``messages:send`` for one firebase-admin app: the URL and FCM headers
+    are its ``_MessagingService``'s (so the ``fcm_endpoint`` override holds), the access token its credential's.
+    Subclasses (aiohttp here, libcurl in ``fcm_curl``) bring the transport, set up in ``_open``."""
 
     def __init__(
         self,
@@ -53,9 +60,35 @@ class FcmHttpClient:
     ) -> None:
         self._service = service
         self._credential = credential
-        self._url = service._fcm_url
-        self._target = yarl.URL(self._url)  # parsed once, not per request
+        self._url: str = service._fcm_url
         self._fcm_headers = {**service._fcm_headers, **METRICS_HEADERS, "Content-Type": "application/json"}
+        self._open(connections, timeout)
+
+    @abc.abstractmethod
+    def _open(self, connections: int, timeout: float) -> None:
+        """Set up the transport: ``connections`` keep-alive connections (and requests in flight), requests that
+        give up after ``timeout`` seconds."""
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def _signed_fcm_headers(self) -> dict[str, str]:
+        """The FCM headers plus those google-auth's ``apply()`` adds for the current token (Authorization, ...);
+        each transport caches them in its own form until the token changes."""
+        headers = dict(self._fcm_headers)
+        self._credential.apply(headers)
+        return headers
+
+
+class FcmHttpClient(FcmClientBase):
+    """One aiohttp session (bounded keep-alive pool) posting encoded messages to ``messages:send``.
+
+    Create, use and close it on one event loop. ``send_each`` has firebase-admin's ``send_each`` contract.
+    """
+
+    def _open(self, connections: int, timeout: float) -> None:
+        self._target = yarl.URL(self._url)  # parsed once, not per request
         self._headers: dict[str, str] = {}
         self._headers_token: str | None = None
         self._refresh_lock = asyncio.Lock()
@@ -72,10 +105,6 @@ class FcmHttpClient:
             trust_env=False,  # the environment's proxy is resolved once below, not on every request
         )
         self._proxy = _environ_proxy(self._target)
-
-    @property
-    def url(self) -> str:
-        return self._url
 
     async def close(self) -> None:
         await self._session.close()
@@ -131,9 +160,7 @@ class FcmHttpClient:
         # Rebuilt only when the token changed; google-auth's apply() adds any other headers it wants.
         token = self._credential.token
         if token != self._headers_token:
-            headers = dict(self._fcm_headers)
-            self._credential.apply(headers)
-            self._headers = {k.lower(): v for k, v in headers.items()}
+            self._headers = {k.lower(): v for k, v in self._signed_fcm_headers().items()}
             self._headers_token = token
         return self._headers
 
@@ -173,3 +200,35 @@ def transport_error(
     """firebase-admin's mapping of a failure without a reply: TimeoutException → DeadlineExceededError,
     ConnectError → UnavailableError (both retryable), anything else → UnknownError."""
     return service._handle_fcm_httpx_error(kind(message))
+
+
+ClientT = TypeVar("ClientT", bound=FcmClientBase)
+
+
+class HttpFcmPushSender(FcmPushSender, abc.ABC, Generic[ClientT]):
+    """FcmPushSender (retry, backoff, PushResult mapping, message building) whose batches go out over its own
+    HTTP client (aiohttp in ``fcm_async``, libcurl in ``fcm_curl``) as request bodies encoded per message shape.
+    Subclasses open the client (``_open_client``), send a batch with it, and close it."""
+
+    def __init__(self, *args: Any, connections: int = DEFAULT_CONNECTIONS, **kwargs: Any) -> None:
+        self._connections = connections
+        self._client: ClientT | None = None
+        super().__init__(*args, **kwargs)
+
+    def _configure_service(self, endpoint: str | None, pool_size: int) -> None:
+        super()._configure_service(endpoint, pool_size)  # sets the SDK's URL for the endpoint override
+        service = messaging._get_messaging_service(self._app)
+        timeout = float(self._app.options.get("httpTimeout") or 30.0)
+        self._client = self._open_client(service, timeout)
+
+    @abc.abstractmethod
+    def _open_client(self, service: messaging._MessagingService, timeout: float) -> ClientT:
+        """The client for ``service``'s URL and headers, with ``self._connections`` connections."""
+
+    @property
+    def url(self) -> str:
+        assert self._client is not None
+        return self._client.url
+
+    def _prepare(self, message: PushMessage) -> bytes:
+        return self.encode_body(message)  # the body size-checked is the one sent (firebase-admin's encoding)

@@ -16,11 +16,11 @@ from firebase_admin import messaging
 from notifiers.fcm import MAX_PAYLOAD_BYTES, FcmPushSender, encode_full, fcm_message_of, payload_size
 from notifiers.fcm_encoding import ShapeEncoder
 from notifiers.push import PushMessage
+from tests.support.fcm_senders import PROJECT, local_senders, offer_pushes
 from tests.support.fcm_server import LocalFcmServer, write_service_account
 
 pytestmark = pytest.mark.integration
 
-PROJECT = "before-service-test"
 SenderFactory = Callable[..., FcmPushSender]
 
 
@@ -38,24 +38,8 @@ def sleeps() -> list[float]:
 @pytest.fixture
 def make_sender(server: LocalFcmServer, tmp_path: Path, sleeps: list[float]) -> Iterator[SenderFactory]:
     service_account = write_service_account(tmp_path / "sa.json", server.token_uri, PROJECT)
-    senders: list[FcmPushSender] = []
-
-    def factory(**kwargs: Any) -> FcmPushSender:
-        sender = FcmPushSender(
-            credentials_file=service_account,
-            project_id=PROJECT,
-            endpoint=server.url,
-            app_name=f"test-{uuid.uuid4().hex}",  # one firebase app per sender: tests stay independent
-            sleep=sleeps.append,  # record instead of waiting
-            rng=random.Random(7),
-            **kwargs,
-        )
-        senders.append(sender)
-        return sender
-
-    yield factory
-    for sender in senders:
-        sender.close()
+    with local_senders(FcmPushSender, server, service_account, sleeps, app_prefix="test", seed=7) as factory:
+        yield factory
 
 
 @pytest.fixture
@@ -63,16 +47,7 @@ def sender(make_sender: SenderFactory) -> FcmPushSender:
     return make_sender()
 
 
-def push(token: str, **overrides: Any) -> PushMessage:
-    fields: dict[str, Any] = {
-        "token": token,
-        "title": "새로운 혜택 안내",
-        "body": "받으실 수 있는 혜택이 있습니다. 앱에서 확인하세요.",
-        "collapse_key": "offers-2024-birth",
-        "data": {"bundle_id": "b-42", "kind": "offer_bundle"},
-    }
-    fields.update(overrides)
-    return PushMessage(**fields)
+push = offer_pushes(collapse_key="offers-2024-birth", data={"bundle_id": "b-42", "kind": "offer_bundle"})
 
 
 def test_message_reaches_fcm_with_all_fields(sender: FcmPushSender, server: LocalFcmServer) -> None:

@@ -4,7 +4,6 @@ error mapping, the real google-auth grant, over real HTTP."""
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,14 +18,13 @@ from notifiers.fcm import FcmPushSender, fcm_message_of
 from notifiers.fcm_async import AsyncFcmPushSender
 from notifiers.fcm_curl import CurlFcmPushSender
 from notifiers.outbox import dispatch_pending
-from notifiers.push import PushMessage
 from notifiers.tables import DeliveryRow, DeviceRow
+from tests.support.fcm_senders import PROJECT, local_senders, offer_pushes
 from tests.support.fcm_server import LocalFcmServer, write_service_account
 from tests.support.notification_seeds import T0, notification, offer, opt_in, row, seed_citizen
 
 pytestmark = pytest.mark.integration
 
-PROJECT = "before-service-test"
 HttpSender = AsyncFcmPushSender | CurlFcmPushSender
 Factory = Callable[..., HttpSender]
 TRANSPORTS: dict[str, type[HttpSender]] = {"aiohttp": AsyncFcmPushSender, "curl": CurlFcmPushSender}
@@ -46,24 +44,8 @@ def credentials(fcm_server: LocalFcmServer, tmp_path: Path) -> Path:
 def make_aio(
     fcm_server: LocalFcmServer, credentials: Path, backoff_sleeps: list[float], transport: type[HttpSender]
 ) -> Iterator[Factory]:
-    senders: list[HttpSender] = []
-
-    def factory(**kwargs: Any) -> HttpSender:
-        sender = transport(
-            credentials,
-            project_id=PROJECT,
-            endpoint=fcm_server.url,
-            app_name=f"aio-{uuid.uuid4().hex}",
-            sleep=backoff_sleeps.append,  # the backoff is recorded, not waited for
-            rng=random.Random(3),
-            **kwargs,
-        )
-        senders.append(sender)
-        return sender
-
-    yield factory
-    for sender in senders:
-        sender.close()
+    with local_senders(transport, fcm_server, credentials, backoff_sleeps, app_prefix="aio", seed=3) as factory:
+        yield factory
 
 
 @pytest.fixture
@@ -71,17 +53,9 @@ def aio(make_aio: Factory) -> HttpSender:
     return make_aio()
 
 
-def push(token: str, **overrides: Any) -> PushMessage:
-    fields: dict[str, Any] = {
-        "token": token,
-        "title": "새로운 혜택 안내",
-        "body": "받으실 수 있는 혜택이 있습니다. 앱에서 확인하세요.",
-        "collapse_key": "n-offers-2024-birth",
-        "data": {"notification_id": "n-1", "kind": "offers"},
-        "ttl_seconds": 3600,
-    }
-    fields.update(overrides)
-    return PushMessage(**fields)
+push = offer_pushes(
+    collapse_key="n-offers-2024-birth", data={"notification_id": "n-1", "kind": "offers"}, ttl_seconds=3600
+)
 
 
 def test_success_uses_the_override_endpoint_and_one_shared_grant(aio: HttpSender, fcm_server: LocalFcmServer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,26 @@ from tests.support.fcm_server import LocalFcmServer
 from tests.support.notification_seeds import T0, notification, offer, opt_in, row, seed_citizen
 
 pytestmark = pytest.mark.integration
+
+DEVICE = "tok"  # citizen c1's phone
+
+
+def pending_offer(sessions: sessionmaker[Session], tokens: Sequence[str] = (DEVICE,)) -> str:
+    """Citizen c1 opted in to pushes on the devices ``tokens``, and the id of one notification of one offer
+    waiting in the outbox for them."""
+    seed_citizen(sessions, "c1")
+    opt_in(sessions, "c1", list(tokens))
+    return notification(sessions, "c1", [offer(sessions, "c1")])
+
+
+def offer_to_failing_device(
+    sessions: sessionmaker[Session], fcm_server: LocalFcmServer, status: int, code: str, **failure: int | None
+) -> str:
+    """``pending_offer`` to ``DEVICE`` alone, which FCM answers with ``status`` / ``code`` (``failure``: how many
+    times, and a Retry-After, as ``LocalFcmServer.fail_token`` takes them)."""
+    notification_id = pending_offer(sessions)
+    fcm_server.fail_token(DEVICE, status, code, **failure)
+    return notification_id
 
 
 @pytest.mark.parametrize(
@@ -30,14 +51,11 @@ def test_transient_errors_are_retried_with_backoff_and_then_delivered(
     fcm_server: LocalFcmServer,
     backoff_sleeps: list[float],
 ) -> None:
-    seed_citizen(sessions, "c1")
-    opt_in(sessions, "c1", ["tok"])
-    n = notification(sessions, "c1", [offer(sessions, "c1")])
-    fcm_server.fail_token("tok", status, code, times=2, retry_after=retry_after)
+    n = offer_to_failing_device(sessions, fcm_server, status, code, times=2, retry_after=retry_after)
 
     assert dispatch_pending(sessions, sender, now=T0).pushed == 1
 
-    assert fcm_server.attempts("tok") == 3 and len(fcm_server.received) == 1
+    assert fcm_server.attempts(DEVICE) == 3 and len(fcm_server.received) == 1
     assert len(backoff_sleeps) == 2
     if retry_after is not None:
         assert min(backoff_sleeps) >= retry_after  # Retry-After honoured
@@ -55,15 +73,12 @@ def test_permanent_errors_are_never_retried(
     fcm_server: LocalFcmServer,
     backoff_sleeps: list[float],
 ) -> None:
-    seed_citizen(sessions, "c1")
-    opt_in(sessions, "c1", ["tok"])
-    n = notification(sessions, "c1", [offer(sessions, "c1")])
-    fcm_server.fail_token("tok", status, code)
+    n = offer_to_failing_device(sessions, fcm_server, status, code)
 
     result = dispatch_pending(sessions, sender, now=T0)
     dispatch_pending(sessions, sender, now=T0)  # and not by a later tick either
 
-    assert result.push_failed == 1 and fcm_server.attempts("tok") == 1 and backoff_sleeps == []
+    assert result.push_failed == 1 and fcm_server.attempts(DEVICE) == 1 and backoff_sleeps == []
     assert row(sessions, n).dispatch_status == "failed"
     with sessions() as session:
         assert session.scalars(select(DeliveryRow.error_code)).all() == [code]
@@ -72,10 +87,8 @@ def test_permanent_errors_are_never_retried(
 def test_an_outage_beyond_the_senders_retries_is_held_and_resent_with_the_same_collapse_key(
     sessions: sessionmaker[Session], sender: FcmPushSender, fcm_server: LocalFcmServer
 ) -> None:
-    seed_citizen(sessions, "c1")
-    opt_in(sessions, "c1", ["tok"])
-    n = notification(sessions, "c1", [offer(sessions, "c1")])
-    fcm_server.fail_token("tok", 503, "UNAVAILABLE", times=4)  # the sender gives up after 4 attempts
+    # Failing more often than the sender tries in one send(): it gives up after 4 attempts.
+    n = offer_to_failing_device(sessions, fcm_server, 503, "UNAVAILABLE", times=4)
 
     assert dispatch_pending(sessions, sender, now=T0).held == 1
     held = row(sessions, n)
@@ -87,9 +100,7 @@ def test_an_outage_beyond_the_senders_retries_is_held_and_resent_with_the_same_c
 def test_600_messages_of_one_tick_all_reach_fcm(
     sessions: sessionmaker[Session], sender: FcmPushSender, fcm_server: LocalFcmServer
 ) -> None:
-    seed_citizen(sessions, "c1")
-    opt_in(sessions, "c1", [f"tok-{i}" for i in range(600)])  # one citizen, 600 devices: 600 messages
-    notification(sessions, "c1", [offer(sessions, "c1")])
+    pending_offer(sessions, [f"tok-{i}" for i in range(600)])  # one citizen, 600 devices: 600 messages
 
     result = dispatch_pending(sessions, sender, now=T0)
 
