@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from aiokafka import AIOKafkaProducer
@@ -24,6 +24,7 @@ from beforeservice import citizen_routes
 from beforeservice.auth import CurrentCitizen, issue_token, own_citizen_id
 from beforeservice.console import contracts_docs, ingestion, offers, review_api, web
 from beforeservice.console.agencies import RateLimiter
+from beforeservice.console.offers import OfferExplanation
 from beforeservice.inbox import visible_notifications
 from beforeservice.problems import problem
 from beforeservice.settings import Settings, get_settings
@@ -33,17 +34,7 @@ from entitlements.tables import EntitlementRow
 from rules_engine.catalog import load_catalog
 
 
-class Offer(BaseModel):
-    benefit_id: str
-    name_ko: str
-    name_en: str
-    agency: str
-    amount_krw: int | None
-    payment: str
-    deadline: date | None
-    status: str
-    reason_ko: str
-    reason_en: str
+class Offer(OfferExplanation):
     apply_url: str
     legal_basis: str
     source: str
@@ -157,17 +148,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def _offer(row: EntitlementRow) -> Offer:
         benefit = catalog.benefits[row.benefit_id]
-        return Offer(
-            benefit_id=row.benefit_id,
-            name_ko=benefit.name["ko"],
-            name_en=benefit.name["en"],
-            agency=benefit.agency.name["en"],
-            amount_krw=row.amount_krw,
-            payment=row.payment,
-            deadline=row.deadline,
-            status=row.status,
-            reason_ko=row.reason_ko,
-            reason_en=row.reason_en,
+        return Offer.of(
+            row,
+            benefit,
+            "en",
             apply_url=benefit.apply_url,
             legal_basis=benefit.legal_basis[0].ko,
             source=benefit.source,

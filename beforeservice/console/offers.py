@@ -7,6 +7,7 @@ child's allowance is offered to the parents). Anything else is answered 404, lik
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any, Literal, Self
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse
@@ -18,15 +19,20 @@ from beforeservice.auth import CurrentCitizen, own_citizen_id
 from entitlements.lifecycle import EntitlementStatus, IllegalTransition, transition
 from entitlements.tables import EntitlementRow
 from notifiers.tables import NotificationRow
-from rules_engine.catalog import Catalog
+from rules_engine.catalog import Benefit, Catalog
 
 router = APIRouter(tags=["citizens"])
 # What a citizen sees: undecided, withdrawn and refused-in-review entitlements are not offers.
 VISIBLE = ("matched", "notified", "viewed", "applied", "granted", "expired")
 
 
-class CitizenOffer(BaseModel):
-    id: str
+class OfferExplanation(BaseModel):
+    """What is offered and why, as a citizen reads it: the entitlement row joined with its catalog benefit.
+
+    Why a base: the inbox's offers (beforeservice.api.Offer) and the offers endpoint's (CitizenOffer) tell the
+    same facts in the same words; one definition, filled in one place, keeps the two from drifting apart.
+    """
+
     benefit_id: str
     name_ko: str
     name_en: str
@@ -37,6 +43,31 @@ class CitizenOffer(BaseModel):
     status: str
     reason_ko: str
     reason_en: str
+
+    @classmethod
+    def of(cls, row: EntitlementRow, benefit: Benefit, agency_language: Literal["ko", "en"], **more: Any) -> Self:
+        """The shared fields from the row and its benefit; `more` fills the subclass's own fields."""
+        return cls(
+            benefit_id=row.benefit_id,
+            name_ko=benefit.name["ko"],
+            name_en=benefit.name["en"],
+            agency=benefit.agency.name[agency_language],
+            amount_krw=row.amount_krw,
+            payment=row.payment,
+            deadline=row.deadline,
+            status=row.status,
+            reason_ko=row.reason_ko,
+            reason_en=row.reason_en,
+            **more,
+        )
+
+
+class _OfferId(BaseModel):
+    id: str
+
+
+# _OfferId listed last so that pydantic (which orders fields base-most first) keeps `id` the first JSON field.
+class CitizenOffer(OfferExplanation, _OfferId):
     how_to_apply_ko: str
     how_to_apply_en: str
     apply_url: str
@@ -71,18 +102,11 @@ def _own_offer(session: Session, citizen_id: str, offer_id: str) -> EntitlementR
 
 def _view(row: EntitlementRow, catalog: Catalog) -> CitizenOffer:
     benefit = catalog.benefits[row.benefit_id]
-    return CitizenOffer(
+    return CitizenOffer.of(
+        row,
+        benefit,
+        "ko",
         id=row.id,
-        benefit_id=row.benefit_id,
-        name_ko=benefit.name["ko"],
-        name_en=benefit.name["en"],
-        agency=benefit.agency.name["ko"],
-        amount_krw=row.amount_krw,
-        payment=row.payment,
-        deadline=row.deadline,
-        status=row.status,
-        reason_ko=row.reason_ko,
-        reason_en=row.reason_en,
         how_to_apply_ko=benefit.apply_how.get("ko", ""),
         how_to_apply_en=benefit.apply_how.get("en", ""),
         apply_url=benefit.apply_url,

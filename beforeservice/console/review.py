@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,7 @@ APPROVAL_SOURCE = "/beforeservice/console"
 APPROVAL_TYPE = "kr.go.beforeservice.review.approved"
 _ID = re.compile(r"[A-Za-z0-9\-]{1,64}")
 Q = TypeVar("Q", bound=Select)  # any select of entitlements joined to households
+Entry = TypeVar("Entry")  # one line of a case's timeline
 
 
 class NotFound(LookupError):
@@ -50,15 +52,16 @@ class QueueFilter:
     assigned_to: str | None = None
 
 
-@dataclass(frozen=True)
-class QueueItem:
+# One case in the queue as its viewer may see it (the beneficiary masked for caseworkers). Why a pydantic model,
+# here: the JSON API returns exactly these fields (review_api) and the console shows them; one definition keeps
+# the two alike. (A comment, not a docstring: a docstring would become the API schema's description.)
+class CaseSummary(BaseModel):
     id: str
     benefit_id: str
     benefit_name: str
     agency: str
     municipality: str | None
     beneficiary: str
-    data_subject: str
     status: str
     amount_krw: int | None
     deadline: date | None
@@ -66,6 +69,12 @@ class QueueItem:
     missing: list[str]
     assigned_to: str | None
     info_requested: bool
+
+
+class QueueItem(CaseSummary):
+    model_config = ConfigDict(frozen=True)
+
+    data_subject: str  # unmasked, for the audit log only: never shown
     created_at: datetime
 
 
@@ -76,18 +85,28 @@ class TimelineEntry:
     detail: str
 
 
-@dataclass(frozen=True)
-class CaseDetail:
-    item: QueueItem
+class CaseFile(BaseModel, Generic[Entry]):
+    """What a reviewer reads about one case beyond its summary: who, what happened, and why it stands so.
+
+    Why a base: the console's CaseDetail and the JSON API's CaseView carry the same file; only the timeline's
+    entries differ (TimelineEntry here, plain strings in JSON).
+    """
+
     citizen: dict[str, str]
-    timeline: list[TimelineEntry]
+    timeline: list[Entry]
     trace: list[dict[str, Any]]
     reason_ko: str
     reason_en: str
     legal_basis: str
     info_request: str | None
     rejection_reason: str | None
-    colleagues: list[str] = field(default_factory=list)
+
+
+class CaseDetail(CaseFile[TimelineEntry]):
+    model_config = ConfigDict(frozen=True)
+
+    item: QueueItem
+    colleagues: list[str] = []
 
 
 def _scope_filter(query: Q, who: Principal, catalog: Catalog) -> Q:

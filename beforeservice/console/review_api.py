@@ -18,6 +18,7 @@ from beforeservice.auth import CurrentAuditor, CurrentStaff, Principal, client_i
 from beforeservice.console import review
 from beforeservice.console.accounts import authenticate, principal_of
 from beforeservice.console.audit import AuditEntry, AuditTransaction, append, verify
+from beforeservice.console.review import CaseSummary
 from beforeservice.console.tables import AuditRow
 
 router = APIRouter(tags=["caseworkers"])
@@ -57,31 +58,10 @@ class BulkDecision(Decision):
     ids: list[Annotated[str, Field(pattern=ENTITLEMENT_ID)]] = Field(min_length=1, max_length=200)
 
 
-class CaseSummary(BaseModel):
-    id: str
-    benefit_id: str
-    benefit_name: str
-    agency: str
-    municipality: str | None
-    beneficiary: str
-    status: str
-    amount_krw: int | None
-    deadline: date | None
-    days_left: int | None
-    missing: list[str]
-    assigned_to: str | None
-    info_requested: bool
-
-
-class CaseView(CaseSummary):
-    citizen: dict[str, str]
-    timeline: list[dict[str, str]]
-    trace: list[dict[str, Any]]
-    reason_ko: str
-    reason_en: str
-    legal_basis: str
-    info_request: str | None
-    rejection_reason: str | None
+# One case in JSON: its summary's fields, then its file with the timeline as strings. CaseFile is listed first
+# so that pydantic, which orders fields base-most first, keeps the summary's fields first.
+class CaseView(review.CaseFile[dict[str, str]], CaseSummary):
+    pass
 
 
 class DecisionResult(BaseModel):
@@ -181,14 +161,8 @@ def get_case(entitlement_id: CaseId, request: Request, who: CurrentStaff) -> Cas
         raise HTTPException(404, "not found") from exc
     return CaseView(
         **_summary(case.item),
-        citizen=case.citizen,
+        **{k: getattr(case, k) for k in review.CaseFile.model_fields if k != "timeline"},
         timeline=[{"at": t.at.isoformat(), "what": t.what, "detail": t.detail} for t in case.timeline],
-        trace=case.trace,
-        reason_ko=case.reason_ko,
-        reason_en=case.reason_en,
-        legal_basis=case.legal_basis,
-        info_request=case.info_request,
-        rejection_reason=case.rejection_reason,
     )
 
 
