@@ -7,9 +7,10 @@ import threading
 import time
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from notifiers.doorbell import Doorbell, ring
+from notifiers.doorbell import CHANNEL, Doorbell, ring
 
 
 def _timed_wait(bell: Doorbell, seconds: float) -> tuple[threading.Thread, list[float]]:
@@ -81,5 +82,30 @@ def test_stop_ends_a_long_wait_promptly(database_url: str) -> None:
         stop.set()
         thread.join(10)
         assert took and took[0] < 5
+    finally:
+        bell.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_lost_connection_falls_back_to_polling_then_listens_again(
+    database_url: str, sessions: sessionmaker[Session]
+) -> None:
+    bell = Doorbell(database_url, threading.Event())
+    try:
+        assert bell.listen()
+        with sessions.begin() as session:  # the database drops the listener (restart, failover, idle kill)
+            session.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = :q"),
+                {"q": f"LISTEN {CHANNEL}"},
+            )
+        started = time.monotonic()
+        bell.wait(0.5)  # does not raise: waits out the interval as a poll would
+        assert time.monotonic() - started >= 0.4
+        thread, took = _timed_wait(bell, 30.0)  # reconnected and listening again
+        time.sleep(0.5)
+        with sessions.begin() as session:
+            ring(session)
+        thread.join(35)
+        assert took and took[0] < 10
     finally:
         bell.close()
