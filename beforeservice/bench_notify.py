@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import insert, text
+from sqlalchemy import Connection, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -120,30 +120,38 @@ def _service_account(directory: Path, token_uri: str) -> Path:
     return path
 
 
+def register_phones(executor: Session | Connection, people: list[str], token_prefix: str, now: datetime) -> None:
+    """One device (token `token_prefix` + id) and a push consent for childbirth offers per citizen, in bulk."""
+    executor.execute(
+        insert(DeviceRow),
+        [
+            {"token": f"{token_prefix}{p}", "citizen_id": p, "platform": "android", "last_refreshed_at": now}
+            for p in people
+        ],
+    )
+    executor.execute(
+        insert(ConsentRow),
+        [
+            {
+                "citizen_id": p,
+                "category": "childbirth_childcare",
+                "channel": "push",
+                "text_version": "bench",
+                "granted_at": now,
+                "withdrawn_at": None,
+            }
+            for p in people
+        ],
+    )
+
+
 def _queue(sessions: sessionmaker[Session], count: int, prefix: str) -> list[str]:
     """`count` notifications, each to a consenting citizen with one device (one push each); their ids."""
     now = datetime.now(UTC)
     people = [f"{prefix}-{i}" for i in range(count)]
     ids = [str(uuid.uuid4()) for _ in people]
     with sessions.begin() as session:
-        session.execute(
-            insert(DeviceRow),
-            [{"token": f"tok-{p}", "citizen_id": p, "platform": "android", "last_refreshed_at": now} for p in people],
-        )
-        session.execute(
-            insert(ConsentRow),
-            [
-                {
-                    "citizen_id": p,
-                    "category": "childbirth_childcare",
-                    "channel": "push",
-                    "text_version": "bench",
-                    "granted_at": now,
-                    "withdrawn_at": None,
-                }
-                for p in people
-            ],
-        )
+        register_phones(session, people, "tok-", now)
         session.execute(
             insert(NotificationRow),
             [

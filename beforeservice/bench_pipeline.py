@@ -30,17 +30,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from beforeservice import synth
 from beforeservice.backfill import CITIZENS, HOUSEHOLDS
-from beforeservice.bench_notify import _service_account, serve_fcm
+from beforeservice.bench_notify import _service_account, register_phones, serve_fcm
 from beforeservice.broker import EmbeddedBroker, ensure_topics, free_port
 from beforeservice.database import make_engine
 from entitlements.tables import ProcessedEventRow
 from events.topics import DEAD_LETTERS, LIFE_EVENTS
-from notifiers.tables import ConsentRow, DeviceRow, NotificationRow
+from notifiers.tables import NotificationRow
 
 PARTITIONS = 4
 ENGINE, PEER, CEILING = "engine (batched worker)", "peer (Faust, one event at a time)", "ceiling (aiokafka getmany)"
@@ -409,24 +409,7 @@ def run_latency(
     mothers = [f"{tag}-m{i}" for i in range(count)]
     now = datetime.now(UTC)
     with engine.begin() as connection:
-        connection.execute(
-            insert(DeviceRow),
-            [{"token": f"t-{m}", "citizen_id": m, "platform": "android", "last_refreshed_at": now} for m in mothers],
-        )
-        connection.execute(
-            insert(ConsentRow),
-            [
-                {
-                    "citizen_id": m,
-                    "category": "childbirth_childcare",
-                    "channel": "push",
-                    "text_version": "bench",
-                    "granted_at": now,
-                    "withdrawn_at": None,
-                }
-                for m in mothers
-            ],
-        )
+        register_phones(connection, mothers, "t-", now)
         connection.exec_driver_sql("ANALYZE")  # as autovacuum would have: no plan guessed on empty statistics
     credentials = _service_account(workdir, f"http://127.0.0.1:{port}/token")
     env = engine_env(
