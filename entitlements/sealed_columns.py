@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Column, Connection, MetaData, Table, Text, and_, bindparam, column, or_, select, table
 from sqlalchemy.engine import Dialect
@@ -26,6 +26,7 @@ from sqlalchemy.types import TypeDecorator
 from entitlements.sealing import Keyring, SealingError
 
 _keyring: Keyring | None = None
+T = TypeVar("T")
 
 
 def install_keyring(keyring: Keyring) -> None:
@@ -44,16 +45,22 @@ def current_keyring() -> Keyring:
     return _keyring
 
 
-class SealedText(TypeDecorator[str]):
-    """Text sealed with AES-GCM at rest; `context` is the column's identity, ``"<table>.<column>"``."""
+class _SealedColumn(TypeDecorator[T]):
+    """Stored as Text (sealed text is neither the value's type nor JSON); `context` is the column's identity,
+    ``"<table>.<column>"``, bound into every value as associated data."""
 
     impl = Text
-    cache_ok = True
 
     def __init__(self, context: str) -> None:
         super().__init__()
         self.context = context
         self._aad = context.encode()
+
+
+class SealedText(_SealedColumn[str]):
+    """Text sealed with AES-GCM at rest."""
+
+    cache_ok = True  # SQLAlchemy reads it from each class itself, not from a base: without it, no statement caching
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
@@ -66,16 +73,10 @@ class SealedText(TypeDecorator[str]):
         return current_keyring().open(value, self._aad).decode()
 
 
-class SealedJSON(TypeDecorator[Any]):
-    """A JSON document sealed at rest (stored as Text: sealed text is not JSON)."""
+class SealedJSON(_SealedColumn[Any]):
+    """A JSON document sealed at rest."""
 
-    impl = Text
     cache_ok = True
-
-    def __init__(self, context: str) -> None:
-        super().__init__()
-        self.context = context
-        self._aad = context.encode()
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
