@@ -59,17 +59,26 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/beforeservice.db"
-    else:
-        url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
-        _reset_postgres(url)
+def migrated(url: str) -> str:
+    """`url`, its schema brought up to date (an empty database gets every table)."""
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
     return url
+
+
+def fresh_postgres_url() -> str:
+    """The test PostgreSQL database, emptied and migrated."""
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+    _reset_postgres(url)
+    return migrated(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return migrated(f"sqlite:///{tmp_path}/beforeservice.db")
+    return fresh_postgres_url()
 
 
 @pytest.fixture

@@ -3,19 +3,11 @@ what production looks like; SQLite is a single-file development store."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from beforeservice.database import make_engine, upgrade
-from tests.conftest import DEFAULT_TEST_DATABASE_URL, _reset_postgres
+from tests.conftest import fresh_postgres_url
 
 
 @pytest.fixture
 def database_url() -> str:
-    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
-    _reset_postgres(url)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url
+    return fresh_postgres_url()
