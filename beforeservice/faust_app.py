@@ -36,12 +36,12 @@ def use_fetch_wait(app: faust.App, milliseconds: int) -> None:
     app.transport.Consumer = Consumer  # type: ignore[misc]  # this app's transport only, not Faust's class
 
 
-def worker_app(settings: Settings, app_id: str | None = None) -> faust.App:
-    """A Faust app consuming as one member of consumer group `app_id` (default: WORKER_ID), from the earliest
-    offset the group has not committed, with in-memory tables (the worker keeps no state in Faust)."""
+def worker_app(settings: Settings) -> faust.App:
+    """A Faust app consuming as one member of consumer group WORKER_ID, from the earliest offset the group has
+    not committed, with in-memory tables (the worker keeps no state in Faust)."""
     Path(settings.data_dir, "faust").mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        app_id or settings.worker_id,
+        settings.worker_id,
         broker=f"kafka://{settings.bootstrap_servers}",
         store="memory://",
         web_enabled=False,
