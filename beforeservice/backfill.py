@@ -53,7 +53,7 @@ from rules_engine.eligibility import Eligibility
 from rules_engine.evaluation import ConditionOutcome, Decision
 from rules_engine.explanation import reason
 from rules_engine.facts import to_ask_for
-from rules_engine.sql import BenefitSql, add_days, benefit_sql, date_value, facts_read, floor_div, whole_months
+from rules_engine.sql import BenefitSql, benefit_sql, date_value, facts_read, floor_div, whole_months
 
 BACKFILL_SOURCE = "urn:beforeservice:backfill"
 CHILD_AGE_LIMIT = 19  # as entitlements.profiles: a child under 19 counts in household.children_count
@@ -155,9 +155,7 @@ def sweep(benefit: Benefit, on: date, citizens: Table | None = None, households:
         filters.append(s.deceased_on.is_(None))  # nobody is offered anything after their death
     household_level = benefit.recipients == "household"
     beneficiary = s.household_id if household_level else s.id
-    deadline: ColumnElement[Any] = cast(null(), Date())
-    if benefit.deadline is not None:
-        deadline = add_days(decided.facts[benefit.deadline.from_fact], benefit.deadline.days)
+    deadline: ColumnElement[Any] = cast(null(), Date()) if decided.deadline is None else decided.deadline
     # Three levels, so each expression is computed once per row: the decision (with each condition and the facts
     # the reasons need as columns), then the texts built from those columns, then the filter.
     wanted = sorted(read | (benefit.amount.facts if benefit.amount else frozenset()))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import copy
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,18 @@ from typing import Any
 import yaml
 
 from rules_engine.conflicts import Conflict, load_conflicts
-from rules_engine.expressions import UNKNOWN, CompiledExpression, ExpressionError, compile_expression
+from rules_engine.expressions import (
+    PERIOD_FUNCTIONS,
+    UNKNOWN,
+    CompiledExpression,
+    ExpressionError,
+    compile_expression,
+    dotted,
+    parse,
+)
 from rules_engine.facts import FACTS
 from rules_engine.parameters import Parameter
+from rules_engine.periods import COUNTING_RULES
 from rules_engine.types import TypeMismatch, infer, value_type
 
 RECIPIENTS = frozenset({"parents", "household", "subject", "next_of_kin"})
@@ -47,9 +58,23 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class Period:
+    """A dated span the law defines, declared in the benefit's `periods:` (see docs/rules-format.md)."""
+
+    name: str
+    description: dict[str, str]
+    reference: str
+    counting: str | None  # the counting rule of a period with a length; None for one given by its bounds
+    start: CompiledExpression  # its first day (a month's first day for "from the month of ...")
+    end: CompiledExpression  # its last day, inclusive
+
+
+@dataclass(frozen=True)
 class Deadline:
-    from_fact: str
-    days: int
+    """The last day to apply: the last day of one of the benefit's periods."""
+
+    period: str
+    end: CompiledExpression
 
 
 @dataclass(frozen=True)
@@ -70,6 +95,7 @@ class Benefit:
     apply_url: str
     apply_how: dict[str, str]
     deadline: Deadline | None
+    periods: Mapping[str, Period]
     parameters: Mapping[str, Parameter]
     conditions: tuple[Condition, ...]
     amount: CompiledExpression | None
@@ -208,6 +234,9 @@ class _BenefitReader:
             self.param_types = {n: value_type(p.values, n) for n, p in parameters.items()}
         except TypeMismatch as exc:
             raise self.fail("parameters", str(exc)) from exc
+        self.expander = _PeriodExpander()
+        self.named_dates: frozenset[str] = frozenset()
+        periods = self.periods(set(parameters))
         conditions = tuple(self.condition(c, set(parameters)) for c in self.require("conditions", list))
         amount = None
         if payment != "information":
@@ -218,10 +247,17 @@ class _BenefitReader:
         deadline = None
         if apply.get("deadline") is not None:
             d = self.require("deadline", dict, apply)
-            from_fact = self.require("from", str, d)
-            if FACTS.get(from_fact) is not date:
-                raise self.fail("deadline", f"deadline 'from' must be a date fact, not '{from_fact}'", apply)
-            deadline = Deadline(from_fact, self.require("days", int, d))
+            if "period" not in d:
+                raise self.fail(
+                    "deadline",
+                    "a deadline names one of the benefit's periods ({period: <name>}), whose counting rule is "
+                    "declared under 'periods:' (days added to a date are no longer accepted)",
+                    apply,
+                )
+            name = self.require("period", str, d)
+            if name not in periods:
+                raise self.fail("deadline", f"unknown period '{name}' (declare it under 'periods:')", apply)
+            deadline = Deadline(name, periods[name].end)
         legal = self.require("legal_basis", list)
         if not legal:
             raise self.fail("legal_basis", "at least one legal basis is required")
@@ -245,6 +281,7 @@ class _BenefitReader:
             apply_url=self.require("url", str, apply),
             apply_how=self.text("how", apply),
             deadline=deadline,
+            periods=periods,
             parameters=parameters,
             conditions=conditions,
             amount=amount,
@@ -277,6 +314,100 @@ class _BenefitReader:
             )
         return result
 
+    def periods(self, params: set[str]) -> dict[str, Period]:
+        raw = self.raw.get("periods") or {}
+        if not isinstance(raw, dict):
+            raise self.fail("periods", "'periods' maps period names to their definitions")
+        self.named_dates = frozenset(f"periods.{n}.{bound}" for n in raw for bound in ("start", "end"))
+        for name, spec in raw.items():
+            if not (isinstance(name, str) and name.isidentifier() and name.isascii()):
+                raise self.fail("periods", f"period name {name!r} must be a snake_case identifier", raw)
+            if not isinstance(spec, dict):
+                raise self.fail(name, f"period '{name}' must be a mapping", raw)
+            try:
+                self.expander.declare(name, *self.bounds(name, spec))
+            except ExpressionError as exc:
+                raise self.fail(None, f"period '{name}': {exc}", spec) from exc
+        result = {}
+        for name, spec in raw.items():
+            start, end = (
+                self.expression(f"periods.{name}.{bound}", params, name, raw, expect=date) for bound in ("start", "end")
+            )
+            description, reference = self.text("description", spec), self.require("reference", str, spec)
+            result[name] = Period(name, description, reference, spec.get("counting"), start, end)
+        return result
+
+    def bounds(self, name: str, spec: Any) -> tuple[ast.expr, ast.expr]:
+        """The first and last day of a period as expression trees (which may name other periods)."""
+        start = self.date_tree(self.require("from", (str, dict, date), spec), spec, "from")
+        if ("length" in spec) == ("until" in spec):
+            raise ExpressionError("give either a 'length' (with its 'counting' rule) or an 'until'")
+        if "until" not in spec:
+            counting = self.require("counting", str, spec)
+            if counting not in COUNTING_RULES:
+                raise ExpressionError(f"unknown counting rule '{counting}'; one of {sorted(COUNTING_RULES)}")
+            if isinstance(spec["from"], dict) and "turns" not in spec["from"]:
+                raise ExpressionError("a period with a length starts on a day: 'from' is a date, not a month")
+            days, months = self.length(self.require("length", dict, spec))
+            rule = ast.Constant(counting)
+            first = _call("_period_first", start, rule)
+            return first, _call("_period_end", start, ast.Constant(days), ast.Constant(months), rule)
+        if "counting" in spec:
+            raise ExpressionError("'counting' belongs to a period with a 'length'; 'until' names the last day")
+        return start, self.date_tree(self.require("until", (str, dict, date), spec), spec, "until")
+
+    def length(self, raw: Any) -> tuple[int, int]:
+        if len(raw) != 1 or next(iter(raw)) not in ("days", "months", "years"):
+            raise ExpressionError("'length' is one of {days: N}, {months: N} or {years: N}")
+        unit, count = next(iter(raw.items()))
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ExpressionError(f"length: {unit} must be a whole number of at least 1")
+        return (count, 0) if unit == "days" else (0, count * (12 if unit == "years" else 1))
+
+    def date_tree(self, raw: Any, within: Any, role: str) -> ast.expr:
+        """A day given as data: an expression, a date, "the month of/before/after" a day, or the day one turns N.
+
+        As the first day of a period a month is its first day; as the last day, its last day."""
+        if isinstance(raw, date):
+            return ast.Call(ast.Name("date"), [ast.Constant(raw.isoformat())], [])
+        if isinstance(raw, str):
+            self.check_type(raw, date)
+            return parse(raw)
+        if not isinstance(raw, dict):
+            raise ExpressionError(f"'{role}' must be a date, an expression or a mapping")
+        if set(raw) == {"turns", "of"}:
+            age = raw["turns"]
+            if not (isinstance(age, dict) and len(age) == 1 and next(iter(age)) in ("years", "months")):
+                raise ExpressionError("'turns' is {years: N} or {months: N} (N a number or an expression)")
+            unit, count = next(iter(age.items()))
+            if isinstance(count, bool) or not isinstance(count, (int, str)):
+                raise ExpressionError(f"turns: {unit} must be a whole number or an expression")
+            self.check_type(str(count), int)
+            months = parse(str(count))
+            if unit == "years":
+                months = ast.BinOp(months, ast.Mult(), ast.Constant(12))
+            return _call("_turns", self.date_tree(raw["of"], within, role), months)
+        shifts = {"month_of": 0, "month_before": -1, "month_after": 1}
+        if len(raw) != 1 or next(iter(raw)) not in shifts:
+            raise ExpressionError(
+                f"'{role}' mapping is one of {{month_of: ...}}, {{month_before: ...}}, {{month_after: ...}} "
+                "or {turns: {years: N}, of: ...}"
+            )
+        key, inner = next(iter(raw.items()))
+        shift = ast.Constant(shifts[key]) if shifts[key] >= 0 else ast.UnaryOp(ast.USub(), ast.Constant(1))
+        function = "_month_start" if role == "from" else "_month_end"
+        return _call(function, self.date_tree(inner, within, role), shift)
+
+    def check_type(self, source: str, expect: type) -> None:
+        """A part of a period written as an expression has the type it needs (names checked on expansion)."""
+        try:
+            kind = infer(source, FACTS, self.param_types, self.named_dates)
+        except KeyError as exc:
+            raise ExpressionError(f"unknown fact {exc} in '{source}'") from exc
+        if kind is not expect:
+            shown = kind.__name__ if isinstance(kind, type) else str(kind)
+            raise ExpressionError(f"'{source}' must be a {expect.__name__}, not {shown}")
+
     def condition(self, raw: Any, params: set[str]) -> Condition:
         if not isinstance(raw, dict):
             raise self.fail("conditions", "each condition is a mapping with when, reason and reference")
@@ -290,15 +421,60 @@ class _BenefitReader:
         self, source: str | int, params: set[str], key: str, within: Any = None, expect: type = bool
     ) -> CompiledExpression:
         try:
-            compiled = compile_expression(str(source), FACTS, params)
-            kind = infer(str(source), FACTS, self.param_types)
+            tree = parse(str(source))
+            if any(isinstance(n, ast.Name) and n.id in PERIOD_FUNCTIONS for n in ast.walk(tree)):
+                raise ExpressionError(f"'{source}': declare calendar periods under 'periods:' and name them")
+            # Names checked as written first, so an error shows the rule's own text; then with periods expanded.
+            compile_expression(str(source), {**FACTS, **dict.fromkeys(self.named_dates, date)}, params)
+            kind = infer(str(source), FACTS, self.param_types, self.named_dates)
+            uses_periods = any(
+                (dotted(n) or "").startswith("periods.") for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+            )
+            expanded = self.expander.expand(tree) if uses_periods else str(source)
+            compiled = compile_expression(expanded, FACTS, params)
         except ExpressionError as exc:
             raise self.fail(key, str(exc), within) from exc
+        compiled = replace(compiled, source=str(source), expanded="" if expanded == str(source) else expanded)
         if kind is not expect:
-            wanted = "true or false" if expect is bool else "a whole number of KRW"
+            wanted = {bool: "true or false", int: "a whole number of KRW"}.get(expect, expect.__name__)
             shown = kind.__name__ if isinstance(kind, type) else str(kind)
             raise self.fail(key, f"type mismatch: '{source}' must be {wanted}, not {shown}", within)
         return compiled
+
+
+def _call(function: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(ast.Name(function), list(args), [])
+
+
+class _PeriodExpander:
+    """Writes `periods.<name>.start` / `.end` out as the period functions' calls, periods within periods too."""
+
+    def __init__(self) -> None:
+        self._bounds: dict[str, dict[str, ast.expr]] = {}
+
+    def declare(self, name: str, start: ast.expr, end: ast.expr) -> None:
+        self._bounds[name] = {"start": start, "end": end}
+
+    def expand(self, tree: ast.expr) -> str:
+        source = ast.unparse(self._expand(copy.deepcopy(tree), ()))
+        return source
+
+    def _expand(self, tree: ast.expr, within: tuple[str, ...]) -> ast.expr:
+        expander = self
+
+        class Replace(ast.NodeTransformer):
+            def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+                name = dotted(node) or ""
+                if not name.startswith("periods."):
+                    return node
+                period, _, bound = name.removeprefix("periods.").partition(".")
+                if period not in expander._bounds or bound not in ("start", "end"):
+                    raise ExpressionError(f"unknown period '{name}' (periods.<name>.start or .end)")
+                if period in within:
+                    raise ExpressionError(f"period '{period}' is defined in terms of itself")
+                return expander._expand(copy.deepcopy(expander._bounds[period][bound]), (*within, period))
+
+        return ast.fix_missing_locations(Replace().visit(tree))
 
 
 def load_agencies(path: Path) -> dict[str, Agency]:

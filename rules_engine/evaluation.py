@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from rules_engine.catalog import Benefit, Catalog
@@ -156,7 +156,7 @@ def _compile_benefit(benefit: Benefit) -> _Decide:
     traces = []
     for index, condition in enumerate(benefit.conditions):
         emitter.lines = []
-        value = emitter.emit(parse(condition.expression.source), 1)
+        value = emitter.emit(parse(condition.expression.evaluable), 1)
         lines += emitter.lines
         for holds in (True, False, None):
             namespace[f"_o{index}_{holds}"] = ConditionOutcome(
@@ -196,7 +196,7 @@ def _compile_benefit(benefit: Benefit) -> _Decide:
         ]
     if benefit.amount is not None:
         emitter.lines = []
-        amount = emitter.emit(parse(benefit.amount.source), 2)
+        amount = emitter.emit(parse(benefit.amount.evaluable), 2)
         namespace["_amount_facts"] = _asked(benefit.amount.facts)
         lines += emitter.lines
         lines += [
@@ -207,10 +207,11 @@ def _compile_benefit(benefit: Benefit) -> _Decide:
             f"            amount = int({amount})",
         ]
     lines += ["        if absent:", "            missing = tuple(sorted(absent))"]
-    if benefit.deadline is not None:
-        start = fact_ref(benefit.deadline.from_fact)
-        namespace["_deadline_days"] = timedelta(days=benefit.deadline.days)
-        lines.append(f"    deadline = {start} + _deadline_days if isinstance({start}, _date) else None")
+    if benefit.deadline is not None:  # the last day of a period: unknown (None) without the dates it counts from
+        emitter.lines = []
+        end = emitter.emit(parse(benefit.deadline.end.evaluable), 1)
+        lines += emitter.lines
+        lines.append(f"    deadline = None if {end} is {UNKNOWN_NAME} else {end}")
     else:
         lines.append("    deadline = None")
     # Decisions are immutable values, and most evaluations on a day end in one of a few: equal ones are

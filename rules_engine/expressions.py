@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from rules_engine import periods
+
 
 class _Unknown:
     __slots__ = ()
@@ -43,10 +45,16 @@ class ExpressionError(ValueError):
 
 @dataclass(frozen=True)
 class CompiledExpression:
-    source: str
+    source: str  # as the rule file wrote it (shown in traces)
     evaluate: Evaluator
     facts: frozenset[str]  # the facts it reads, for reporting what is missing
     params: frozenset[str]
+    expanded: str = ""  # the source with the benefit's periods written out, when it names any
+
+    @property
+    def evaluable(self) -> str:
+        """What the evaluators read: the source with `periods.<name>.start` / `.end` expanded."""
+        return self.expanded or self.source
 
 
 _COMPARE: dict[type[ast.cmpop], str] = {
@@ -61,6 +69,31 @@ _COMPARE: dict[type[ast.cmpop], str] = {
 }
 _ARITH: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//"}
 CALLS = frozenset({"min", "max"})
+# Calendar periods (periods.py). Benefit files never call these by name: they declare `periods:` as data, and the
+# catalog expands `periods.<name>.start` / `.end` into these calls (catalog.PeriodExpander), which all three
+# evaluators (this compiler, interpreter.py and sql.py) then compute alike.
+PERIOD_FUNCTIONS: dict[str, Callable[..., date]] = {
+    "_period_first": periods.first_counted_day,  # (start, counting rule)
+    "_period_end": periods.period_end,  # (start, days, months, counting rule)
+    "_turns": periods.turns,  # (birth date, age in months)
+    "_month_start": periods.month_start,  # (date, months shifted)
+    "_month_end": periods.month_end,  # (date, months shifted)
+}
+# Argument types; a `str` argument is a counting rule's name and the `int` ones marked constant must be literals.
+PERIOD_SIGNATURES: dict[str, tuple[type, ...]] = {
+    "_period_first": (date, str),
+    "_period_end": (date, int, int, str),
+    "_turns": (date, int),
+    "_month_start": (date, int),
+    "_month_end": (date, int),
+}
+PERIOD_CONSTANT_ARGUMENTS: dict[str, frozenset[int]] = {
+    "_period_first": frozenset({1}),
+    "_period_end": frozenset({1, 2, 3}),
+    "_turns": frozenset(),
+    "_month_start": frozenset({1}),
+    "_month_end": frozenset({1}),
+}
 # The generated code refers to UNKNOWN by this global name.
 UNKNOWN_NAME = "_U"
 
@@ -256,7 +289,41 @@ class Emitter:
             args = [self.emit(a, depth) for a in node.args]
             call = f"{node.func.id}({', '.join(args)})"
             return self._assign(depth, f"{UNKNOWN_NAME} if {self._any_unknown(*args)} else {call}")
+        name = period_call(node)
+        if name is not None:
+            args = [self.emit(a, depth) for a in node.args]
+            function = self.constant(PERIOD_FUNCTIONS[name])
+            call = f"{function}({', '.join(args)})"
+            return self._assign(depth, f"{UNKNOWN_NAME} if {self._any_unknown(*args)} else {call}")
         raise ExpressionError(f"call '{ast.unparse(node)}' is not allowed (only date(\"...\"), min, max)")
+
+
+def period_call(node: ast.Call) -> str | None:
+    """The name of a period function this call makes, checked for arity and literal arguments; None otherwise."""
+    if not (isinstance(node.func, ast.Name) and node.func.id in PERIOD_FUNCTIONS):
+        return None
+    name = node.func.id
+    if node.keywords or len(node.args) != len(PERIOD_SIGNATURES[name]):
+        raise ExpressionError(f"'{ast.unparse(node)}': {name} takes {len(PERIOD_SIGNATURES[name])} arguments")
+    for index in PERIOD_CONSTANT_ARGUMENTS[name]:
+        argument = node.args[index]
+        if PERIOD_SIGNATURES[name][index] is str:
+            rule = argument.value if isinstance(argument, ast.Constant) else None
+            if not isinstance(rule, str) or rule not in periods.COUNTING_RULES:
+                raise ExpressionError(f"'{ast.unparse(node)}': unknown counting rule {ast.unparse(argument)}")
+        elif int_literal(argument) is None:
+            raise ExpressionError(f"'{ast.unparse(node)}': {ast.unparse(argument)} must be a whole number")
+    return name
+
+
+def int_literal(node: ast.expr) -> int | None:
+    """The value of an integer literal (`3`, `-1`), None for anything else."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = int_literal(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+        return node.value
+    return None
 
 
 def _is_literal(code: str) -> bool:

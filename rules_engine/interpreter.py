@@ -16,7 +16,16 @@ from typing import Any
 
 from rules_engine.catalog import Benefit, Catalog
 from rules_engine.eligibility import Eligibility
-from rules_engine.expressions import UNKNOWN, ExpressionError, date_literal, dotted, list_literal, parse
+from rules_engine.expressions import (
+    PERIOD_FUNCTIONS,
+    UNKNOWN,
+    ExpressionError,
+    date_literal,
+    dotted,
+    list_literal,
+    parse,
+    period_call,
+)
 from rules_engine.facts import situation, to_ask_for
 
 _COMPARE: dict[type[ast.cmpop], Any] = {
@@ -43,6 +52,7 @@ class Verdict:
     amount_krw: int | None
     missing: tuple[str, ...]
     holds: tuple[bool | None, ...]  # per condition
+    deadline: date | None = None  # the last day of the deadline's period, None when it cannot be told
 
 
 @lru_cache(maxsize=4096)
@@ -102,6 +112,10 @@ def interpret(node: ast.expr, facts: Mapping[str, Any], params: Mapping[str, Any
             if any(a is UNKNOWN for a in args):
                 return UNKNOWN
             return min(*args) if node.func.id == "min" else max(*args)
+        name = period_call(node)
+        if name is not None:
+            args = [interpret(a, facts, params) for a in node.args]
+            return UNKNOWN if any(a is UNKNOWN for a in args) else PERIOD_FUNCTIONS[name](*args)
     raise ExpressionError(f"'{ast.unparse(node)}' is not allowed in a rule expression")
 
 
@@ -111,24 +125,28 @@ def interpret_benefit(benefit: Benefit, facts: Mapping[str, Any], on: date) -> V
     holds: list[bool | None] = []
     missing: set[str] = set()
     for condition in benefit.conditions:
-        value = interpret(_tree(condition.expression.source), facts, params)
+        value = interpret(_tree(condition.expression.evaluable), facts, params)
         if value is UNKNOWN:
             holds.append(None)
             missing.update(to_ask_for(f) for f in condition.expression.facts if f not in facts)
         else:
             holds.append(bool(value))
+    deadline = None
+    if benefit.deadline is not None:
+        end = interpret(_tree(benefit.deadline.end.evaluable), facts, params)
+        deadline = None if end is UNKNOWN else end
     if False in holds:
-        return Verdict(Eligibility.NOT_ELIGIBLE, None, (), tuple(holds))
+        return Verdict(Eligibility.NOT_ELIGIBLE, None, (), tuple(holds), deadline)
     eligibility = Eligibility.UNDETERMINED if None in holds else Eligibility.ELIGIBLE
     amount = None
     if benefit.amount is not None:
-        value = interpret(_tree(benefit.amount.source), facts, params)
+        value = interpret(_tree(benefit.amount.evaluable), facts, params)
         if value is UNKNOWN:
             missing.update(to_ask_for(f) for f in benefit.amount.facts if f not in facts)
             eligibility = Eligibility.UNDETERMINED
         else:
             amount = int(value)
-    return Verdict(eligibility, amount, tuple(sorted(missing)), tuple(holds))
+    return Verdict(eligibility, amount, tuple(sorted(missing)), tuple(holds), deadline)
 
 
 def interpret_event(catalog: Catalog, event_type: str, base_facts: Mapping[str, Any], on: date) -> list[Verdict]:

@@ -29,9 +29,10 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from rules_engine.catalog import Benefit
 from rules_engine.eligibility import Eligibility
-from rules_engine.expressions import date_literal, dotted, list_literal, parse
+from rules_engine.expressions import date_literal, dotted, int_literal, list_literal, parse, period_call
 from rules_engine.facts import FACTS
 from rules_engine.parameters import Parameter
+from rules_engine.periods import COUNTING_RULES
 
 FactColumns = Mapping[str, ColumnElement[Any]]
 _INT32 = 2**31 - 1
@@ -84,8 +85,59 @@ def _add_days_sqlite(element: _AddDays, compiler: SQLCompiler, **kw: Any) -> str
     return f"date({start}, ({days}) || ' days')"
 
 
-def add_days(start: ColumnElement[Any], days: int) -> ColumnElement[date]:
-    return _AddDays(start, literal(days, Integer()))
+def add_days(start: ColumnElement[Any], days: int | ColumnElement[int]) -> ColumnElement[date]:
+    return _AddDays(start, literal(days, Integer()) if isinstance(days, int) else days)
+
+
+class _MonthStart(FunctionElement[date]):
+    """The first day of the month a number of months after the month of a date (periods.month_start)."""
+
+    type = Date()
+    inherit_cache = True
+    name = "month_start"
+
+
+@compiles(_MonthStart)
+def _month_start_default(element: _MonthStart, compiler: SQLCompiler, **kw: Any) -> str:
+    day, shift = (compiler.process(c, **kw) for c in element.clauses)
+    # A timestamp, not the time-zone-aware one date_trunc would pick for a date, so no zone can move the day.
+    return f"CAST(date_trunc('month', CAST({day} AS TIMESTAMP)) + ({shift}) * INTERVAL '1 month' AS DATE)"
+
+
+@compiles(_MonthStart, "sqlite")
+def _month_start_sqlite(element: _MonthStart, compiler: SQLCompiler, **kw: Any) -> str:
+    day, shift = (compiler.process(c, **kw) for c in element.clauses)
+    return f"date({day}, 'start of month', ({shift}) || ' months')"  # from the 1st, months never overflow
+
+
+def month_start(day: ColumnElement[Any], shift: int | ColumnElement[int] = 0) -> ColumnElement[date]:
+    return _MonthStart(day, literal(shift, Integer()) if isinstance(shift, int) else shift)
+
+
+def month_end(day: ColumnElement[Any], shift: int | ColumnElement[int] = 0) -> ColumnElement[date]:
+    return add_days(month_start(day, shift + 1), -1)
+
+
+def _after_months(first: ColumnElement[Any], months: int | ColumnElement[int]) -> ColumnElement[date]:
+    """periods._after_months: the day before the corresponding day, or the end of a month without one."""
+    last = month_end(first, months)
+    day = _part("day", first)
+    return case((day <= _part("day", last), add_days(month_start(first, months), day - 2)), else_=last)
+
+
+def period_end(start: ColumnElement[Any], days: int, months: int, rule: str) -> ColumnElement[date]:
+    """periods.period_end in SQL."""
+    first = period_first(start, rule)
+    return _after_months(first, months) if months else add_days(first, days - 1)
+
+
+def period_first(start: ColumnElement[Any], rule: str) -> ColumnElement[date]:
+    return start if COUNTING_RULES[rule].counts_first_day else add_days(start, 1)
+
+
+def turns(birth: ColumnElement[Any], months: ColumnElement[int]) -> ColumnElement[date]:
+    """periods.turns in SQL: the day one reaches an age given in months."""
+    return add_days(_after_months(birth, months), 1)
 
 
 def date_value(on: date) -> ColumnElement[date]:
@@ -290,7 +342,36 @@ class _Translator:
                 keep = result <= arg.expression if node.func.id == "min" else result >= arg.expression
                 result = case((keep, result), else_=arg.expression)
             return _Sql(_unknown_if_any(args, result), int)
+        name = period_call(node)
+        if name is not None:
+            return _Sql(self._period(name, node.args), date)
         raise NotTranslatable(f"'{ast.unparse(node)}' has no SQL translation")
+
+    def _period(self, name: str, args: list[ast.expr]) -> ColumnElement[date]:
+        # Literal arguments (shifts, lengths, counting rules) stay Python values; NULL dates propagate.
+        day = self.value(args[0]).expression
+        if name == "_turns":
+            return turns(day, self._number(self.value(args[1])).expression)
+        if name == "_period_first":
+            return period_first(day, _text(args[1]))
+        if name == "_period_end":
+            return period_end(day, _whole(args[1]), _whole(args[2]), _text(args[3]))
+        if name == "_month_start":
+            return month_start(day, _whole(args[1]))
+        return month_end(day, _whole(args[1]))
+
+
+def _whole(node: ast.expr) -> int:
+    value = int_literal(node)
+    if value is None:
+        raise NotTranslatable(f"'{ast.unparse(node)}' must be a whole number")
+    return value
+
+
+def _text(node: ast.expr) -> str:
+    if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+        raise NotTranslatable(f"'{ast.unparse(node)}' must be a counting rule's name")
+    return node.value
 
 
 def expression_sql(
@@ -311,6 +392,7 @@ class BenefitSql:
     holds: ColumnElement[Any]  # the conjunction of the conditions: TRUE, FALSE or NULL (undetermined)
     eligibility: ColumnElement[str]  # 'eligible' | 'not_eligible' | 'undetermined', as Eligibility values
     amount: ColumnElement[Any]  # NULL when not eligible, unknown or for information offers
+    deadline: ColumnElement[Any] | None = None  # the last day to apply (NULL when unknown); None without one
 
 
 def facts_read(benefit: Benefit) -> frozenset[str]:
@@ -330,21 +412,24 @@ def benefit_sql(benefit: Benefit, facts: FactColumns, on: date) -> BenefitSql:
     Raises NotTranslatable when a fact it reads has no column, or a construct has no SQL form."""
     columns = with_derived_facts(facts, on)
     translator = _Translator(benefit.parameters, columns, on)
-    conditions = [_truth(translator.value(parse(c.expression.source))) for c in benefit.conditions]
+    conditions = [_truth(translator.value(parse(c.expression.evaluable))) for c in benefit.conditions]
     holds = and_(*conditions) if conditions else literal(True, Boolean())
     failed = not_(holds)
     if benefit.amount is None:
         amount: ColumnElement[Any] = null()
         decided = holds
     else:
-        amount = case((failed, null()), else_=translator.value(parse(benefit.amount.source)).expression)
+        amount = case((failed, null()), else_=translator.value(parse(benefit.amount.evaluable)).expression)
         decided = and_(holds, amount.is_not(None))
     eligibility = case(
         (failed, Eligibility.NOT_ELIGIBLE.value),
         (decided, Eligibility.ELIGIBLE.value),
         else_=Eligibility.UNDETERMINED.value,
     )
-    return BenefitSql(benefit.id, tuple(conditions), columns, holds, eligibility, amount)
+    deadline = None
+    if benefit.deadline is not None:
+        deadline = translator.value(parse(benefit.deadline.end.evaluable)).expression
+    return BenefitSql(benefit.id, tuple(conditions), columns, holds, eligibility, amount, deadline)
 
 
 __all__ = [
@@ -358,6 +443,11 @@ __all__ = [
     "expression_sql",
     "facts_read",
     "floor_div",
+    "month_end",
+    "month_start",
+    "period_end",
+    "period_first",
+    "turns",
     "whole_months",
     "with_derived_facts",
 ]

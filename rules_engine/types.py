@@ -8,7 +8,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from rules_engine.expressions import CALLS, ExpressionError, date_literal, dotted, list_literal, parse
+from rules_engine.expressions import (
+    CALLS,
+    PERIOD_SIGNATURES,
+    ExpressionError,
+    date_literal,
+    dotted,
+    list_literal,
+    parse,
+    period_call,
+)
 
 
 @dataclass(frozen=True)
@@ -32,13 +41,18 @@ class TypeMismatch(ExpressionError):
     pass
 
 
-def infer(source: str, facts: Mapping[str, type], params: Mapping[str, type]) -> Type:
-    return _Checker(source, facts, params).infer(parse(source))
+def infer(
+    source: str, facts: Mapping[str, type], params: Mapping[str, type], named_dates: frozenset[str] = frozenset()
+) -> Type:
+    """The type of an expression; `named_dates` are further names of dates (a benefit's `periods.<name>.end`)."""
+    return _Checker(source, facts, params, named_dates).infer(parse(source))
 
 
 class _Checker:
-    def __init__(self, source: str, facts: Mapping[str, type], params: Mapping[str, type]) -> None:
-        self.source, self.facts, self.params = source, facts, params
+    def __init__(
+        self, source: str, facts: Mapping[str, type], params: Mapping[str, type], named_dates: frozenset[str]
+    ) -> None:
+        self.source, self.facts, self.params, self.named_dates = source, facts, params, named_dates
 
     def fail(self, node: ast.AST, message: str) -> TypeMismatch:
         return TypeMismatch(f"type mismatch in '{ast.unparse(node)}': {message}")
@@ -50,6 +64,8 @@ class _Checker:
             name = dotted(node) or ""
             if name.startswith("params."):
                 return self.params.get(name.removeprefix("params."), int)
+            if name in self.named_dates:
+                return date
             return self.facts[name]
         if isinstance(node, ast.List | ast.Tuple):
             kinds = {bool if isinstance(v, bool) else type(v) for v in list_literal(node)}
@@ -83,6 +99,13 @@ class _Checker:
             return body
         if isinstance(node, ast.Call):
             if date_literal(node) is not None:
+                return date
+            function = period_call(node)
+            if function is not None:
+                for argument, wanted in zip(node.args, PERIOD_SIGNATURES[function], strict=True):
+                    got = self.infer(argument)
+                    if got is not wanted:
+                        raise self.fail(node, f"{_name(wanted)} expected, not {_name(got)} ('{ast.unparse(argument)}')")
                 return date
             if isinstance(node.func, ast.Name) and node.func.id in CALLS:
                 arguments: set[Type] = {self.infer(a) for a in node.args}

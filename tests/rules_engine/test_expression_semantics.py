@@ -55,6 +55,11 @@ class _Grammar:
                     "household.livelihood_recipient == True",
                     'child.birth_date >= date("2022-01-01")',
                     "child.age_days < 365",
+                    # calendar periods, as the catalog's `periods:` expand to
+                    "event.date <= _month_end(_turns(child.birth_date, 24), -1)",
+                    "_period_end(child.birth_date, 0, 24, 'civil_code') >= event.date",
+                    "_period_end(child.birth_date, 60, 0, 'first_day_included') < event.date",
+                    "_month_start(person.birth_date, 1) <= _period_first(person.birth_date, 'civil_code')",
                 ]
             )
         if r < 0.45:

@@ -82,6 +82,7 @@ def test_sql_decides_like_the_engine_and_the_interpreter(engine: Engine) -> None
                 where = f"{benefit.id} on {on} for {citizen_id}: {facts}"
                 assert (interpreted.eligibility.value, interpreted.amount_krw) == python, where
                 assert compiled.missing == interpreted.missing, where
+                assert compiled.deadline == interpreted.deadline, where
                 assert (eligibility, amount) == python, where
                 compared += 1
     birth = [b for b in CATALOG.by_trigger["kr.go.mois.birth.registered"]]
