@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from kafka import KafkaConsumer
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Dialog, Error, Page, Request, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import select, update
 
@@ -168,7 +168,7 @@ def _plant(stack: Stack) -> Planted:
     household, person = hostile("household", 80), hostile("person", 80)
     municipality = hostile("municipality", 5)
     outreach_reason, outreach_assignee = hostile("outreach-reason", 200), hostile("outreach-assignee", 80)
-    audit = {
+    audit: dict[str, Any] = {
         "account": hostile("audit-account", 64),
         "ip": hostile("audit-ip", 64),
         "action": hostile("audit-action", 48),
@@ -341,12 +341,16 @@ def context(request: pytest.FixtureRequest, browser: Browser, stack: Stack) -> I
     ctx = browser.new_context(base_url=stack.base_url, locale="ko-KR", bypass_csp=request.param == "csp-bypassed")
     watch = Watch()
 
-    def seen(req: Any) -> None:
+    def seen(req: Request) -> None:
         if req.method != "GET" and not req.url.endswith("/console/login"):
             watch.posts.append(f"{req.method} {req.url} {req.post_data}")
 
+    def dialog(d: Dialog) -> None:
+        watch.dialogs.append(d.message)
+        d.dismiss()
+
     ctx.on("request", seen)
-    ctx.on("page", lambda p: p.on("dialog", lambda d: (watch.dialogs.append(d.message), d.dismiss())))
+    ctx.on("page", lambda page: page.on("dialog", dialog))
     yield ctx, watch
     ctx.close()
 
@@ -471,7 +475,8 @@ def test_htmx_is_hardened_and_the_csp_forbids_inline_code(browser: Browser, stac
             "htmx.config.includeIndicatorStyles, htmx.config.selfRequestsOnly, htmx.config.historyCacheSize]"
         )
         assert config[1:] == [False, False, False, True, 0], config
-        page.add_script_tag(content="window.pwned = 'inline script'")
+        with pytest.raises(Error, match="Content Security Policy"):
+            page.add_script_tag(content="window.pwned = 'inline script'")
         assert page.evaluate(FLAGS) == ["undefined", "undefined"]
         handler_ran = page.evaluate(
             """() => new Promise(done => {
