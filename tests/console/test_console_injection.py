@@ -336,7 +336,7 @@ class Watch:
 
 
 @pytest.fixture(params=["csp-enforced", "csp-bypassed"])
-def context(request: pytest.FixtureRequest, browser: Browser, stack: Stack) -> Iterator[tuple[BrowserContext, Watch]]:
+def watched(request: pytest.FixtureRequest, browser: Browser, stack: Stack) -> Iterator[tuple[BrowserContext, Watch]]:
     """A browser as a supervisor has one; once more with the CSP ignored, so escaping is proven on its own."""
     ctx = browser.new_context(base_url=stack.base_url, locale="ko-KR", bypass_csp=request.param == "csp-bypassed")
     watch = Watch()
@@ -390,9 +390,9 @@ def _inert(page: Page, where: str, texts: list[str]) -> None:
 
 
 def test_planted_markup_renders_as_text_and_triggers_nothing(
-    context: tuple[BrowserContext, Watch], stack: Stack, planted: Planted
+    watched: tuple[BrowserContext, Watch], stack: Stack, planted: Planted
 ) -> None:
-    ctx, watch = context
+    ctx, watch = watched
     p = planted
     # The review's scenario: the supervisor opens the case whose event id is the button.
     page = _as(ctx, "park.suwon")
