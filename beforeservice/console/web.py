@@ -11,8 +11,11 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 from sqlalchemy import select
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from beforeservice.auth import STAFF_ROLES, Principal, client_ip
 from beforeservice.console import review, takeup, web_session
@@ -26,17 +29,26 @@ from entitlements.tables import CitizenRow, HouseholdRow
 from notifiers.tables import NotificationRow, OutreachTaskRow
 
 HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
+# Everything the console shows came from outside (agencies' events, caseworkers' notes, usernames): one
+# environment, escaping every template whatever its name. Starlette's default escapes only .html/.htm/.xml, and
+# the console's templates end in .j2 - which once left every page unescaped (security review C1).
+environment = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(("j2", "html", "htm", "xml"), default_for_string=True, default=True),
+)
+templates = Jinja2Templates(env=environment)
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    # No inline script, handler or style anywhere in the console: markup that slipped through runs nothing.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",  # pages carry (masked) personal data: never kept by the browser or a proxy
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
+NO_STORE = {"Cache-Control": "no-store"}  # pages carry (masked) personal data: never kept by a browser or proxy
 STATUS_LABELS = {
     "pending_review": "검토 대기",
     "info_requested": "정보 요청됨",
@@ -47,9 +59,33 @@ STATUS_LABELS = {
 ACTION_LABELS = {"approve": "승인", "reject": "반려", "request_info": "정보 요청", "assign": "배정"}
 
 
+class ConsoleHeaders:
+    """The security headers on every console response: pages, redirects, error pages, static files."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path != "/console" and not path.startswith("/console/"):
+            await self.app(scope, receive, send)
+            return
+        added = SECURITY_HEADERS if path.startswith("/console/static/") else {**SECURITY_HEADERS, **NO_STORE}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in added.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def install(app: FastAPI) -> None:
     app.mount("/console/static", StaticFiles(directory=str(HERE / "static")), name="console-static")
     app.include_router(router)
+    app.add_middleware(ConsoleHeaders)
 
     @app.exception_handler(LoginRequired)
     async def _login(_: Request, __: LoginRequired) -> Response:
@@ -93,9 +129,7 @@ def _page(
         "status_labels": STATUS_LABELS,
         "action_labels": ACTION_LABELS,
     }
-    response = templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
-    response.headers.update(SECURITY_HEADERS)
-    return response
+    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
 
 def _forbidden(request: Request, who: Principal) -> Response:
