@@ -10,41 +10,19 @@ is a 404 too. Agencies do not hold tokens: they send an API key (X-API-Key), che
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Annotated
 
 import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from beforeservice.principals import CONSOLE_ROLES as CONSOLE_ROLES  # re-exported: imported from here too
+from beforeservice.principals import ROLES as ROLES
+from beforeservice.principals import STAFF_ROLES as STAFF_ROLES
+from beforeservice.principals import Principal as Principal
 from beforeservice.settings import Settings, get_settings
 
-ROLES = frozenset({"citizen", "agency", "caseworker", "supervisor", "auditor"})
-STAFF_ROLES = frozenset({"caseworker", "supervisor"})  # who may read and decide entitlements
-CONSOLE_ROLES = frozenset({"caseworker", "supervisor", "auditor"})
 _bearer = HTTPBearer(auto_error=False)
-
-
-@dataclass(frozen=True)
-class Principal:
-    subject: str
-    role: str
-    scopes: dict[str, list[str]] = field(default_factory=dict)  # e.g. {"municipalities": ["41110"]}
-
-    @property
-    def sees_personal_data(self) -> bool:
-        """Supervisors decide escalations and outreach by name; caseworkers work on masked data."""
-        return self.role == "supervisor"
-
-    def covers(self, agency: str, municipality: str | None) -> bool:
-        """Whether an entitlement of `agency`'s benefit for a household in `municipality` is within scope."""
-        agencies = self.scopes.get("agencies", [])
-        municipalities = self.scopes.get("municipalities", [])
-        agency_ok = "*" in agencies or agency in agencies
-        place_ok = "*" in municipalities or (
-            municipality is not None and any(municipality.startswith(p) for p in municipalities)
-        )
-        return agency_ok and place_ok
 
 
 def issue_token(settings: Settings, subject: str, role: str, scopes: dict[str, list[str]] | None = None) -> str:

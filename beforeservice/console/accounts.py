@@ -9,8 +9,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from beforeservice.auth import CONSOLE_ROLES, Principal
 from beforeservice.console.tables import CaseworkerRow
+from beforeservice.principals import CONSOLE_ROLES, Principal
 
 _hasher = PasswordHasher()
 # Verifying against this when the account does not exist keeps the answer time the same (no user enumeration).
