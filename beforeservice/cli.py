@@ -229,7 +229,15 @@ def api() -> None:
     from beforeservice.api import create_app
 
     settings = start(get_settings())
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning")
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from any local hop; the client address is read
+    # in beforeservice.auth.client_ip, from TRUSTED_PROXIES only.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="warning",
+        proxy_headers=False,
+    )
 
 
 @app.command()

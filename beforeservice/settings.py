@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Public development values: in the source, so they protect nothing (beforeservice.startup refuses them
@@ -114,6 +115,14 @@ class Settings(BaseSettings):
         description="Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed for the client "
         "address (audit log, login throttling), comma-separated; unset = none, the peer address is used",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):
+            if part:
+                ipaddress.ip_network(part, strict=False)  # ValueError names the bad entry
+        return value
 
     @property
     def bootstrap_servers(self) -> str:
