@@ -293,13 +293,18 @@ def test_token_issuance_is_audited_with_the_client_address_from_trusted_proxies_
     assert answer.status_code == 200
     issued = [r for r in audit_of(stack, username) if r.action == "auth.token.issued"]
     assert [(r.ip, r.role) for r in issued] == [("192.0.2.44", "caseworker")]
-    # Without TRUSTED_PROXIES (the default) nobody's X-Forwarded-For is believed, local hops included.
+
+
+def test_forwarded_for_is_not_believed_without_trusted_proxies(stack: Stack) -> None:
+    """By default (no TRUSTED_PROXIES) nobody's X-Forwarded-For makes the audited address, local hops included."""
+    username = new_account(stack)
     with another_api(stack, TRUSTED_PROXIES="") as untrusting:
-        again = untrusting.post(
-            "/v1/caseworkers/token",
-            json={"username": username, "password": PASSWORD},
+        untrusting.get("/console/login")
+        csrf = _session(untrusting)["csrf"]
+        logged_in = untrusting.post(
+            "/console/login",
+            data={"username": username, "password": PASSWORD, web_session.CSRF_FIELD: csrf},
             headers={"x-forwarded-for": "192.0.2.44"},
         )
-        assert again.status_code == 200
-    issued = [r for r in audit_of(stack, username) if r.action == "auth.token.issued"]
-    assert [r.ip for r in issued] == ["192.0.2.44", "127.0.0.1"]
+        assert logged_in.status_code == 303
+    assert [(r.action, r.ip) for r in audit_of(stack, username)] == [("console.login", "127.0.0.1")]
