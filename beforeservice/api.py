@@ -157,11 +157,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             source=benefit.source,
         )
 
-    if settings.dev_login:
+    if settings.dev_login and settings.dev_mode:  # never outside development (beforeservice.startup refuses it)
 
         @app.post("/v1/dev/login", response_model=Token, tags=["development"])
         def dev_login(body: DevLogin) -> Token:
-            """Development only (DEV_LOGIN=true): a token for any subject and role, for the demo and tests."""
+            """Development only (DEV_MODE and DEV_LOGIN true): a token for any subject and role, for the demo."""
             return Token(access_token=issue_token(settings, body.subject, body.role, body.scopes))
 
     @app.get("/healthz")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -83,10 +84,7 @@ def caseworkers_add(
     """Create a console account (the password is prompted for, or read from stdin)."""
     from beforeservice.console.accounts import add_caseworker
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    password = _new_password(password_stdin)
     try:
         with _sessions().begin() as session:
             add_caseworker(
@@ -102,6 +100,76 @@ def caseworkers_add(
         typer.echo(f"cannot add {username}: {str(exc).splitlines()[0]}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"added {role} {username} (agencies {','.join(agency)}; municipalities {','.join(municipality)})")
+
+
+def _new_password(from_stdin: bool) -> str:
+    """From standard input (--password-stdin, or whenever it is not a terminal: CI, pipes), else prompted twice."""
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
+
+
+def _account_change(username: str, action: str, change: Callable[[Session], bool]) -> None:
+    """Apply `change` to the account and put it on the audit log, in one transaction; exit 1 if there is none."""
+    from beforeservice.console.audit import AuditEntry, AuditTransaction, append
+
+    with AuditTransaction(_sessions()()) as session:
+        found = change(session)
+        if found:
+            append(session, AuditEntry("cli", "operator", None, action, "write", object_id=username))
+    if not found:
+        typer.echo(f"no account {username}", err=True)
+        raise typer.Exit(1)
+
+
+@caseworkers_app.command("deactivate")
+def caseworkers_deactivate(username: str) -> None:
+    """Deactivate an account: its tokens and console sessions stop working at once."""
+    from beforeservice.console.accounts import set_active
+
+    _account_change(username, "account.deactivate", lambda session: set_active(session, username, False))
+    typer.echo(f"deactivated {username}; its tokens and console sessions are revoked")
+
+
+@caseworkers_app.command("reactivate")
+def caseworkers_reactivate(username: str) -> None:
+    """Reactivate an account (it logs in afresh: sessions from before stay revoked)."""
+    from beforeservice.console.accounts import set_active
+
+    _account_change(username, "account.reactivate", lambda session: set_active(session, username, True))
+    typer.echo(f"reactivated {username}")
+
+
+@caseworkers_app.command("reset-password")
+def caseworkers_reset_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
+) -> None:
+    """Set a new password (prompted for, or read from stdin); the account's tokens and sessions are revoked."""
+    from beforeservice.console.accounts import reset_password
+
+    password = _new_password(password_stdin)
+    try:
+        _account_change(username, "account.password_reset", lambda session: reset_password(session, username, password))
+    except ValueError as exc:
+        typer.echo(f"cannot reset the password of {username}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"new password set for {username}; its tokens and console sessions are revoked")
+
+
+@caseworkers_app.command("list")
+def caseworkers_list() -> None:
+    """Every account with its role, scopes and state (never a password hash)."""
+    from sqlalchemy import select
+
+    from beforeservice.console.tables import CaseworkerRow
+
+    with _sessions()() as session:
+        for row in session.scalars(select(CaseworkerRow).order_by(CaseworkerRow.username)):
+            typer.echo(
+                f"{row.username:<24} {row.role:<11} {'active' if row.active else 'inactive':<9} "
+                f"agencies={','.join(row.agencies)}  municipalities={','.join(row.municipalities)}"
+            )
 
 
 @audit_app.command("verify")

@@ -19,8 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from beforeservice.auth import STAFF_ROLES, Principal, client_ip
 from beforeservice.console import review, takeup, web_session
-from beforeservice.console.accounts import active_account, authenticate, colleagues, principal_of
+from beforeservice.console.accounts import colleagues, revoke_sessions, session_principal
 from beforeservice.console.audit import AuditEntry, append, verify
+from beforeservice.console.login import log_in
 from beforeservice.console.masking import mask_id
 from beforeservice.console.review_api import ENTITLEMENT_ID, NAME, Decision, _denied, decide, transaction
 from beforeservice.console.tables import AuditRow
@@ -105,14 +106,16 @@ def install(app: FastAPI) -> None:
 
 
 def console_user(request: Request) -> Principal:
-    username = web_session.read(request).get("u")
-    if not username:
+    """The account as it is now; a session from before a logout, deactivation or password reset is over."""
+    data = web_session.read(request)
+    username = data.get("u")
+    if not isinstance(username, str) or not username:
         raise LoginRequired()
     with request.app.state.sessions() as session:
-        account = active_account(session, username)
-    if account is None:
+        who = session_principal(session, username, data.get("g"))
+    if who is None:
         raise LoginRequired()
-    return principal_of(account)
+    return who
 
 
 ConsoleUser = Annotated[Principal, Depends(console_user)]
@@ -168,21 +171,35 @@ def login_page(request: Request) -> Response:
 def login(
     request: Request, username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=256)]
 ) -> Response:
-    with request.app.state.sessions() as session:
-        account = authenticate(session, username, password)
+    settings = request.app.state.settings
+    outcome = log_in(request.app.state.sessions, settings, username, password, client_ip(request), "console")
+    if outcome.retry_after is not None:
+        minutes = -(-outcome.retry_after // 60)
+        error = f"로그인 시도가 너무 많습니다. {minutes}분 뒤에 다시 시도하세요."
+        response = _page(request, "login.j2", {"error": error, "username": username}, 429)
+        response.headers["Retry-After"] = str(outcome.retry_after)
+        return response
+    account = outcome.account
     if account is None:
         return _page(request, "login.j2", {"error": "아이디 또는 비밀번호가 맞지 않습니다.", "username": username}, 401)
-    who = principal_of(account)
-    with transaction(request) as session:
-        append(session, AuditEntry(who.subject, who.role, client_ip(request), "console.login", "auth"))
     response = RedirectResponse("/console", status_code=303)
     # A fresh CSRF token at login: a token planted before authentication is worthless afterwards.
-    web_session.write(response, request.app.state.settings, {"u": account.username, "csrf": web_session.new_csrf()})
+    session_data = {"u": account.username, "g": account.session_generation, "csrf": web_session.new_csrf()}
+    web_session.write(response, settings, session_data)
     return response
 
 
 @router.post("/logout", dependencies=[Depends(web_session.check_csrf)])
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    """Ends this session and every other token and session of the account (a copied cookie dies with it)."""
+    data = web_session.read(request)
+    username = data.get("u")
+    if isinstance(username, str) and username:
+        with transaction(request) as session:
+            who = session_principal(session, username, data.get("g"))
+            if who is not None:
+                revoke_sessions(session, username)
+                append(session, AuditEntry(who.subject, who.role, client_ip(request), "console.logout", "auth"))
     response = RedirectResponse("/console/login", status_code=303)
     web_session.clear(response)
     return response
