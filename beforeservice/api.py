@@ -5,7 +5,7 @@ The routes live in routers (beforeservice.console.*, beforeservice.citizen_route
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -23,11 +23,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from beforeservice import citizen_routes
 from beforeservice.auth import CurrentCitizen, issue_token, own_citizen_id
 from beforeservice.console import contracts_docs, ingestion, offers, review_api, web
-from beforeservice.console.agencies import RateLimiter
 from beforeservice.console.offers import OfferExplanation
+from beforeservice.console.rate_limits import RateLimiter
 from beforeservice.inbox import visible_notifications
 from beforeservice.problems import problem
+from beforeservice.request_guard import RequestGuard
 from beforeservice.settings import Settings, get_settings
+from beforeservice.wiring import pseudonymizer
 from beforeservice.wiring import sessions as make_sessions
 from entitlements import CATALOG_DIR
 from entitlements.tables import EntitlementRow
@@ -74,6 +76,11 @@ def _sessions(request: Request) -> sessionmaker[Session]:
 Sessions = Annotated[sessionmaker[Session], Depends(_sessions)]
 
 
+def _body_limit(settings: Settings) -> Callable[[str], int]:
+    limits = {"/v1/events": settings.max_event_bytes, "/v1/events:batch": settings.max_batch_bytes}
+    return lambda path: limits.get(path, settings.max_body_bytes)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     catalog = load_catalog(CATALOG_DIR)
@@ -88,7 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessions = make_sessions(settings)
         app.state.catalog = catalog
-        app.state.rate_limiter = RateLimiter()
+        app.state.rate_limiter = RateLimiter(app.state.sessions)  # shared by every API process (database)
+        app.state.pseudonymizer = pseudonymizer(settings)
         try:
             yield
         finally:
@@ -107,10 +115,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(offers.router)
     app.include_router(review_api.router)
     web.install(app)
+    app.add_middleware(RequestGuard, limit_for=_body_limit(settings))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_problem(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), str(exc.detail), "http-error")
+        # Keep what the exception says about the next step: WWW-Authenticate (401), Allow (405), Retry-After.
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), "http-error", headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_problem(_: Request, exc: RequestValidationError) -> JSONResponse:

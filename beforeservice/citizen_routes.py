@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +21,9 @@ router = APIRouter(prefix="/v1/citizens/{citizen_id}", tags=["citizens"])
 
 Category = Literal["childbirth_childcare", "elderly", "disability", "employment", "housing", "bereavement"]
 Channel = Literal["push", "sms", "kakao"]
+# Every (category, channel) pair twice over is more than any app sends in one change.
+MAX_CONSENT_CHANGES = 36
+TEXT_VERSION = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"  # e.g. 2026-01
 
 
 def _sessions(request: Request) -> sessionmaker[Session]:
@@ -39,7 +42,11 @@ class ConsentChange(BaseModel):
     category: Category
     channel: Channel
     granted: bool
-    text_version: str | None = Field(default=None, description="The consent text shown; default: the current one")
+    text_version: str | None = Field(
+        default=None,
+        pattern=TEXT_VERSION,
+        description="The consent text shown (e.g. 2026-01: letters, digits, . _ -, at most 32); default: the current",
+    )
 
 
 class ConsentView(BaseModel):
@@ -90,7 +97,11 @@ def get_consents(citizen_id: str, who: CurrentCitizen, sessions: Sessions) -> li
 
 @router.put("/consents", response_model=list[ConsentView])
 def change_consents(
-    citizen_id: str, changes: list[ConsentChange], who: CurrentCitizen, sessions: Sessions, settings: AppSettings
+    citizen_id: str,
+    changes: Annotated[list[ConsentChange], Body(max_length=MAX_CONSENT_CHANGES)],
+    who: CurrentCitizen,
+    sessions: Sessions,
+    settings: AppSettings,
 ) -> list[ConsentView]:
     """Grant or withdraw opt-ins; a withdrawal applies to the very next send."""
     own_citizen_id(citizen_id, who)

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", description="HTTP API bind address")
     api_port: int = Field(default=8000, description="HTTP API port")
     max_event_bytes: int = Field(default=1_048_576, description="Largest accepted event body (413 beyond)")
+    max_body_bytes: int = Field(
+        default=65_536, description="Largest accepted body on any other route (413 beyond; events have their own)"
+    )
     firebase_credentials: str | None = Field(
         default=None, description="Service-account JSON for FCM; unset = in-app inbox only"
     )

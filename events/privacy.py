@@ -69,6 +69,12 @@ class Pseudonymizer:
         if isinstance(data, dict):
             result = {}
             for key, value in data.items():
+                if len(key) >= _SHORTEST and looks_like_rrn(key):
+                    raise InvalidEvent(
+                        f"invalid field '{path}': a key holds a resident registration number",
+                        [FieldError(path, "resident registration number as a key")],
+                        status=422,
+                    )
                 if key == RRN_FIELD:
                     if not isinstance(value, str):
                         raise InvalidEvent(
@@ -108,8 +114,14 @@ def strings_of(value: Any) -> Iterator[str]:
 
 
 def protect_event(envelope: Any, pseudonymizer: Pseudonymizer) -> Any:
-    """The CloudEvent with its data protected; an RRN in any context attribute is refused."""
+    """The CloudEvent with its data protected; an RRN in any context attribute (name or value) is refused."""
     for name, value in envelope.attributes().items():
+        if looks_like_rrn(name):  # an extension attribute named by an RRN: say so without repeating it
+            raise InvalidEvent(
+                "an extension attribute's name is a resident registration number",
+                [FieldError("extension attribute name", "resident registration number")],
+                status=422,
+            )
         if isinstance(value, str) and looks_like_rrn(value):
             raise InvalidEvent(
                 f"invalid field '{name}': a resident registration number is accepted only in an 'rrn' field",

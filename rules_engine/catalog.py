@@ -100,6 +100,9 @@ class Benefit:
     conditions: tuple[Condition, ...]
     amount: CompiledExpression | None
     file: str
+    # Agencies whose application.received / benefit.granted for this benefit are believed: its own agency first,
+    # then those the file lists under `closed_by` (e.g. the service that receives its applications).
+    closers: tuple[str, ...] = ()
 
     def in_force(self, on: date) -> bool:
         return self.effective_from <= on and (self.effective_until is None or on <= self.effective_until)
@@ -258,6 +261,12 @@ class _BenefitReader:
             if name not in periods:
                 raise self.fail("deadline", f"unknown period '{name}' (declare it under 'periods:')", apply)
             deadline = Deadline(name, periods[name].end)
+        closed_by = raw.get("closed_by") or []
+        if not isinstance(closed_by, list) or not all(isinstance(a, str) for a in closed_by):
+            raise self.fail("closed_by", "'closed_by' must be a list of agency ids")
+        for other in closed_by:
+            if other not in self.agencies:
+                raise self.fail("closed_by", f"unknown agency '{other}' (declare it in agencies.yaml)")
         legal = self.require("legal_basis", list)
         if not legal:
             raise self.fail("legal_basis", "at least one legal basis is required")
@@ -286,6 +295,7 @@ class _BenefitReader:
             conditions=conditions,
             amount=amount,
             file=str(self.path),
+            closers=tuple(dict.fromkeys([agency_id, *closed_by])),
         )
 
     def parameters(self, effective_from: date) -> dict[str, Parameter]:
