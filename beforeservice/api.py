@@ -29,7 +29,6 @@ from beforeservice.inbox import visible_notifications
 from beforeservice.problems import problem
 from beforeservice.settings import Settings, get_settings
 from beforeservice.wiring import sessions as make_sessions
-from entitlements import CATALOG_DIR
 from entitlements.tables import EntitlementRow
 from rules_engine.catalog import load_catalog
 
@@ -76,7 +75,7 @@ Sessions = Annotated[sessionmaker[Session], Depends(_sessions)]
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    catalog = load_catalog(CATALOG_DIR)
+    catalog = load_catalog(settings.catalog_directory)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from entitlements import CATALOG_DIR
 
 
 class Settings(BaseSettings):
@@ -73,12 +76,19 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=3600, description="Lifetime of an access token")
     dev_login: bool = Field(default=False, description="Enable POST /v1/dev/login (demo and tests only)")
     data_dir: str = Field(default="var", description="Where the embedded defaults keep their files")
+    catalog_dir: str | None = Field(
+        default=None, description="Directory of the benefit catalog (rules); unset = entitlements/catalog"
+    )
     max_batch_bytes: int = Field(default=10_485_760, description="Largest accepted batch body (413 beyond)")
     max_batch_events: int = Field(default=1000, description="Most events in one POST /v1/events:batch")
     console_secure_cookie: bool = Field(
         default=False, description="Mark the console session cookie Secure (set true behind HTTPS)"
     )
     console_session_seconds: int = Field(default=8 * 3600, description="Lifetime of a caseworker console session")
+
+    @property
+    def catalog_directory(self) -> Path:
+        return Path(self.catalog_dir) if self.catalog_dir else CATALOG_DIR
 
     @property
     def bootstrap_servers(self) -> str:
