@@ -31,7 +31,6 @@ from beforeservice.request_guard import RequestGuard
 from beforeservice.settings import Settings, get_settings
 from beforeservice.wiring import pseudonymizer
 from beforeservice.wiring import sessions as make_sessions
-from entitlements import CATALOG_DIR
 from entitlements.tables import EntitlementRow
 from rules_engine.catalog import load_catalog
 
@@ -83,7 +82,7 @@ def _body_limit(settings: Settings) -> Callable[[str], int]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    catalog = load_catalog(CATALOG_DIR)
+    catalog = load_catalog(settings.catalog_directory)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

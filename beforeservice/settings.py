@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from entitlements import CATALOG_DIR
 
 # Public development values: in the source, so they protect nothing (beforeservice.startup refuses them
 # outside DEV_MODE).
@@ -98,6 +101,9 @@ class Settings(BaseSettings):
         default=False, description="Enable POST /v1/dev/login (demo and tests only; refused outside DEV_MODE)"
     )
     data_dir: str = Field(default="var", description="Where the embedded defaults keep their files")
+    catalog_dir: str | None = Field(
+        default=None, description="Directory of the benefit catalog (rules); unset = entitlements/catalog"
+    )
     max_batch_bytes: int = Field(default=10_485_760, description="Largest accepted batch body (413 beyond)")
     max_batch_events: int = Field(default=1000, description="Most events in one POST /v1/events:batch")
     console_secure_cookie: bool = Field(
@@ -126,6 +132,10 @@ class Settings(BaseSettings):
             if part:
                 ipaddress.ip_network(part, strict=False)  # ValueError names the bad entry
         return value
+
+    @property
+    def catalog_directory(self) -> Path:
+        return Path(self.catalog_dir) if self.catalog_dir else CATALOG_DIR
 
     @property
     def bootstrap_servers(self) -> str:

@@ -21,6 +21,8 @@ from events.errors import FieldError, InvalidEvent
 RRN_PATTERN = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})-?([1-8])(\d{6})(?!\d)")
 RRN_FIELD = "rrn"
 MASK = "######-#######"
+# The same pattern over bytes (where `\d` is ASCII only), so masking keeps every other byte exact, even invalid UTF-8.
+RRN_BYTES_PATTERN = re.compile(RRN_PATTERN.pattern.encode())
 
 
 _SHORTEST = 13  # twelve digits and the century digit: a shorter string cannot hold one
@@ -33,9 +35,9 @@ def looks_like_rrn(text: str) -> bool:
     return any(_plausible(m) for m in RRN_PATTERN.finditer(text))
 
 
-def _plausible(match: re.Match[str]) -> bool:
-    yy, mm, dd, century_digit = int(match[1]), int(match[2]), int(match[3]), match[4]
-    century = {"1": 1900, "2": 1900, "5": 1900, "6": 1900, "3": 2000, "4": 2000, "7": 2000, "8": 2000}[century_digit]
+def _plausible(match: re.Match[str] | re.Match[bytes]) -> bool:
+    yy, mm, dd, century_digit = int(match[1]), int(match[2]), int(match[3]), int(match[4])
+    century = 1900 if century_digit in (1, 2, 5, 6) else 2000
     try:
         date(century + yy, mm, dd)
     except ValueError:
@@ -44,9 +46,11 @@ def _plausible(match: re.Match[str]) -> bool:
 
 
 def mask(raw: bytes) -> bytes:
-    """The bytes with every plausible RRN replaced, for dead letters and logs."""
-    text = raw.decode("utf-8", errors="replace")
-    return RRN_PATTERN.sub(lambda m: MASK if _plausible(m) else m[0], text).encode()
+    """The bytes with every plausible RRN replaced, for dead letters and logs; every other byte stays as it was."""
+    return RRN_BYTES_PATTERN.sub(lambda m: _MASK_BYTES if _plausible(m) else m[0], raw)
+
+
+_MASK_BYTES = MASK.encode()
 
 
 class Pseudonymizer:
