@@ -79,6 +79,23 @@ class Settings(BaseSettings):
         default=False, description="Mark the console session cookie Secure (set true behind HTTPS)"
     )
     console_session_seconds: int = Field(default=8 * 3600, description="Lifetime of a caseworker console session")
+    audit_anchor_key: str = Field(
+        default="",
+        description="Ed25519 key (base64, 32 bytes; `beforeservice audit keygen`) signing the audit chain's anchors; "
+        "unset = a public dev-only key, with a warning",
+    )
+    audit_anchor_public_keys: str = Field(
+        default="",
+        description="Public keys (base64, comma-separated) whose anchors `audit verify` trusts besides the signing "
+        "key's: earlier keys after a rotation, or the only ones where verify runs without the signing key",
+    )
+    audit_anchor_file: str = Field(
+        default="", description="Append-only file of audit anchors; unset = DATA_DIR/audit-anchors.jsonl"
+    )
+    audit_anchor_every: int = Field(default=1, ge=1, description="Anchor the audit chain's head every N entries")
+    audit_anchor_syslog: str = Field(
+        default="", description="Also send each anchor to syslog: udp://host:port, tcp://host:port or /dev/log"
+    )
 
     @property
     def bootstrap_servers(self) -> str:
