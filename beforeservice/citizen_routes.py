@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.auth import CurrentCitizen, own_citizen_id
@@ -21,6 +21,8 @@ router = APIRouter(prefix="/v1/citizens/{citizen_id}", tags=["citizens"])
 
 Category = Literal["childbirth_childcare", "elderly", "disability", "employment", "housing", "bereavement"]
 Channel = Literal["push", "sms", "kakao"]
+# SQLite gives datetimes back naive (they are stored in UTC): say so, as RFC 3339 `date-time` requires.
+UtcDateTime = Annotated[datetime, AfterValidator(lambda at: at if at.tzinfo else at.replace(tzinfo=UTC))]
 
 
 def _sessions(request: Request) -> sessionmaker[Session]:
@@ -47,8 +49,8 @@ class ConsentView(BaseModel):
     channel: str
     granted: bool
     text_version: str
-    granted_at: datetime
-    withdrawn_at: datetime | None
+    granted_at: UtcDateTime
+    withdrawn_at: UtcDateTime | None
 
 
 class DeviceRegistration(BaseModel):
@@ -59,7 +61,7 @@ class DeviceRegistration(BaseModel):
 class DeviceView(BaseModel):
     token_suffix: str  # the full token is a credential to push to the phone: never echoed back
     platform: str
-    last_refreshed_at: datetime
+    last_refreshed_at: UtcDateTime
 
 
 class Preferences(BaseModel):
