@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -96,6 +97,19 @@ class Settings(BaseSettings):
     audit_anchor_syslog: str = Field(
         default="", description="Also send each anchor to syslog: udp://host:port, tcp://host:port or /dev/log"
     )
+
+    @field_validator("audit_anchor_key", "audit_anchor_public_keys")
+    @classmethod
+    def _ed25519_keys(cls, value: str) -> str:
+        # A bad key must stop the engine at start, not refuse the first console access.
+        for key in filter(None, (k.strip() for k in value.split(","))):
+            try:
+                raw = base64.b64decode(key.replace("-", "+").replace("_", "/") + "=" * (-len(key) % 4), validate=True)
+            except ValueError as exc:
+                raise ValueError("an Ed25519 key is base64 (`beforeservice audit keygen`)") from exc
+            if len(raw) != 32:
+                raise ValueError(f"an Ed25519 key is 32 bytes, this one is {len(raw)}")
+        return value
 
     @property
     def bootstrap_servers(self) -> str:
