@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from beforeservice import citizen_routes
+from beforeservice import api_docs, citizen_routes, openapi_doc
 from beforeservice.auth import CurrentCitizen, issue_token, own_citizen_id
 from beforeservice.console import contracts_docs, ingestion, offers, review_api, web
 from beforeservice.console.offers import OfferExplanation
@@ -106,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Life events in, tailored benefit offers out. Errors are RFC 9457 problem details.",
+        docs_url=None,  # served from vendored files (api_docs), not FastAPI's CDN pages
+        redoc_url=None,
     )
 
     app.include_router(citizen_routes.router)
@@ -115,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(review_api.router)
     web.install(app)
     app.add_middleware(RequestGuard, limit_for=_body_limit(settings))
+    openapi_doc.install(app)
+    api_docs.install(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_problem(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.auth import CurrentCitizen, own_citizen_id
@@ -24,6 +24,9 @@ Channel = Literal["push", "sms", "kakao"]
 # Every (category, channel) pair twice over is more than any app sends in one change.
 MAX_CONSENT_CHANGES = 36
 TEXT_VERSION = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"  # e.g. 2026-01
+
+# SQLite gives datetimes back naive (they are stored in UTC): say so, as RFC 3339 `date-time` requires.
+UtcDateTime = Annotated[datetime, AfterValidator(lambda at: at if at.tzinfo else at.replace(tzinfo=UTC))]
 
 
 def _sessions(request: Request) -> sessionmaker[Session]:
@@ -54,8 +57,8 @@ class ConsentView(BaseModel):
     channel: str
     granted: bool
     text_version: str
-    granted_at: datetime
-    withdrawn_at: datetime | None
+    granted_at: UtcDateTime
+    withdrawn_at: UtcDateTime | None
 
 
 class DeviceRegistration(BaseModel):
@@ -66,7 +69,7 @@ class DeviceRegistration(BaseModel):
 class DeviceView(BaseModel):
     token_suffix: str  # the full token is a credential to push to the phone: never echoed back
     platform: str
-    last_refreshed_at: datetime
+    last_refreshed_at: UtcDateTime
 
 
 class Preferences(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
@@ -136,6 +137,37 @@ class Settings(BaseSettings):
     @property
     def catalog_directory(self) -> Path:
         return Path(self.catalog_dir) if self.catalog_dir else CATALOG_DIR
+
+    audit_anchor_key: str = Field(
+        default="",
+        description="Ed25519 key (base64, 32 bytes; `beforeservice audit keygen`) signing the audit chain's anchors; "
+        "unset = a public dev-only key, with a warning",
+    )
+    audit_anchor_public_keys: str = Field(
+        default="",
+        description="Public keys (base64, comma-separated) whose anchors `audit verify` trusts besides the signing "
+        "key's: earlier keys after a rotation, or the only ones where verify runs without the signing key",
+    )
+    audit_anchor_file: str = Field(
+        default="", description="Append-only file of audit anchors; unset = DATA_DIR/audit-anchors.jsonl"
+    )
+    audit_anchor_every: int = Field(default=1, ge=1, description="Anchor the audit chain's head every N entries")
+    audit_anchor_syslog: str = Field(
+        default="", description="Also send each anchor to syslog: udp://host:port, tcp://host:port or /dev/log"
+    )
+
+    @field_validator("audit_anchor_key", "audit_anchor_public_keys")
+    @classmethod
+    def _ed25519_keys(cls, value: str) -> str:
+        # A bad key must stop the engine at start, not refuse the first console access.
+        for key in filter(None, (k.strip() for k in value.split(","))):
+            try:
+                raw = base64.b64decode(key.replace("-", "+").replace("_", "/") + "=" * (-len(key) % 4), validate=True)
+            except ValueError as exc:
+                raise ValueError("an Ed25519 key is base64 (`beforeservice audit keygen`)") from exc
+            if len(raw) != 32:
+                raise ValueError(f"an Ed25519 key is 32 bytes, this one is {len(raw)}")
+        return value
 
     @property
     def bootstrap_servers(self) -> str:

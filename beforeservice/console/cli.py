@@ -1,9 +1,10 @@
-"""`beforeservice agencies|caseworkers|audit`: manage agency keys and console accounts, verify the audit log."""
+"""`beforeservice agencies|caseworkers|audit`: agency keys, console accounts; verify and anchor the audit log."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -173,15 +174,60 @@ def caseworkers_list() -> None:
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain of the whole audit log; exit 1 if any entry was changed, removed or inserted."""
-    from beforeservice.console.audit import verify
+def audit_verify(
+    anchors: Annotated[
+        Path | None,
+        typer.Option(help="anchor file to check against (e.g. the copy on WORM storage); default AUDIT_ANCHOR_FILE"),
+    ] = None,
+) -> None:
+    """Check the hash chain of the whole audit log against its signed anchors; exit 1 if any entry was changed,
+    removed or inserted, the tail cut off, the chain recomputed, or an anchor is missing or forged."""
+    from beforeservice.console.audit import verify_anchored
+    from beforeservice.console.audit_anchors import AnchorFile, AnchorVerifier, anchor_file
+
+    settings = get_settings()
+    store = AnchorFile(anchors) if anchors else anchor_file(settings)
+    with _sessions()() as session:
+        result = verify_anchored(session, store.read(), AnchorVerifier.from_settings(settings))
+    for b in result.breaks:
+        typer.echo(f"entry {b.entry_id}: {b.problem}", err=True)
+    for p in result.anchor_problems:
+        typer.echo(p, err=True)
+    if not result.intact:
+        problems = len(result.breaks) + len(result.anchor_problems)
+        typer.echo(f"audit log TAMPERED: {problems} problem(s) in {result.checked} entries", err=True)
+        raise typer.Exit(1)
+    latest = result.latest
+    anchored = f"; anchored up to entry {latest.seq} ({latest.at}) in {store.path}" if latest else ""
+    typer.echo(f"audit log intact: {result.checked} entries, hash chain verified{anchored}")
+    if result.unanchored:
+        typer.echo(f"{result.unanchored} entries after the latest anchor are protected by the chain alone")
+
+
+@audit_app.command("anchor")
+def audit_anchor() -> None:
+    """Sign the audit log's head now and append it to the anchor store (run it from cron, or before a backup)."""
+    from sqlalchemy import select
+
+    from beforeservice.console.audit_anchors import anchoring
+    from beforeservice.console.tables import AuditRow
 
     with _sessions()() as session:
-        checked, breaks = verify(session)
-    for b in breaks:
-        typer.echo(f"entry {b.entry_id}: {b.problem}", err=True)
-    if breaks:
-        typer.echo(f"audit log TAMPERED: {len(breaks)} problem(s) in {checked} entries", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"audit log intact: {checked} entries, hash chain verified")
+        head = session.execute(select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)).first()
+    if head is None:
+        typer.echo("the audit log is empty: nothing to anchor")
+        return
+    anchors = anchoring(get_settings())
+    anchor = anchors.anchor(head[0], head[1])
+    typer.echo(f"anchored entry {anchor.seq} ({anchor.hash[:16]}…) in {anchors.store.path}")
+
+
+@audit_app.command("keygen")
+def audit_keygen() -> None:
+    """Print a new AUDIT_ANCHOR_KEY (keep it secret, like TOKEN_SECRET) and the public key verifiers need."""
+    from beforeservice.console.audit_anchors import AnchorSigner, encode_public_key, new_signing_key
+
+    private = new_signing_key()
+    public = encode_public_key(AnchorSigner.from_setting(private).public)
+    typer.echo(f"AUDIT_ANCHOR_KEY={private}")
+    typer.echo(f"AUDIT_ANCHOR_PUBLIC_KEYS={public}")

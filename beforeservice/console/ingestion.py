@@ -35,6 +35,7 @@ from beforeservice.console.agencies import AgencyCaller, authenticate_key
 from beforeservice.console.closing import closing_refusal
 from beforeservice.console.rate_limits import Allowance, RateLimiter
 from beforeservice.console.tables import IngestedEventRow
+from beforeservice.openapi_doc import CLOUDEVENT_REF
 from beforeservice.problems import invalid_event, problem
 from beforeservice.settings import Settings
 from events.cloudevents import STRUCTURED_CONTENT_TYPE, CloudEvent, parse_binary, parse_structured
@@ -49,6 +50,15 @@ _api_key = APIKeyHeader(
 )
 
 router = APIRouter(tags=["agencies"])
+BINARY_MODE_HEADERS = [
+    {"name": f"ce-{name}", "in": "header", "required": False, "schema": {"type": "string"}, "description": text}
+    for name, text in (
+        ("specversion", "Binary mode: 1.0"),
+        ("id", "Binary mode: the event id"),
+        ("source", "Binary mode: the event source"),
+        ("type", "Binary mode: the event type"),
+    )
+]
 
 
 class Accepted(BaseModel):
@@ -110,14 +120,16 @@ _REFUSALS = {
     response_model=Accepted,
     responses=_REFUSALS,  # type: ignore[arg-type]
     openapi_extra={
+        "parameters": BINARY_MODE_HEADERS,
         "requestBody": {
             "required": True,
-            "description": "Structured mode: the whole event. Binary mode: the data, with ce-* headers.",
+            "description": "Structured mode: the whole event. Binary mode: the data alone, with ce-* headers.",
             "content": {
-                STRUCTURED_CONTENT_TYPE: {"schema": {"type": "object"}},
-                "application/json": {"schema": {"type": "object"}},
+                STRUCTURED_CONTENT_TYPE: {"schema": CLOUDEVENT_REF},
+                "application/json": {"schema": {"description": "The event's data (binary mode)"}},
             },
-        }
+        },
+        "responses": {"503": {"description": "The event log is unavailable; retry later"}},
     },
 )
 async def post_event(request: Request, caller: CurrentAgency) -> Any:
@@ -147,8 +159,11 @@ async def post_event(request: Request, caller: CurrentAgency) -> Any:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {BATCH_CONTENT_TYPE: {"schema": {"type": "array", "items": {"type": "object"}}}},
-        }
+            "description": "Structured events, at most MAX_BATCH_EVENTS (1,000 by default).",
+            "content": {
+                BATCH_CONTENT_TYPE: {"schema": {"type": "array", "minItems": 1, "items": CLOUDEVENT_REF}},
+            },
+        },
     },
 )
 async def post_events_batch(request: Request, caller: CurrentAgency) -> Any:
