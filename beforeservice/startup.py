@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from beforeservice.console.audit_anchors import DEV_ANCHOR_KEY
 from beforeservice.settings import DEV_PSEUDONYM_KEY, DEV_TOKEN_SECRET, Settings
 from entitlements.sealing import DEV_DATA_KEYS, Keyring, SealingError
 
@@ -22,7 +23,8 @@ log = logging.getLogger(__name__)
 TOKEN_SECRET = "TOKEN_SECRET"
 PSEUDONYM_KEY = "PSEUDONYM_KEY"
 DATA_KEYS = "DATA_KEYS"
-ALL_SECRETS = (TOKEN_SECRET, PSEUDONYM_KEY, DATA_KEYS)
+AUDIT_ANCHOR_KEY = "AUDIT_ANCHOR_KEY"
+ALL_SECRETS = (TOKEN_SECRET, PSEUDONYM_KEY, DATA_KEYS, AUDIT_ANCHOR_KEY)
 MIN_SECRET_BYTES = 32
 _PUBLIC_SECRETS = frozenset({DEV_TOKEN_SECRET, DEV_PSEUDONYM_KEY})
 _GENERATE = "e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
@@ -42,6 +44,8 @@ def secret_problems(settings: Settings, needs: Iterable[str] = ALL_SECRETS) -> l
         problems += _hmac_key_problems(PSEUDONYM_KEY, settings.pseudonym_key)
     if DATA_KEYS in wanted:
         problems += _data_keys_problems(settings.data_keys)
+    if AUDIT_ANCHOR_KEY in wanted:
+        problems += _anchor_key_problems(settings.audit_anchor_key)
     if settings.dev_login:
         problems.append("DEV_LOGIN=true mints a token for anyone: it is allowed only with DEV_MODE=true")
     return problems
@@ -69,6 +73,18 @@ def _data_keys_problems(spec: str) -> list[str]:
         return [f"DATA_KEYS is not valid: {exc}"]
     if _key_bytes(DEV_DATA_KEYS) in {_key_bytes(entry) for entry in spec.split(",") if entry.strip()}:
         return ["DATA_KEYS contains the public dev-only key: create one with `beforeservice keys generate`"]
+    return []
+
+
+def _anchor_key_problems(key: str) -> list[str]:
+    # Anyone holding the public dev key could re-sign a truncated or re-hashed audit chain (docs/security.md).
+    if not key.strip():
+        return [
+            "AUDIT_ANCHOR_KEY is not set: the audit log's anchors would be signed with the public dev-only key "
+            "(create one with `beforeservice audit keygen`)"
+        ]
+    if key.strip() == DEV_ANCHOR_KEY:
+        return ["AUDIT_ANCHOR_KEY is the public dev-only key: create one with `beforeservice audit keygen`"]
     return []
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.broker import EmbeddedBroker, ensure_topics, free_port
+from beforeservice.console.audit_anchors import new_signing_key
 from beforeservice.database import make_engine, session_factory, upgrade
 from entitlements.sealing import new_key_entry
 from tests.support.fcm_server import LocalFcmServer, write_service_account
@@ -34,6 +35,7 @@ os.environ.update(
         "TOKEN_SECRET": TOKEN_SECRET,
         "PSEUDONYM_KEY": "test-pseudonym-key-" + uuid.uuid4().hex,
         "DATA_KEYS": new_key_entry("test"),
+        "AUDIT_ANCHOR_KEY": new_signing_key(),
     }
 )
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://beforeservice:beforeservice@127.0.0.1:5432/beforeservice_test"

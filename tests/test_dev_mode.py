@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from beforeservice.console.audit_anchors import DEV_ANCHOR_KEY, new_signing_key
 from beforeservice.settings import DEV_PSEUDONYM_KEY, DEV_TOKEN_SECRET, Settings
 from beforeservice.startup import ALL_SECRETS, check_secrets, secret_problems
 from entitlements.sealing import DEV_DATA_KEYS, new_key_entry
@@ -17,6 +18,7 @@ STRONG = {
     "TOKEN_SECRET": "t" * 8 + os.urandom(24).hex(),
     "PSEUDONYM_KEY": "p" * 8 + os.urandom(24).hex(),
     "DATA_KEYS": new_key_entry("k1"),
+    "AUDIT_ANCHOR_KEY": new_signing_key(),
 }
 
 
@@ -54,6 +56,8 @@ def test_the_api_refuses_public_or_short_secrets_and_dev_login(tmp_path: Path) -
     assert short.returncode == 2 and "PSEUDONYM_KEY is too short" in short.stderr
     dev_key = _run(["api"], tmp_path, **{**STRONG, "DATA_KEYS": f"{STRONG['DATA_KEYS']},{DEV_DATA_KEYS}"})
     assert dev_key.returncode == 2 and "DATA_KEYS contains the public dev-only key" in dev_key.stderr
+    public_anchor = _run(["api"], tmp_path, **{**STRONG, "AUDIT_ANCHOR_KEY": DEV_ANCHOR_KEY})
+    assert public_anchor.returncode == 2 and "AUDIT_ANCHOR_KEY is the public dev-only key" in public_anchor.stderr
     dev_login = _run(["api"], tmp_path, **{**STRONG, "DEV_LOGIN": "true"})
     assert dev_login.returncode == 2 and "DEV_LOGIN=true" in dev_login.stderr
     # Sealing existing rows needs a real DATA_KEYS too.
@@ -63,7 +67,10 @@ def test_the_api_refuses_public_or_short_secrets_and_dev_login(tmp_path: Path) -
 
 def test_strong_secrets_pass_and_dev_mode_warns_loudly(capsys: pytest.CaptureFixture[str]) -> None:
     strong = Settings(
-        token_secret=STRONG["TOKEN_SECRET"], pseudonym_key=STRONG["PSEUDONYM_KEY"], data_keys=STRONG["DATA_KEYS"]
+        token_secret=STRONG["TOKEN_SECRET"],
+        pseudonym_key=STRONG["PSEUDONYM_KEY"],
+        data_keys=STRONG["DATA_KEYS"],
+        audit_anchor_key=STRONG["AUDIT_ANCHOR_KEY"],
     )
     assert secret_problems(strong) == []
     check_secrets(strong)

@@ -31,7 +31,7 @@ def test_up_shows_demo_offers_and_stops_cleanly(tmp_path: Path) -> None:
             "DEV_MODE": "true",  # what `make run` sets
         }
     )
-    for name in ("TOKEN_SECRET", "PSEUDONYM_KEY", "DATA_KEYS"):
+    for name in ("TOKEN_SECRET", "PSEUDONYM_KEY", "DATA_KEYS", "AUDIT_ANCHOR_KEY"):
         env.pop(name, None)  # the public development values, as on a fresh checkout
     process = subprocess.Popen(
         [sys.executable, "-m", "beforeservice", "up"],
