@@ -75,7 +75,9 @@ def test_strong_secrets_pass_and_dev_mode_warns_loudly(capsys: pytest.CaptureFix
     assert secret_problems(strong) == []
     check_secrets(strong)
     assert capsys.readouterr().err == ""
-    dev = Settings(dev_mode=True, token_secret=DEV_TOKEN_SECRET, pseudonym_key=DEV_PSEUDONYM_KEY, data_keys="")
+    dev = Settings(
+        dev_mode=True, token_secret=DEV_TOKEN_SECRET, pseudonym_key=DEV_PSEUDONYM_KEY, data_keys="", audit_anchor_key=""
+    )
     check_secrets(dev)
     warning = capsys.readouterr().err
     assert "WARNING DEV_MODE=true: running on PUBLIC development secrets" in warning

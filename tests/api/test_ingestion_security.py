@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -32,7 +33,6 @@ pytestmark = pytest.mark.integration
 STRUCTURED = {"content-type": "application/cloudevents+json"}
 BATCH = {"content-type": "application/cloudevents-batch+json"}
 RRN = "900215-2345678"
-DEV_PSEUDONYM_KEY = b"dev-only-pseudonym-key-change-me-0123456789"
 
 
 def leaks(value: str) -> bool:
@@ -121,7 +121,7 @@ def test_an_rrn_outside_its_field_is_refused_over_http_and_pseudonymised_inside_
     assert [x["status"] for x in r.json()["results"]] == [422, 422, 202] and not leaks(r.text), r.text
 
     # The designated field, in all three modes: pseudonymised before it is produced.
-    pseudonym = Pseudonymizer(DEV_PSEUDONYM_KEY).pseudonym(RRN)
+    pseudonym = Pseudonymizer(os.environ["PSEUDONYM_KEY"].encode()).pseudonym(RRN)
     designated = birth()
     designated["data"]["parents"] = [{"rrn": RRN, "role": "mother"}]
     r = post(stack, designated)
@@ -254,7 +254,11 @@ def test_sources_are_compared_on_whole_clean_segments(stack: Stack) -> None:
         "/agencies/mois/registry/41117/%2E%2E/%2E%2E/moel",
     ):
         r = post(stack, {**event, "id": str(uuid.uuid4()), "source": source}, key=district)
-        assert r.status_code == 403 and "may not emit events from source" in r.json()["detail"], (source, r.text)
+        # Refused twice over: the envelope's source pattern has no dot segments (400 naming `source`), and the
+        # key's prefix is compared on clean whole segments (403) should a pattern ever admit one.
+        refused_as_invalid = r.status_code == 400 and r.json()["errors"][0]["field"] == "source"
+        refused_as_foreign = r.status_code == 403 and "may not emit events from source" in r.json()["detail"]
+        assert refused_as_invalid or refused_as_foreign, (source, r.text)
 
 
 def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:

@@ -139,8 +139,8 @@ def _plant(stack: Stack) -> Planted:
     tag = uuid.uuid4().hex[:8]
     parents = [f"m-{tag}", f"f-{tag}"]
     seed_household(stack.sessions, f"hh-{tag}", parents, SUWON, None)
-    event = birth_event(mother=parents[0], father=parents[1], child=f"c-{tag}", municipality=SUWON, event_id=attack)
-    api_accepted = _accept_through_api(stack, as_json(event))
+    event = birth_event(mother=parents[0], father=parents[1], child=f"c-{tag}", municipality=SUWON)
+    api_accepted = _accept_through_api(stack, {**as_json(event), "id": attack})  # the contracts refuse it now
     suwon_case = _case_of_event(stack, attack) if api_accepted else None
     if suwon_case is None:  # refused at the door: a case of its own, the exploit planted below all the same
         suwon_case, _, _ = stack.pending_case(SUWON)
