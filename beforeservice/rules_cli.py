@@ -102,17 +102,14 @@ def evaluate(
     from beforeservice.situations import MAX_SITUATION_CHARS, UnreadableSituation, evaluate, read_situation
 
     try:
-        if situation_file.stat().st_size > MAX_SITUATION_CHARS * 4:
-            raise UnreadableSituation([])
-        situation = read_situation(situation_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, UnreadableSituation) as error:
-        problems = getattr(error, "problems", None) or [f"cannot read {situation_file}: {error or 'too large'}"]
-        for problem in problems:
-            typer.echo(
-                f"error: {problem.field}: {problem.message}" if hasattr(problem, "field") else f"error: {problem}",
-                err=True,
-            )
+        situation = read_situation(situation_file.read_text(encoding="utf-8")[: MAX_SITUATION_CHARS + 1])
+    except (OSError, UnicodeDecodeError) as error:
+        typer.echo(f"error: cannot read {situation_file}: {error}", err=True)
         raise typer.Exit(2) from error
+    except UnreadableSituation as unreadable:
+        for problem in unreadable.problems:
+            typer.echo(f"error: {problem.field}: {problem.message}", err=True)
+        raise typer.Exit(2) from unreadable
     if situation.stored_people:
         typer.echo("error: stored_people: stored profiles are read through the API (POST /v1/evaluations)", err=True)
         raise typer.Exit(2)
