@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from entitlements.households import Citizen, Household
 from entitlements.lifecycle import OPEN, EntitlementStatus
@@ -46,7 +46,7 @@ from events.marriage import MARRIAGE_REGISTERED, MarriageRegistered
 from events.milestones import MILESTONE_REACHED, MilestoneReached
 from events.moves import ADDRESS_MOVED, AddressMoved
 from events.people import MunicipalityCode, PersonId
-from events.values import Count, Flag, PastDate
+from events.values import EARLIEST_DATE, Count, Flag, PastDate, iso_date_string, latest_date
 from rules_engine.catalog import Benefit, Catalog
 from rules_engine.eligibility import Eligibility
 from rules_engine.evaluation import evaluate_benefit
@@ -58,6 +58,26 @@ VERSION = "2026-11"
 MAX_PEOPLE = 20
 MAX_HOUSEHOLDS = 10
 MAX_EVENTS = 50
+FORECAST_YEARS = 5
+
+
+def _within_forecast(value: date) -> date:
+    # The day asked about may lie ahead ("what changes at the first birthday?"); the events may not (they are
+    # registry records and keep their contracts' bounds). Five years covers every age step of the catalog's
+    # young-child benefits without inviting dates the law's parameters cannot speak for.
+    today = latest_date()
+    latest = date(today.year + FORECAST_YEARS, today.month, min(today.day, 28))  # no 29 February to miss
+    if not EARLIEST_DATE <= value <= latest:
+        raise ValueError(f"must lie between {EARLIEST_DATE.isoformat()} and {latest.isoformat()}")
+    return value
+
+
+ForecastDate = Annotated[
+    date,
+    BeforeValidator(iso_date_string),
+    AfterValidator(_within_forecast),
+    Field(description=f"YYYY-MM-DD, from 1900-01-01 to {FORECAST_YEARS} years from today"),
+]
 WHATIF_SOURCE = "/beforeservice/whatif"
 PAID_MONTHS = "paid_months"  # the period a monthly benefit declares for the months it pays (docs/rules-format.md)
 HOUSEHOLD_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-:.]{0,63}$"
@@ -185,7 +205,9 @@ class Situation(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, title="Situation")
 
     version: Literal["2026-11"] = Field(description="the version of this format; another is refused")
-    date: PastDate = Field(description="the day the question is asked: open offers are re-checked on it")
+    date: ForecastDate = Field(
+        description="the day the question is asked (up to five years ahead): open offers are re-checked on it"
+    )
     stored_people: list[PersonId] = Field(
         default=[],
         max_length=MAX_PEOPLE,

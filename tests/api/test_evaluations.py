@@ -200,6 +200,7 @@ HOSTILE = {
         "body.households.0.members.0.birth_date",
     ),
     "a date as a number": (lambda s: s.update(date=1767225600), "body.date"),
+    "a date beyond the forecast horizon": (lambda s: s.update(date="2100-01-01"), "body.date"),
     "too many people": (
         lambda s: s["households"][0]["members"].extend({"id": f"p{i}", "role": "adult"} for i in range(20)),
         "body.households.0.members",
@@ -254,3 +255,12 @@ def test_the_openapi_document_declares_the_route_and_its_problems(stack: Stack) 
         "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
     }
     assert "Evaluation" in document["components"]["schemas"]
+
+
+def test_the_day_asked_about_may_lie_ahead_within_the_forecast_horizon(stack: Stack) -> None:
+    # "What will the family get after the first birthday?": the events are records (no later than tomorrow), the
+    # day asked about may be up to five years ahead; the offers open then are re-checked on it.
+    situation = {**example(), "date": "2027-12-01"}
+    r = stack.client.post("/v1/evaluations", json=situation, headers=stack.bearer("kim.suwon"))
+    assert r.status_code == 200, r.text
+    assert r.json()["date"] == "2027-12-01"
