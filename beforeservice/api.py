@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from beforeservice import api_docs, citizen_routes, openapi_doc
+from beforeservice import api_docs, citizen_routes, evaluations, openapi_doc
 from beforeservice.auth import CurrentCitizen, issue_token, own_citizen_id
-from beforeservice.console import contracts_docs, ingestion, offers, review_api, web
+from beforeservice.console import contracts_docs, ingestion, offers, review_api, web, whatif
 from beforeservice.console.offers import OfferExplanation
 from beforeservice.console.rate_limits import RateLimiter
 from beforeservice.inbox import visible_notifications
@@ -115,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contracts_docs.router)
     app.include_router(offers.router)
     app.include_router(review_api.router)
+    app.include_router(evaluations.router)
+    app.include_router(whatif.router)
     web.install(app)
     app.add_middleware(RequestGuard, limit_for=_body_limit(settings))
     openapi_doc.install(app)

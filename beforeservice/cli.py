@@ -179,10 +179,11 @@ def bench_rules(
 
 @schemas_app.command("export")
 def schemas_export(directory: Path) -> None:
-    """Write the JSON Schema of every event type's data into DIRECTORY."""
+    """Write the JSON Schema of every event type's data, and of the what-if situation file, into DIRECTORY."""
+    from beforeservice.situations import export_json_schema
     from events.contracts import export_json_schemas
 
-    for path in export_json_schemas(directory):
+    for path in [*export_json_schemas(directory), export_json_schema(directory)]:
         typer.echo(path)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -88,3 +88,72 @@ def replay(candidate: Annotated[Path, typer.Option(help="the candidate catalog d
         typer.echo(f"  {benefit}: {now} offers now, {then} with the candidate ({then - now:+d})")
     if not report.differences():
         typer.echo("  no difference in offers")
+
+
+@rules_app.command("evaluate")
+def evaluate(
+    situation_file: Annotated[Path, typer.Argument(metavar="SITUATION.yaml", help="a situation (YAML or JSON)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the evaluation as JSON (as the API answers)")] = False,
+    catalog: Annotated[Path, typer.Option(help="catalog directory")] = CATALOG_DIR,
+) -> None:
+    """What if: every benefit's decision for SITUATION.yaml, by the worker's own rules and handlers; nothing stored.
+
+    The format is docs/rules-format.md ("What if"); stored people need the API (POST /v1/evaluations)."""
+    from beforeservice.situations import MAX_SITUATION_CHARS, UnreadableSituation, evaluate, read_situation
+
+    try:
+        situation = read_situation(situation_file.read_text(encoding="utf-8")[: MAX_SITUATION_CHARS + 1])
+    except (OSError, UnicodeDecodeError) as error:
+        typer.echo(f"error: cannot read {situation_file}: {error}", err=True)
+        raise typer.Exit(2) from error
+    except UnreadableSituation as unreadable:
+        for problem in unreadable.problems:
+            typer.echo(f"error: {problem.field}: {problem.message}", err=True)
+        raise typer.Exit(2) from unreadable
+    if situation.stored_people:
+        typer.echo("error: stored_people: stored profiles are read through the API (POST /v1/evaluations)", err=True)
+        raise typer.Exit(2)
+    result = evaluate(situation, load_catalog(catalog))
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    typer.echo(decisions_table(result))
+
+
+_ELIGIBILITY = {"eligible": "eligible", "not_eligible": "not eligible", "undetermined": "can't tell yet"}
+
+
+def decisions_table(result: Any) -> str:
+    """The decisions as a plain-text table, then each one's reasons (ko, en) and missing facts."""
+    rows = [("benefit", "for", "decision", "amount", "deadlines", "paid from", "event")]
+    for d in result.decisions:
+        amount = "-" if d.amount_krw is None else f"{d.amount_krw:,} {d.amount_unit}"
+        deadlines = ", ".join(f"{x.kind} {x.date}" for x in d.deadlines) or "-"
+        event = "re-check" if d.event is None else f"#{d.event + 1}"
+        rows.append(
+            (
+                d.benefit_id,
+                d.beneficiary_id,
+                _ELIGIBILITY[d.eligibility],
+                amount,
+                deadlines,
+                d.payment_starts or "-",
+                event,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [f"What if, on {result.date} (format {result.version}): {len(result.decisions)} decisions", ""]
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    lines.append("")
+    for d in result.decisions:
+        lines.append(f"{d.benefit_id} ({d.beneficiary_id}): {_ELIGIBILITY[d.eligibility]}")
+        lines.append(f"  ko: {d.reason_ko}")
+        lines.append(f"  en: {d.reason_en}")
+        if d.missing:
+            lines.append(f"  missing: {', '.join(d.missing)}")
+    for c in result.changes:
+        lines.append(f"changed: {c.benefit_id} ({c.beneficiary_id}) {c.status}: {c.why}")
+    return "\n".join(lines)

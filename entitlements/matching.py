@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -150,6 +152,31 @@ class ProfileBook:
 
 
 Handler = Callable[[LifeEvent, ProfileBook, Catalog], Outcome]
+
+
+@dataclass(frozen=True)
+class Declined:
+    """A decision the handlers made but offer nothing for (not eligible): only a what-if asks to see these."""
+
+    beneficiary_id: str
+    household_id: str
+    decision: Decision
+
+
+# Set only by `collecting_declined` (a what-if evaluation, beforeservice.situations): the worker never sets it, so
+# its handlers pay one lookup per subject and keep discarding not-eligible decisions.
+_DECLINED: ContextVar[list[Declined] | None] = ContextVar("declined_decisions", default=None)
+
+
+@contextmanager
+def collecting_declined() -> Iterator[list[Declined]]:
+    """Within the block, the not-eligible decisions of every `handle()` call are appended to the list given."""
+    collected: list[Declined] = []
+    token = _DECLINED.set(collected)
+    try:
+        yield collected
+    finally:
+        _DECLINED.reset(token)
 
 
 def handle(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
@@ -413,13 +440,16 @@ def _offers(
     offers: list[Offer] = []
     seen_household_benefits: set[str] = set()
     addressees = _Addressees.of(household)
+    declined = _DECLINED.get()
     for subject in subjects:
         decided = evaluate(catalog, event.type, profile_facts(household, subject, on), on)
         decisions, notes = resolve_conflicts(catalog.conflicts, decided)
         for d in decisions:
-            if d.eligibility is Eligibility.NOT_ELIGIBLE:
-                continue
             household_level = d.benefit.recipients == "household"
+            if d.eligibility is Eligibility.NOT_ELIGIBLE:
+                if declined is not None:
+                    declined.append(Declined(household.id if household_level else subject.id, household.id, d))
+                continue
             if household_level and d.benefit.id in seen_household_benefits:
                 continue
             seen_household_benefits.add(d.benefit.id)
@@ -546,11 +576,13 @@ def _category(bundle: list[Offer]) -> str:
 
 __all__ = [
     "OPEN",
+    "Declined",
     "NotificationIntent",
     "Offer",
     "OpenEntitlement",
     "Outcome",
     "ProfileBook",
+    "collecting_declined",
     "handle",
     "notification_intents",
 ]

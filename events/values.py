@@ -26,7 +26,7 @@ def latest_date() -> date:
     return datetime.now(REGISTRY_TIME_ZONE).date() + CLOCK_SKEW
 
 
-def _iso_date_string(value: Any) -> Any:
+def iso_date_string(value: Any) -> Any:
     if type(value) is date:  # built in our own code (the scheduler); a datetime is not a date here
         return value
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
@@ -46,7 +46,7 @@ def _not_future(value: date) -> date:
 # A date that has happened: births, deaths, registrations, moves, separations, assessments, grants, milestones.
 PastDate = Annotated[
     date,
-    BeforeValidator(_iso_date_string),
+    BeforeValidator(iso_date_string),
     AfterValidator(_not_future),
     Field(description="YYYY-MM-DD, from 1900-01-01 to tomorrow (Asia/Seoul)"),
 ]
