@@ -100,6 +100,7 @@ class Benefit:
     conditions: tuple[Condition, ...]
     amount: CompiledExpression | None
     file: str
+    table: str | None = None  # the municipal table whose row this benefit is (see grant_tables.py), if any
 
     def in_force(self, on: date) -> bool:
         return self.effective_from <= on and (self.effective_until is None or on <= self.effective_until)
@@ -491,15 +492,29 @@ def load_agencies(path: Path) -> dict[str, Agency]:
 
 def load_catalog(directory: Path) -> Catalog:
     """Load every benefit under `directory`; any error aborts the whole load (never half a catalog)."""
+    from rules_engine import grant_tables  # it builds on this module's reader
+
     agencies = load_agencies(directory / "agencies.yaml")
     benefits: dict[str, Benefit] = {}
-    for path in sorted(directory.rglob("*.yaml")):
-        if path.name in ("agencies.yaml", "conflicts.yaml"):
-            continue
-        benefit = _BenefitReader(path, read_yaml(path), agencies).read()
+
+    def add(benefit: Benefit, path: Path) -> None:
         if benefit.id in benefits:
             raise CatalogError(f"{path}: duplicate benefit id '{benefit.id}' (also in {benefits[benefit.id].file})")
         benefits[benefit.id] = benefit
+
+    for path in sorted(directory.rglob("*.yaml")):
+        if path.name in ("agencies.yaml", "conflicts.yaml", grant_tables.MUNICIPALITIES_FILE):
+            continue
+        if grant_tables.TABLES_DIR in path.relative_to(directory).parts[:1]:
+            continue  # rows of a table, read through its declaration
+        raw = read_yaml(path)
+        if not grant_tables.is_declaration(raw):
+            add(_BenefitReader(path, raw, agencies).read(), path)
+            continue
+        table = grant_tables.expand(path, raw, directory, agencies)
+        agencies = {**agencies, **table.agencies}
+        for spec_path, spec in table.specs:
+            add(replace(_BenefitReader(spec_path, spec, agencies).read(), table=table.name), spec_path)
     if not benefits:
         raise CatalogError(f"{directory}: no benefit files found")
     return Catalog.of(benefits.values(), agencies, load_conflicts(directory / "conflicts.yaml", benefits))
