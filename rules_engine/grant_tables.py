@@ -134,6 +134,11 @@ class Row:
     def confirmed(self) -> bool:
         return not self.unconfirmed
 
+    @property
+    def pending(self) -> bool:
+        """Listed, but neither amounts nor a confirmed absence could be found: the information offer applies."""
+        return self.benefit_id is None and self.none is None
+
 
 @dataclass(frozen=True)
 class Table:
@@ -200,7 +205,7 @@ class _Expander:
                 if spec is not None:
                     specs.append((file, spec))
         for m in codes.municipalities.values():
-            if m.code not in rows:
+            if m.code not in rows or rows[m.code].pending:
                 specs.append((p, self.information(m, info)))
         listed = sorted({c for m in codes.municipalities.values() for c in m.codes})
         specs.append((p, self.unlisted(listed, info)))
@@ -225,8 +230,15 @@ class _Expander:
             unconfirmed = row.get("unconfirmed") or []
             if not isinstance(unconfirmed, list) or not all(isinstance(u, str) and u.strip() for u in unconfirmed):
                 raise self.fail(file, row, "unconfirmed", f"{code}: unconfirmed is a list of reasons, in words")
-            if ("amounts" in row) == ("none" in row):
+            if "amounts" in row and "none" in row:
                 raise self.fail(file, row, None, f"{code}: give either 'amounts' (a grant) or 'none' (no grant)")
+            if "amounts" not in row and "none" not in row:
+                if not unconfirmed:
+                    raise self.fail(
+                        file, row, None, f"{code}: a row without 'amounts' or 'none' must say why under 'unconfirmed'"
+                    )
+                yield Row(code, None, tuple(unconfirmed), None, str(file), _line(row)), None
+                continue
             if "none" in row:
                 none = self.need(file, row, "none", str)
                 yield Row(code, None, tuple(unconfirmed), none, str(file), _line(row)), None
