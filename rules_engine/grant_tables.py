@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rules_engine.catalog import Agency, CatalogError, _line, _Lines, read_yaml
+from rules_engine.catalog import Agency, CatalogError, _line, _Lines, load_agencies, read_yaml
 
 MUNICIPALITIES_FILE = "municipalities.yaml"
 TABLES_DIR = "tables"
@@ -313,7 +313,9 @@ class _Expander:
         if "agency" in row and agency_id not in self.agencies:
             raise self.fail(file, row, "agency", f"{code}: unknown agency '{agency_id}'")
         if agency_id not in self.agencies:
-            self.new_agencies[agency_id] = Agency(agency_id, {"ko": place.ko, "en": place.en}, row.get("homepage") or source)
+            self.new_agencies[agency_id] = Agency(
+                agency_id, {"ko": place.ko, "en": place.en}, row.get("homepage") or source
+            )
         reasons = self.need(self.path, d, "reasons", dict)
         reference = ordinance.get("article") or law_ko
         top = len(values[0])
@@ -369,7 +371,11 @@ class _Expander:
             "payment": d.get("payment"),
             "effective": {"from": starts[0]},
             "legal_basis": [
-                {"ko": law_ko, "en": ordinance.get("en") or f"{place.en} ordinance: {law_ko}", "url": ordinance.get("url")}
+                {
+                    "ko": law_ko,
+                    "en": ordinance.get("en") or f"{place.en} ordinance: {law_ko}",
+                    "url": ordinance.get("url"),
+                }
             ],
             "source": source,
             "unconfirmed": list(unconfirmed),
@@ -405,7 +411,8 @@ class _Expander:
             "triggers": self.raw.get("triggers"),
             "recipients": self.raw.get("recipients"),
             "payment": "information",
-            "effective": {"from": m.start or self.need(p, info, "from", date)} | ({"until": m.until} if m.until else {}),
+            "effective": {"from": m.start or self.need(p, info, "from", date)}
+            | ({"until": m.until} if m.until else {}),
             "legal_basis": [legal],
             "source": self.need(p, info, "source", str),
             "unconfirmed": [
@@ -421,7 +428,6 @@ class _Expander:
             ],
         }
         return _at(info, spec)
-
 
     def unlisted(self, listed: list[str], info: Any) -> dict[str, Any]:
         """The catch-all: a code the list does not know (a new 시군구) still gets pointed to its grant."""
@@ -478,3 +484,54 @@ def _summary(place: Any, amounts: list[int], residence: Any) -> dict[str, str]:
         "ko": f"{place.ko}에 출생신고한 아이에게 {', '.join(ko)}을 지급합니다.{stay_ko}",
         "en": f"{place.en} pays a childbirth grant of {', '.join(en)}.{stay_en}",
     }
+
+
+# --- coverage ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SidoCoverage:
+    sido: str
+    name: str
+    municipalities: int  # 시군구 in force on the date
+    covered: int  # with a row deciding it: a grant, or a recorded absence
+    confirmed: int  # covered, with nothing left unconfirmed
+    pending: int  # listed, but amounts not found: the information offer applies
+    missing: int  # no row at all: the information offer applies
+    tested: int  # grant rows with at least one YAML case
+    own_programme: str  # the 시도's own programme: grant / none / unconfirmed / missing
+
+
+def coverage(catalog_dir: Path, table: str, tested_ids: set[str], on: date) -> list[SidoCoverage]:
+    """Per 시도: how many 시군구 a table decides, how many of them are confirmed, what is missing."""
+    declaration = next(
+        p for p in sorted(catalog_dir.rglob("*.yaml")) if is_declaration(raw := read_yaml(p)) and raw["table"] == table
+    )
+    agencies = load_agencies(catalog_dir / "agencies.yaml")
+    expanded = expand(declaration, read_yaml(declaration), catalog_dir, agencies)
+    result = []
+    for code, sido in sorted(expanded.codes.sido.items()):
+        places = expanded.codes.of_sido(code, on)
+        rows = [expanded.rows[m.code] for m in places if m.code in expanded.rows]
+        covered = [r for r in rows if not r.pending]
+        own = expanded.rows.get(code)
+        if own is None:
+            status = "missing"
+        elif own.pending:
+            status = "unconfirmed"
+        else:
+            status = ("grant" if own.benefit_id else "none") + ("" if own.confirmed else " (unconfirmed)")
+        result.append(
+            SidoCoverage(
+                code,
+                sido.ko,
+                len(places),
+                len(covered),
+                sum(1 for r in covered if r.confirmed),
+                sum(1 for r in rows if r.pending),
+                len(places) - len(rows),
+                sum(1 for r in covered if r.benefit_id in tested_ids),
+                status,
+            )
+        )
+    return result
