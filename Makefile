@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# DEV_MODE: the public development secrets, with a loud warning (the engine refuses them without it).
 run: install
-	$(BIN)/beforeservice up --demo
+	DEV_MODE=true $(BIN)/beforeservice up --demo
 
 postgres:
 	bash tests/support/start_postgres.sh

@@ -5,7 +5,7 @@ The routes live in routers (beforeservice.console.*, beforeservice.citizen_route
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -20,16 +20,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from beforeservice import citizen_routes
+from beforeservice import api_docs, citizen_routes, openapi_doc
 from beforeservice.auth import CurrentCitizen, issue_token, own_citizen_id
 from beforeservice.console import contracts_docs, ingestion, offers, review_api, web
-from beforeservice.console.agencies import RateLimiter
 from beforeservice.console.offers import OfferExplanation
+from beforeservice.console.rate_limits import RateLimiter
 from beforeservice.inbox import visible_notifications
 from beforeservice.problems import problem
+from beforeservice.request_guard import RequestGuard
 from beforeservice.settings import Settings, get_settings
+from beforeservice.wiring import pseudonymizer
 from beforeservice.wiring import sessions as make_sessions
-from entitlements import CATALOG_DIR
 from entitlements.tables import EntitlementRow
 from rules_engine.catalog import load_catalog
 
@@ -74,9 +75,14 @@ def _sessions(request: Request) -> sessionmaker[Session]:
 Sessions = Annotated[sessionmaker[Session], Depends(_sessions)]
 
 
+def _body_limit(settings: Settings) -> Callable[[str], int]:
+    limits = {"/v1/events": settings.max_event_bytes, "/v1/events:batch": settings.max_batch_bytes}
+    return lambda path: limits.get(path, settings.max_body_bytes)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    catalog = load_catalog(CATALOG_DIR)
+    catalog = load_catalog(settings.catalog_directory)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,7 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessions = make_sessions(settings)
         app.state.catalog = catalog
-        app.state.rate_limiter = RateLimiter()
+        app.state.rate_limiter = RateLimiter(app.state.sessions)  # shared by every API process (database)
+        app.state.pseudonymizer = pseudonymizer(settings)
         try:
             yield
         finally:
@@ -99,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Life events in, tailored benefit offers out. Errors are RFC 9457 problem details.",
+        docs_url=None,  # served from vendored files (api_docs), not FastAPI's CDN pages
+        redoc_url=None,
     )
 
     app.include_router(citizen_routes.router)
@@ -107,10 +116,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(offers.router)
     app.include_router(review_api.router)
     web.install(app)
+    app.add_middleware(RequestGuard, limit_for=_body_limit(settings))
+    openapi_doc.install(app)
+    api_docs.install(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_problem(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), str(exc.detail), "http-error")
+        # Keep what the exception says about the next step: WWW-Authenticate (401), Allow (405), Retry-After.
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), "http-error", headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_problem(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -157,11 +170,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             source=benefit.source,
         )
 
-    if settings.dev_login:
+    if settings.dev_login and settings.dev_mode:  # never outside development (beforeservice.startup refuses it)
 
         @app.post("/v1/dev/login", response_model=Token, tags=["development"])
         def dev_login(body: DevLogin) -> Token:
-            """Development only (DEV_LOGIN=true): a token for any subject and role, for the demo and tests."""
+            """Development only (DEV_MODE and DEV_LOGIN true): a token for any subject and role, for the demo."""
             return Token(access_token=issue_token(settings, body.subject, body.role, body.scopes))
 
     @app.get("/healthz")

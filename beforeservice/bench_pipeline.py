@@ -257,6 +257,7 @@ def engine_env(bootstrap: str, database_url: str, workdir: Path, **extra: str) -
             "QUIET_HOURS_END": "0",
             "PUSH_BUDGET_PER_WEEK": "1000000",
             "GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED": "false",
+            "DEV_MODE": "true",  # synthetic data only: the engine's start-up check allows the dev secrets
             **extra,
         }
     )

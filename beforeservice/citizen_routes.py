@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.auth import CurrentCitizen, own_citizen_id
@@ -21,6 +21,12 @@ router = APIRouter(prefix="/v1/citizens/{citizen_id}", tags=["citizens"])
 
 Category = Literal["childbirth_childcare", "elderly", "disability", "employment", "housing", "bereavement"]
 Channel = Literal["push", "sms", "kakao"]
+# Every (category, channel) pair twice over is more than any app sends in one change.
+MAX_CONSENT_CHANGES = 36
+TEXT_VERSION = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"  # e.g. 2026-01
+
+# SQLite gives datetimes back naive (they are stored in UTC): say so, as RFC 3339 `date-time` requires.
+UtcDateTime = Annotated[datetime, AfterValidator(lambda at: at if at.tzinfo else at.replace(tzinfo=UTC))]
 
 
 def _sessions(request: Request) -> sessionmaker[Session]:
@@ -39,7 +45,11 @@ class ConsentChange(BaseModel):
     category: Category
     channel: Channel
     granted: bool
-    text_version: str | None = Field(default=None, description="The consent text shown; default: the current one")
+    text_version: str | None = Field(
+        default=None,
+        pattern=TEXT_VERSION,
+        description="The consent text shown (e.g. 2026-01: letters, digits, . _ -, at most 32); default: the current",
+    )
 
 
 class ConsentView(BaseModel):
@@ -47,8 +57,8 @@ class ConsentView(BaseModel):
     channel: str
     granted: bool
     text_version: str
-    granted_at: datetime
-    withdrawn_at: datetime | None
+    granted_at: UtcDateTime
+    withdrawn_at: UtcDateTime | None
 
 
 class DeviceRegistration(BaseModel):
@@ -59,7 +69,7 @@ class DeviceRegistration(BaseModel):
 class DeviceView(BaseModel):
     token_suffix: str  # the full token is a credential to push to the phone: never echoed back
     platform: str
-    last_refreshed_at: datetime
+    last_refreshed_at: UtcDateTime
 
 
 class Preferences(BaseModel):
@@ -90,7 +100,11 @@ def get_consents(citizen_id: str, who: CurrentCitizen, sessions: Sessions) -> li
 
 @router.put("/consents", response_model=list[ConsentView])
 def change_consents(
-    citizen_id: str, changes: list[ConsentChange], who: CurrentCitizen, sessions: Sessions, settings: AppSettings
+    citizen_id: str,
+    changes: Annotated[list[ConsentChange], Body(max_length=MAX_CONSENT_CHANGES)],
+    who: CurrentCitizen,
+    sessions: Sessions,
+    settings: AppSettings,
 ) -> list[ConsentView]:
     """Grant or withdraw opt-ins; a withdrawal applies to the very next send."""
     own_citizen_id(citizen_id, who)

@@ -19,6 +19,7 @@ from beforeservice.console.cli import agencies_app, audit_app, caseworkers_app
 from beforeservice.key_rotation import keys_app
 from beforeservice.rules_cli import rules_app
 from beforeservice.settings import get_settings
+from beforeservice.startup import DATA_KEYS, start
 
 app = typer.Typer(help="Before Service: life events in, tailored benefit offers out.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -68,7 +69,8 @@ def db_upgrade() -> None:
     """Apply the Alembic migrations to DATABASE_URL."""
     from beforeservice.database import make_engine, upgrade
 
-    upgrade(make_engine(get_settings().database_url))
+    settings = start(get_settings(), [DATA_KEYS], data_dir=False)  # existing rows are sealed with DATA_KEYS
+    upgrade(make_engine(settings.database_url))
     typer.echo("database schema is up to date")
 
 
@@ -97,7 +99,7 @@ def rules_backfill(
     if not catalog.benefits[benefit].in_force(when):
         typer.echo(f"error: '{benefit}' is not in force on {when}", err=True)
         raise typer.Exit(1)
-    engine = make_engine(get_settings().database_url)
+    engine = make_engine(start(get_settings(), [DATA_KEYS], umask=False).database_url)  # offers are sealed
     try:
         with engine.begin() as connection:
             report = backfill(connection, catalog.benefits[benefit], when, dry_run=dry_run)
@@ -197,6 +199,7 @@ def topics() -> None:
 @app.command()
 def worker(loglevel: str = "warn") -> None:
     """Run one Faust worker (start several to scale; partitions are shared among them)."""
+    start(get_settings())
     if importlib.util.find_spec("uvloop"):
         # Faust's cost per event is mostly event-loop work (tasks, futures, callbacks), which uvloop does in C:
         # ~25% more events/s through take_events here. Chosen before the Faust app (and its loop) exists.
@@ -215,7 +218,7 @@ def dispatcher() -> None:
     from beforeservice.dispatcher import run_dispatcher
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_dispatcher(get_settings())
+    run_dispatcher(start(get_settings()))
 
 
 @app.command()
@@ -225,8 +228,16 @@ def api() -> None:
 
     from beforeservice.api import create_app
 
-    settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning")
+    settings = start(get_settings())
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from any local hop; the client address is read
+    # in beforeservice.auth.client_ip, from TRUSTED_PROXIES only.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="warning",
+        proxy_headers=False,
+    )
 
 
 @app.command()
@@ -235,7 +246,7 @@ def scheduler() -> None:
     from beforeservice.scheduler import run_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    raise typer.Exit(run_scheduler(get_settings()))
+    raise typer.Exit(run_scheduler(start(get_settings())))
 
 
 @app.command()
@@ -257,7 +268,7 @@ def demo(births: int = 12, seed: int = 7) -> None:
     """Seed a synthetic population and feed demo birth registrations through Kafka."""
     from beforeservice.demo import run_demo
 
-    settings = get_settings()
+    settings = start(get_settings())
     for line in run_demo(settings, births=births, seed=seed):
         typer.echo(line)
 
@@ -269,9 +280,8 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
     from beforeservice.broker import EmbeddedBroker, ensure_topics
     from beforeservice.database import make_engine, upgrade
 
-    settings = get_settings()
+    settings = start(get_settings())  # the children inherit the private umask (and run the same check)
     data_dir = Path(settings.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops everything as cleanly as Ctrl-C
     broker = None
     env = dict(os.environ)

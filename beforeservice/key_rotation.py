@@ -77,8 +77,9 @@ def status(engine: Engine, keyring: Keyring) -> dict[str, tuple[int, int]]:
 def _engine_and_keyring() -> tuple[Engine, Keyring]:
     from beforeservice.database import configure_keyring, make_engine
     from beforeservice.settings import get_settings
+    from beforeservice.startup import DATA_KEYS, start
 
-    settings = get_settings()
+    settings = start(get_settings(), [DATA_KEYS], umask=False)  # never re-seal under the public dev key
     keyring = configure_keyring(settings)
     return make_engine(settings.database_url), keyring
 

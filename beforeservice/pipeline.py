@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from beforeservice.console.closing import refuse_foreign_closings
 from beforeservice.notification_texts import NotificationTexts
 from entitlements import store
 from entitlements.lifecycle import EntitlementStatus
@@ -151,7 +152,11 @@ class LifeEventProcessor:
             book = ProfileBook(households, store.open_entitlements(session, {h.id for h in households.values()}))
             changed: dict[str, Any] = {}
             processed, offers, intents, changes = [], [], [], []
+            foreign = refuse_foreign_closings(session, self.catalog, [e for _, e in fresh])  # H2: not its benefit
             for record, event in fresh:
+                if event.envelope.key in foreign:
+                    result.dead_letters.append(record.dead_letter(foreign[event.envelope.key]))
+                    continue
                 try:
                     outcome = handle(event, book, self.catalog)
                 except ProfileContradiction as contradiction:

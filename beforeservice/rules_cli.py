@@ -120,9 +120,10 @@ def replay(candidate: Annotated[Path, typer.Option(help="the candidate catalog d
     """Shadow mode: replay the whole event history through the catalog in force and CANDIDATE; send nothing."""
     from beforeservice.replay import read_history, shadow_replay
     from beforeservice.settings import get_settings
+    from beforeservice.startup import PSEUDONYM_KEY, start
     from beforeservice.wiring import pseudonymizer
 
-    settings = get_settings()
+    settings = start(get_settings(), [PSEUDONYM_KEY], umask=False)
     history = read_history(settings.bootstrap_servers, pseudonymizer(settings))
     report = shadow_replay(history, load_catalog(CATALOG_DIR), load_catalog(candidate))
     typer.echo(f"{report.events} events replayed ({report.refused} refused), nothing written or sent")

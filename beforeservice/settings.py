@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from entitlements import CATALOG_DIR
+
+# Public development values: in the source, so they protect nothing (beforeservice.startup refuses them
+# outside DEV_MODE).
+DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key-change-me-0123456789"
+DEV_TOKEN_SECRET = "dev-only-change-me-0123456789abcdef"
 
 
 class Settings(BaseSettings):
@@ -34,6 +44,9 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", description="HTTP API bind address")
     api_port: int = Field(default=8000, description="HTTP API port")
     max_event_bytes: int = Field(default=1_048_576, description="Largest accepted event body (413 beyond)")
+    max_body_bytes: int = Field(
+        default=65_536, description="Largest accepted body on any other route (413 beyond; events have their own)"
+    )
     firebase_credentials: str | None = Field(
         default=None, description="Service-account JSON for FCM; unset = in-app inbox only"
     )
@@ -58,27 +71,103 @@ class Settings(BaseSettings):
     device_stale_days: int = Field(default=270, description="Tokens not refreshed this long are pruned")
     reminder_days: str = Field(default="14,3", description="Deadline reminders, in days before the deadline")
     pseudonym_key: str = Field(
-        default="dev-only-pseudonym-key-change-me-0123456789",
-        description="HMAC-SHA256 key turning resident registration numbers into pseudonyms (≥32 bytes; keep secret)",
+        default=DEV_PSEUDONYM_KEY,
+        description="HMAC-SHA256 key turning resident registration numbers into pseudonyms (≥32 bytes; keep secret; "
+        "the public default is refused outside DEV_MODE)",
     )
     data_keys: str = Field(
         default="",
         description="AES-256-GCM keys sealing personal data at rest, '<id>:<base64 32 bytes>,…', the first active "
-        "(`beforeservice keys generate`); unset = a fixed dev-only key, with a warning",
+        "(`beforeservice keys generate`); unset = a fixed dev-only key, allowed only in DEV_MODE",
     )
     token_secret: str = Field(
-        default="dev-only-change-me-0123456789abcdef",
-        description="HMAC key signing access tokens (set a long random value in production)",
+        default=DEV_TOKEN_SECRET,
+        description="HMAC key signing access tokens and console sessions (≥32 bytes, random; the public default is "
+        "refused outside DEV_MODE)",
     )
-    token_ttl_seconds: int = Field(default=3600, description="Lifetime of an access token")
-    dev_login: bool = Field(default=False, description="Enable POST /v1/dev/login (demo and tests only)")
+    token_ttl_seconds: int = Field(
+        default=3600, description="Lifetime of an access token; a token claiming a longer one is refused"
+    )
+    token_issuer: str = Field(default="beforeservice", description="`iss` of access tokens (required on every token)")
+    token_audience: str = Field(
+        default="beforeservice-api", description="`aud` of access tokens (required on every token)"
+    )
+    dev_mode: bool = Field(
+        default=False,
+        description="Development mode (`make run`, tests): the public dev secrets are allowed, with a loud warning; "
+        "without it every engine process refuses to start unless TOKEN_SECRET, PSEUDONYM_KEY and DATA_KEYS are "
+        "strong",
+    )
+    dev_login: bool = Field(
+        default=False, description="Enable POST /v1/dev/login (demo and tests only; refused outside DEV_MODE)"
+    )
     data_dir: str = Field(default="var", description="Where the embedded defaults keep their files")
+    catalog_dir: str | None = Field(
+        default=None, description="Directory of the benefit catalog (rules); unset = entitlements/catalog"
+    )
     max_batch_bytes: int = Field(default=10_485_760, description="Largest accepted batch body (413 beyond)")
     max_batch_events: int = Field(default=1000, description="Most events in one POST /v1/events:batch")
     console_secure_cookie: bool = Field(
         default=False, description="Mark the console session cookie Secure (set true behind HTTPS)"
     )
     console_session_seconds: int = Field(default=8 * 3600, description="Lifetime of a caseworker console session")
+    login_max_failures: int = Field(
+        default=5, description="Failed logins of one account within LOGIN_WINDOW_SECONDS before it is locked (429)"
+    )
+    login_max_failures_per_ip: int = Field(
+        default=20, description="Failed logins from one address within LOGIN_WINDOW_SECONDS before it is locked"
+    )
+    login_window_seconds: int = Field(
+        default=900, description="Window counting failed logins; a lock-out lasts until it has passed"
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed for the client "
+        "address (audit log, login throttling), comma-separated; unset = none, the peer address is used",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):
+            if part:
+                ipaddress.ip_network(part, strict=False)  # ValueError names the bad entry
+        return value
+
+    @property
+    def catalog_directory(self) -> Path:
+        return Path(self.catalog_dir) if self.catalog_dir else CATALOG_DIR
+
+    audit_anchor_key: str = Field(
+        default="",
+        description="Ed25519 key (base64, 32 bytes; `beforeservice audit keygen`) signing the audit chain's anchors; "
+        "unset = a public dev-only key, with a warning",
+    )
+    audit_anchor_public_keys: str = Field(
+        default="",
+        description="Public keys (base64, comma-separated) whose anchors `audit verify` trusts besides the signing "
+        "key's: earlier keys after a rotation, or the only ones where verify runs without the signing key",
+    )
+    audit_anchor_file: str = Field(
+        default="", description="Append-only file of audit anchors; unset = DATA_DIR/audit-anchors.jsonl"
+    )
+    audit_anchor_every: int = Field(default=1, ge=1, description="Anchor the audit chain's head every N entries")
+    audit_anchor_syslog: str = Field(
+        default="", description="Also send each anchor to syslog: udp://host:port, tcp://host:port or /dev/log"
+    )
+
+    @field_validator("audit_anchor_key", "audit_anchor_public_keys")
+    @classmethod
+    def _ed25519_keys(cls, value: str) -> str:
+        # A bad key must stop the engine at start, not refuse the first console access.
+        for key in filter(None, (k.strip() for k in value.split(","))):
+            try:
+                raw = base64.b64decode(key.replace("-", "+").replace("_", "/") + "=" * (-len(key) % 4), validate=True)
+            except ValueError as exc:
+                raise ValueError("an Ed25519 key is base64 (`beforeservice audit keygen`)") from exc
+            if len(raw) != 32:
+                raise ValueError(f"an Ed25519 key is 32 bytes, this one is {len(raw)}")
+        return value
 
     @property
     def bootstrap_servers(self) -> str:

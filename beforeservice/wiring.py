@@ -8,7 +8,6 @@ from beforeservice.catalog_watch import CatalogWatch
 from beforeservice.database import configure_keyring, make_engine, session_factory
 from beforeservice.pipeline import LifeEventProcessor
 from beforeservice.settings import Settings
-from entitlements import CATALOG_DIR
 from events.privacy import Pseudonymizer
 from notifiers.push import PushSender
 from notifiers.rendering import NotificationTemplates
@@ -26,7 +25,7 @@ def pseudonymizer(settings: Settings) -> Pseudonymizer:
 def processor(settings: Settings) -> LifeEventProcessor:
     return LifeEventProcessor(
         sessions(settings),
-        CatalogWatch(CATALOG_DIR).current,
+        CatalogWatch(settings.catalog_directory).current,
         NotificationTemplates(),
         pseudonymizer(settings),
         settings.max_event_bytes,

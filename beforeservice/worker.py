@@ -1,13 +1,17 @@
 """The Faust worker: consumes `life-events` in batches, dead-letters bad records, dispatches the outbox.
 
 Faust acks every event of a batch when the loop body finishes, even when it raised: so a batch that fails
-(database down) is retried here until it succeeds, and never acked unprocessed.
+because the database or the network is down is retried here until it succeeds, and never acked unprocessed.
+Any other failure is the fault of an event, not of the infrastructure: the batch is halved until the event that
+raises is alone, that event is dead-lettered with the reason and the rest go on (beforeservice/isolation.py).
+A worker told to stop while it retries leaves the batch unacked, for the next owner of the partition.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 import faust
 from prometheus_client import start_http_server
@@ -15,6 +19,7 @@ from prometheus_client import start_http_server
 from beforeservice import metrics
 from beforeservice.dispatcher import dispatch_round
 from beforeservice.faust_app import raw_topic, worker_app
+from beforeservice.isolation import FailedRecord, infrastructure_failure, merge, processing_failure
 from beforeservice.pipeline import BatchResult, Record
 from beforeservice.settings import get_settings
 from beforeservice.wiring import processor, push_sender, sessions
@@ -48,6 +53,9 @@ async def process_life_events(stream: faust.StreamT[bytes]) -> None:
             for e in events
         ]
         result = await _process_until_done(records)
+        if result is None:  # stopping: the batch must not be acked, so that the next owner processes it
+            _leave_unacked(events)
+            continue
         for letter in result.dead_letters:
             # Awaited, so the batch is not acked before its dead letters are safely on Kafka.
             await dead_letters.send(
@@ -56,16 +64,48 @@ async def process_life_events(stream: faust.StreamT[bytes]) -> None:
         _count(result)
 
 
-async def _process_until_done(records: list[Record]) -> BatchResult:
+async def _process_until_done(records: list[Record]) -> BatchResult | None:
+    """The batch processed: infrastructure failures retried with backoff, an event that raises isolated and
+    dead-lettered. None when the worker is told to stop first."""
+    result = BatchResult()
+    pending = [records]  # halves in stream order, so a household's events keep their order
     delay = 0.5
-    while True:
+    while pending:
+        batch = pending.pop(0)
         try:
-            return await asyncio.to_thread(_processor.process, records)
-        except Exception:  # a failure must not ack the batch: log, back off, try again
-            metrics.BATCH_RETRIES.inc()
-            log.exception("batch of %d records failed; retrying in %.1fs", len(records), delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _RETRY_MAX_SECONDS)
+            merge(result, await asyncio.to_thread(_processor.process, batch))
+            delay = 0.5
+        except Exception as error:
+            if infrastructure_failure(error):  # not the events' fault: try the same events again
+                metrics.BATCH_RETRIES.inc()
+                log.exception("batch of %d records failed; retrying in %.1fs", len(batch), delay)
+                await app.sleep(delay)  # returns early when the worker is told to stop
+                if app.should_stop:
+                    return None
+                delay = min(delay * 2, _RETRY_MAX_SECONDS)
+                pending.insert(0, batch)
+            elif len(batch) > 1:  # one of these events raises: halve until it is alone
+                log.warning("batch of %d records raised %s; isolating the event", len(batch), type(error).__name__)
+                half = len(batch) // 2
+                pending[:0] = [batch[:half], batch[half:]]
+            else:
+                failed = FailedRecord(batch[0], processing_failure(error))
+                log.error("event at %s dead-lettered: %s", failed.where, failed.reason.reason)
+                merge(result, failed.result())
+    return result
+
+
+def _leave_unacked(events: Sequence[faust.EventT[bytes]]) -> None:
+    """Keep a batch from ever being acked by this worker, and let Faust's shutdown stop waiting for it.
+
+    `take_events` acks its events when the loop body ends; a reference of our own keeps each message's count
+    above zero, so that ack commits nothing. Faust's `wait_empty` waits for every tracked message to be acked
+    before it stops: these are removed from that set, so the worker stops and the batch is read again later.
+    """
+    tracked = app.consumer._unacked_messages  # type: ignore[attr-defined]  # Faust has no public way to untrack
+    for event in events:
+        event.message.incref()
+        tracked.discard(event.message)
 
 
 def _count(result: BatchResult) -> None:

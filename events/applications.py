@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from events.people import PersonId
+from events.values import Count, PastDate
 
 APPLICATION_RECEIVED_SUFFIX = ".application.received"
 BENEFIT_GRANTED_SUFFIX = ".benefit.granted"
 TYPE_PATTERN = r"^kr\.go\.[a-z0-9]+\.(application\.received|benefit\.granted)$"
-SOURCE_PATTERN = r"^/agencies/[a-z0-9\-]+(/[A-Za-z0-9\-_.]+)*$"
+SOURCE_PATTERN = r"^/agencies/[a-z0-9-]+(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*$"  # no "." or ".." segment
 
 
 class ApplicationReceived(BaseModel):
@@ -19,7 +18,7 @@ class ApplicationReceived(BaseModel):
 
     benefit_id: str = Field(pattern=r"^[a-z0-9_]{1,80}$")
     citizen_id: PersonId
-    received_on: date
+    received_on: PastDate
 
 
 class BenefitGranted(BaseModel):
@@ -27,5 +26,5 @@ class BenefitGranted(BaseModel):
 
     benefit_id: str = Field(pattern=r"^[a-z0-9_]{1,80}$")
     citizen_id: PersonId
-    granted_on: date
-    amount_krw: int | None = Field(default=None, ge=0)
+    granted_on: PastDate
+    amount_krw: Count | None = Field(default=None, ge=0, le=10_000_000_000)

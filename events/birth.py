@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-BIRTH_REGISTERED = "kr.go.mois.birth.registered"
-SOURCE_PATTERN = r"^/agencies/mois/registry/\d{5}$"
+from events.people import MunicipalityCode, PersonId
+from events.values import Count, PastDate
 
-_PSEUDONYM = r"^[A-Za-z0-9_\-:.]{1,64}$"  # opaque pseudonymous ids, never resident registration numbers
+BIRTH_REGISTERED = "kr.go.mois.birth.registered"
+SOURCE_PATTERN = r"^/agencies/mois/registry/[0-9]{5}$"
 
 
 class Child(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=_PSEUDONYM, description="The child's pseudonymous id")
-    birth_date: date
+    id: PersonId = Field(description="The child's pseudonymous id")
+    birth_date: PastDate
 
 
 class Parent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=_PSEUDONYM, description="The parent's pseudonymous id")
+    id: PersonId = Field(description="The parent's pseudonymous id")
     role: Literal["mother", "father", "guardian"]
 
 
@@ -34,11 +34,11 @@ class BirthRegistered(BaseModel):
 
     child: Child
     parents: list[Parent] = Field(min_length=1, max_length=4)
-    birth_order: int = Field(ge=1, le=20, description="1 for a first child, 2 for a second, ...")
-    municipality_code: str = Field(
-        pattern=r"^\d{5}$", description="5-digit 시군구 code of the registered address, e.g. 41110 (Suwon)"
+    birth_order: Count = Field(ge=1, le=20, description="1 for a first child, 2 for a second, ...")
+    municipality_code: MunicipalityCode = Field(
+        description="5-digit 시군구 code of the registered address, e.g. 41110 (Suwon)"
     )
-    registered_on: date
+    registered_on: PastDate
 
     @model_validator(mode="after")
     def _consistent(self) -> BirthRegistered:

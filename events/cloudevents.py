@@ -15,11 +15,25 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from events.errors import FieldError, InvalidEvent
+from events.values import EventTime
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 # Extension attribute names: lower-case alphanumerics only (CloudEvents 1.0, "Attribute Naming Convention").
-_ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]{1,20}$")
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ATTRIBUTE_NAME = re.compile(r"[a-z0-9]{1,20}")
+# Every attribute an agency sends is shown somewhere (console, logs) and `source` + `id` are an event's identity:
+# ASCII only, no markup, no whitespace, no control characters, anchored at both ends (pydantic's `$` is the end of
+# the text), so that "id\n" is not a second event and "<button ...>" is not an id.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:~-]{0,255}$"
+# A URI-reference path: "/"-separated segments, none empty ("//"), none "." or ".." (no segment starts with a dot).
+SOURCE_PATTERN = r"^(/[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,63}){1,16}$"
+TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$"
+MEDIA_TYPE_PATTERN = (
+    r"^[A-Za-z0-9][A-Za-z0-9.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9.+-]{0,63}( ?; ?[A-Za-z0-9_-]{1,32}=[A-Za-z0-9._-]{1,64})*$"
+)
+URI_PATTERN = r"^[A-Za-z0-9._~:/?#@!$&()*+,;=%\[\]-]{1,512}$"
+# Extension values: printable ASCII without markup or quotes (traceparent, tracestate, a correlation id...).
+_EXTENSION_TEXT = re.compile(r"[\x20-\x7e]{0,256}")
+_MARKUP = re.compile(r"[<>\"'`\\]")
 
 
 class CloudEvent(BaseModel):
@@ -27,24 +41,17 @@ class CloudEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    id: str = Field(min_length=1, max_length=256)
-    source: str = Field(min_length=1, max_length=512)
+    id: str = Field(pattern=IDENTIFIER_PATTERN)
+    source: str = Field(pattern=SOURCE_PATTERN, max_length=512)
     specversion: Literal["1.0"]
-    type: str = Field(min_length=1, max_length=256)
-    time: datetime | None = None
-    subject: str | None = Field(default=None, max_length=256)
-    datacontenttype: str | None = None
-    dataschema: str | None = None
+    type: str = Field(pattern=TYPE_PATTERN)
+    time: EventTime | None = None
+    subject: str | None = Field(default=None, pattern=IDENTIFIER_PATTERN)
+    datacontenttype: str | None = Field(default=None, pattern=MEDIA_TYPE_PATTERN)
+    dataschema: str | None = Field(default=None, pattern=URI_PATTERN)
     # CloudEvents partitioning extension: the Kafka binding maps it to the message key.
-    partitionkey: str | None = Field(default=None, max_length=256)
+    partitionkey: str | None = Field(default=None, pattern=IDENTIFIER_PATTERN)
     data: Any = None
-
-    @field_validator("id", "source", "type", "subject", "partitionkey")
-    @classmethod
-    def _no_control_characters(cls, value: str | None) -> str | None:
-        if value is not None and _CONTROL_CHARS.search(value):
-            raise ValueError("must not contain control characters")
-        return value
 
     @field_validator("time")
     @classmethod
@@ -82,6 +89,8 @@ def parse_structured(body: bytes | str) -> CloudEvent:
     """Parse a structured-mode event (the whole event as JSON)."""
     try:
         raw = json.loads(body)
+    except RecursionError as exc:  # JSON nested a thousand levels deep
+        raise InvalidEvent("body is nested too deeply", [FieldError("body", "nested too deeply")]) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidEvent(f"body is not valid JSON: {exc}", [FieldError("body", str(exc))]) from exc
     if not isinstance(raw, dict):
@@ -90,16 +99,30 @@ def parse_structured(body: bytes | str) -> CloudEvent:
 
 
 def _from_mapping(raw: Mapping[str, Any]) -> CloudEvent:
-    for name in raw:
-        if not _ATTRIBUTE_NAME.match(name):
+    for name, value in raw.items():
+        if not (isinstance(name, str) and _ATTRIBUTE_NAME.fullmatch(name)):
+            shown = name.encode("ascii", "backslashreplace").decode()[:40]
             raise InvalidEvent(
-                f"invalid attribute name '{name}': CloudEvents attribute names are lower-case letters and digits",
-                [FieldError(name, "invalid attribute name")],
+                f"invalid attribute name '{shown}': CloudEvents attribute names are 1-20 lower-case letters and digits",
+                [FieldError(shown, "invalid attribute name")],
+            )
+        if name not in CloudEvent.model_fields and not _plain_extension_value(value):
+            raise InvalidEvent(
+                f"invalid field '{name}': an extension attribute is printable ASCII without markup (at most 256 "
+                "characters), an integer or a boolean",
+                [FieldError(name, "not a plain extension value")],
             )
     try:
         return CloudEvent.model_validate(dict(raw))
     except ValidationError as err:
         raise invalid_from_validation(err) from err
+
+
+def _plain_extension_value(value: Any) -> bool:
+    """CloudEvents attribute values are scalars; ours are short printable ASCII, integers or booleans."""
+    if isinstance(value, bool) or (isinstance(value, int) and -(2**31) <= value < 2**31):
+        return True
+    return isinstance(value, str) and bool(_EXTENSION_TEXT.fullmatch(value)) and not _MARKUP.search(value)
 
 
 def parse_binary(headers: Iterable[tuple[str, bytes | str]], body: bytes, prefix: str) -> CloudEvent:
@@ -110,7 +133,10 @@ def parse_binary(headers: Iterable[tuple[str, bytes | str]], body: bytes, prefix
     attributes: dict[str, Any] = {}
     content_type: str | None = None
     for name, value in headers:
-        text = value.decode() if isinstance(value, bytes) else value
+        try:
+            text = value.decode() if isinstance(value, bytes) else value
+        except UnicodeDecodeError as exc:
+            raise InvalidEvent(f"header '{name}' is not UTF-8", [FieldError(name, "not UTF-8")]) from exc
         lowered = name.lower()
         if lowered.startswith(prefix):
             attributes[lowered[len(prefix) :]] = text
@@ -133,6 +159,8 @@ def _decode_data(body: bytes, content_type: str | None) -> Any:
     if content_type is None or "json" in content_type:
         try:
             return json.loads(body)
+        except RecursionError as exc:
+            raise InvalidEvent("data is nested too deeply", [FieldError("data", "nested too deeply")]) from exc
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InvalidEvent(f"data is not valid JSON: {exc}", [FieldError("data", str(exc))]) from exc
     raise InvalidEvent(

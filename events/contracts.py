@@ -49,7 +49,7 @@ LOOP_CONTRACTS: dict[str, type[BaseModel]] = {
 def contract_for(event_type: str) -> Contract | None:
     if event_type in CONTRACTS:
         return CONTRACTS[event_type]
-    if re.match(applications.TYPE_PATTERN, event_type):
+    if re.fullmatch(applications.TYPE_PATTERN, event_type):
         suffix = next(s for s in LOOP_CONTRACTS if event_type.endswith(s))
         return Contract(event_type, LOOP_CONTRACTS[suffix], applications.SOURCE_PATTERN, "citizen_id")
     return None
@@ -76,7 +76,7 @@ def validate(envelope: CloudEvent) -> LifeEvent:
             [FieldError("type", "unsupported event type")],
             status=422,
         )
-    if not re.match(contract.source_pattern, envelope.source):
+    if not re.fullmatch(contract.source_pattern, envelope.source):  # fullmatch: "$" would admit a final "\n"
         raise InvalidEvent(
             f"invalid field 'source': '{envelope.source}' does not match {contract.source_pattern}",
             [FieldError("source", f"must match {contract.source_pattern}")],

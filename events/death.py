@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from events.people import MunicipalityCode, PersonId
+from events.values import PastDate
 
 DEATH_REGISTERED = "kr.go.mois.death.registered"
-SOURCE_PATTERN = r"^/agencies/mois/registry/\d{5}$"
+SOURCE_PATTERN = r"^/agencies/mois/registry/[0-9]{5}$"
 
 
 class Deceased(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: PersonId
-    birth_date: date
-    death_date: date
+    birth_date: PastDate
+    death_date: PastDate
 
 
 class Informant(BaseModel):
@@ -33,7 +33,7 @@ class DeathRegistered(BaseModel):
 
     deceased: Deceased
     municipality_code: MunicipalityCode
-    registered_on: date
+    registered_on: PastDate
     informant: Informant | None = None
 
     @model_validator(mode="after")

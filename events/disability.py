@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from events.people import MunicipalityCode, Person
+from events.values import PastDate
 
 DISABILITY_REGISTERED = "kr.go.mohw.disability.registered"
 SOURCE_PATTERN = r"^/agencies/mohw/disability-registry$"
@@ -18,5 +18,5 @@ class DisabilityRegistered(BaseModel):
 
     person: Person
     severity: Literal["severe", "mild"]
-    registered_on: date
+    registered_on: PastDate
     municipality_code: MunicipalityCode

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from events.people import MunicipalityCode, Person
+from events.values import PastDate
 
 MARRIAGE_REGISTERED = "kr.go.mois.marriage.registered"
-SOURCE_PATTERN = r"^/agencies/mois/registry/\d{5}$"
+SOURCE_PATTERN = r"^/agencies/mois/registry/[0-9]{5}$"
 
 
 class MarriageRegistered(BaseModel):
@@ -17,7 +16,7 @@ class MarriageRegistered(BaseModel):
 
     spouses: list[Person] = Field(min_length=2, max_length=2)
     municipality_code: MunicipalityCode
-    registered_on: date
+    registered_on: PastDate
 
     @model_validator(mode="after")
     def _consistent(self) -> MarriageRegistered:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from events.people import Person
+from events.values import PastDate
 
 MILESTONE_REACHED = "kr.go.beforeservice.milestone.reached"
 SOURCE_PATTERN = r"^/beforeservice/scheduler$"
@@ -20,4 +20,4 @@ class MilestoneReached(BaseModel):
 
     person: Person
     milestone: Milestone
-    on: date
+    on: PastDate

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from events.people import MunicipalityCode, PersonId
+from events.values import PastDate
 
 ADDRESS_MOVED = "kr.go.mois.address.moved"
-SOURCE_PATTERN = r"^/agencies/mois/registry/\d{5}$"
+SOURCE_PATTERN = r"^/agencies/mois/registry/[0-9]{5}$"
 
 
 class AddressMoved(BaseModel):
@@ -18,8 +17,8 @@ class AddressMoved(BaseModel):
     movers: list[PersonId] = Field(min_length=1, max_length=20)
     from_municipality_code: MunicipalityCode
     to_municipality_code: MunicipalityCode
-    moved_on: date
-    registered_on: date
+    moved_on: PastDate
+    registered_on: PastDate
 
     @model_validator(mode="after")
     def _consistent(self) -> AddressMoved:

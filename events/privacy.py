@@ -21,6 +21,8 @@ from events.errors import FieldError, InvalidEvent
 RRN_PATTERN = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})-?([1-8])(\d{6})(?!\d)")
 RRN_FIELD = "rrn"
 MASK = "######-#######"
+# The same pattern over bytes (where `\d` is ASCII only), so masking keeps every other byte exact, even invalid UTF-8.
+RRN_BYTES_PATTERN = re.compile(RRN_PATTERN.pattern.encode())
 
 
 _SHORTEST = 13  # twelve digits and the century digit: a shorter string cannot hold one
@@ -33,9 +35,9 @@ def looks_like_rrn(text: str) -> bool:
     return any(_plausible(m) for m in RRN_PATTERN.finditer(text))
 
 
-def _plausible(match: re.Match[str]) -> bool:
-    yy, mm, dd, century_digit = int(match[1]), int(match[2]), int(match[3]), match[4]
-    century = {"1": 1900, "2": 1900, "5": 1900, "6": 1900, "3": 2000, "4": 2000, "7": 2000, "8": 2000}[century_digit]
+def _plausible(match: re.Match[str] | re.Match[bytes]) -> bool:
+    yy, mm, dd, century_digit = int(match[1]), int(match[2]), int(match[3]), int(match[4])
+    century = 1900 if century_digit in (1, 2, 5, 6) else 2000
     try:
         date(century + yy, mm, dd)
     except ValueError:
@@ -44,9 +46,11 @@ def _plausible(match: re.Match[str]) -> bool:
 
 
 def mask(raw: bytes) -> bytes:
-    """The bytes with every plausible RRN replaced, for dead letters and logs."""
-    text = raw.decode("utf-8", errors="replace")
-    return RRN_PATTERN.sub(lambda m: MASK if _plausible(m) else m[0], text).encode()
+    """The bytes with every plausible RRN replaced, for dead letters and logs; every other byte stays as it was."""
+    return RRN_BYTES_PATTERN.sub(lambda m: _MASK_BYTES if _plausible(m) else m[0], raw)
+
+
+_MASK_BYTES = MASK.encode()
 
 
 class Pseudonymizer:
@@ -69,6 +73,12 @@ class Pseudonymizer:
         if isinstance(data, dict):
             result = {}
             for key, value in data.items():
+                if len(key) >= _SHORTEST and looks_like_rrn(key):
+                    raise InvalidEvent(
+                        f"invalid field '{path}': a key holds a resident registration number",
+                        [FieldError(path, "resident registration number as a key")],
+                        status=422,
+                    )
                 if key == RRN_FIELD:
                     if not isinstance(value, str):
                         raise InvalidEvent(
@@ -108,8 +118,14 @@ def strings_of(value: Any) -> Iterator[str]:
 
 
 def protect_event(envelope: Any, pseudonymizer: Pseudonymizer) -> Any:
-    """The CloudEvent with its data protected; an RRN in any context attribute is refused."""
+    """The CloudEvent with its data protected; an RRN in any context attribute (name or value) is refused."""
     for name, value in envelope.attributes().items():
+        if looks_like_rrn(name):  # an extension attribute named by an RRN: say so without repeating it
+            raise InvalidEvent(
+                "an extension attribute's name is a resident registration number",
+                [FieldError("extension attribute name", "resident registration number")],
+                status=422,
+            )
         if isinstance(value, str) and looks_like_rrn(value):
             raise InvalidEvent(
                 f"invalid field '{name}': a resident registration number is accepted only in an 'rrn' field",

@@ -22,9 +22,12 @@ from rules_engine.expressions import (
     dotted,
     parse,
 )
-from rules_engine.facts import FACTS
+from rules_engine.facts import DERIVED, FACTS
 from rules_engine.parameters import Parameter
 from rules_engine.periods import COUNTING_RULES
+from rules_engine.rounding import CALLS as ROUNDING_CALLS
+from rules_engine.rounding import METHODS as ROUNDING_METHODS
+from rules_engine.rounding import Rounding
 from rules_engine.types import TypeMismatch, infer, value_type
 
 RECIPIENTS = frozenset({"parents", "household", "subject", "next_of_kin"})
@@ -78,6 +81,15 @@ class Deadline:
 
 
 @dataclass(frozen=True)
+class Assumption:
+    """A value the benefit declares it uses while a fact is unknown, and why (never implied: see rules-format)."""
+
+    fact: str
+    value: Any
+    reason: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Benefit:
     id: str
     name: dict[str, str]
@@ -100,7 +112,18 @@ class Benefit:
     conditions: tuple[Condition, ...]
     amount: CompiledExpression | None
     file: str
+    # Agencies whose application.received / benefit.granted for this benefit are believed: its own agency first,
+    # then those the file lists under `closed_by` (e.g. the service that receives its applications).
+    closers: tuple[str, ...] = ()
+    rounding: Rounding | None = None  # applied once, to the amount (the catalog wraps the amount in it)
+    assumptions: Mapping[str, Assumption] = field(default_factory=dict)
     table: str | None = None  # the municipal table whose row this benefit is (see grant_tables.py), if any
+
+    def with_assumptions(self, facts: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The facts with the declared assumptions filled in where a fact is unknown."""
+        if not self.assumptions or all(name in facts for name in self.assumptions):
+            return facts
+        return {**{a.fact: a.value for a in self.assumptions.values()}, **facts}
 
     def in_force(self, on: date) -> bool:
         return self.effective_from <= on and (self.effective_until is None or on <= self.effective_until)
@@ -240,10 +263,19 @@ class _BenefitReader:
         periods = self.periods(set(parameters))
         conditions = tuple(self.condition(c, set(parameters)) for c in self.require("conditions", list))
         amount = None
+        rounding = self.rounding() if "rounding" in raw else None
         if payment != "information":
-            amount = self.expression(self.require("amount", (str, int)), set(parameters), "amount", expect=int)
-        elif "amount" in raw:
-            raise self.fail("amount", "an information offer has no amount")
+            written = self.require("amount", (str, int))
+            if rounding is None:
+                amount = self.expression(written, set(parameters), "amount", expect=int)
+            else:  # the declared rounding, applied once, here: the amount as written, then rounded
+                call = next(name for name, method in ROUNDING_CALLS.items() if method == rounding.method)
+                rounded = f"{call}(({written}), {rounding.unit})"
+                wrapped = self.expression(rounded, set(parameters), "amount", expect=int)
+                amount = replace(wrapped, source=str(written), expanded=wrapped.evaluable)
+        elif "amount" in raw or rounding is not None:
+            raise self.fail("amount", "an information offer has no amount (and no rounding)")
+        assumptions = self.assumptions()
         apply = self.require("apply", dict)
         deadline = None
         if apply.get("deadline") is not None:
@@ -259,6 +291,12 @@ class _BenefitReader:
             if name not in periods:
                 raise self.fail("deadline", f"unknown period '{name}' (declare it under 'periods:')", apply)
             deadline = Deadline(name, periods[name].end)
+        closed_by = raw.get("closed_by") or []
+        if not isinstance(closed_by, list) or not all(isinstance(a, str) for a in closed_by):
+            raise self.fail("closed_by", "'closed_by' must be a list of agency ids")
+        for other in closed_by:
+            if other not in self.agencies:
+                raise self.fail("closed_by", f"unknown agency '{other}' (declare it in agencies.yaml)")
         legal = self.require("legal_basis", list)
         if not legal:
             raise self.fail("legal_basis", "at least one legal basis is required")
@@ -287,7 +325,36 @@ class _BenefitReader:
             conditions=conditions,
             amount=amount,
             file=str(self.path),
+            closers=tuple(dict.fromkeys([agency_id, *closed_by])),
+            rounding=rounding,
+            assumptions=assumptions,
         )
+
+    def rounding(self) -> Rounding:
+        spec = self.require("rounding", dict)
+        unit, method = self.require("unit", int, spec), self.require("method", str, spec)
+        if isinstance(unit, bool) or unit < 1:
+            raise self.fail("unit", "rounding: the unit is a whole number of KRW, at least 1", spec)
+        if method not in ROUNDING_METHODS:
+            raise self.fail("method", f"rounding: unknown method '{method}'; one of {list(ROUNDING_METHODS)}", spec)
+        return Rounding(unit, method, self.require("reference", str, spec))
+
+    def assumptions(self) -> dict[str, Assumption]:
+        raw = self.raw.get("assume_when_unknown") or {}
+        if not isinstance(raw, dict):
+            raise self.fail("assume_when_unknown", "'assume_when_unknown' maps facts to {value, reason}")
+        result = {}
+        for name, spec in raw.items():
+            kind = FACTS.get(name)
+            if kind is None or name in DERIVED or name == "event.date":
+                raise self.fail(name, f"assume_when_unknown: '{name}' is not a given fact", raw)
+            if not isinstance(spec, dict) or "value" not in spec:
+                raise self.fail(name, f"assume_when_unknown: '{name}' needs a value and a reason", raw)
+            value = spec["value"]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise self.fail(name, f"assume_when_unknown: '{name}' is {kind.__name__}", raw)
+            result[name] = Assumption(name, value, self.text("reason", spec))
+        return result
 
     def parameters(self, effective_from: date) -> dict[str, Parameter]:
         result = {}
@@ -295,6 +362,11 @@ class _BenefitReader:
             values = self.require("values", dict, spec)
             if not values or not all(isinstance(k, date) for k in values):
                 raise self.fail("values", f"parameter '{name}': values must be keyed by dates (YYYY-MM-DD)", spec)
+            for start, value in values.items():
+                if isinstance(value, list) and not all(isinstance(i, (int, str)) for i in value):
+                    raise self.fail("values", f"parameter '{name}' on {start}: a list holds codes or numbers", spec)
+                if isinstance(value, list) and len(set(value)) != len(value):
+                    raise self.fail("values", f"parameter '{name}' on {start}: a code is listed twice", spec)
             starts = tuple(sorted(values))
             if starts[0] > effective_from:
                 raise self.fail(
@@ -310,7 +382,7 @@ class _BenefitReader:
                 self.text("description", spec),
                 self.require("reference", str, spec),
                 starts,
-                tuple(values[s] for s in starts),
+                tuple(tuple(values[s]) if isinstance(values[s], list) else values[s] for s in starts),
                 dated_by,
             )
         return result

@@ -162,7 +162,7 @@ def _compile_benefit(benefit: Benefit) -> _Decide:
             namespace[f"_o{index}_{holds}"] = ConditionOutcome(
                 condition.expression.source, holds, condition.reason, condition.reference
             )
-        namespace[f"_facts{index}"] = _asked(condition.expression.facts)
+        namespace[f"_facts{index}"] = _asked(condition.expression.facts, benefit)
         # `code` numbers the outcomes in base 3 (true 0, false 1, unknown 2) for the interning key below.
         lines += [
             f"    if {value} is {UNKNOWN_NAME}:",
@@ -197,7 +197,7 @@ def _compile_benefit(benefit: Benefit) -> _Decide:
     if benefit.amount is not None:
         emitter.lines = []
         amount = emitter.emit(parse(benefit.amount.evaluable), 2)
-        namespace["_amount_facts"] = _asked(benefit.amount.facts)
+        namespace["_amount_facts"] = _asked(benefit.amount.facts, benefit)
         lines += emitter.lines
         lines += [
             f"        if {amount} is {UNKNOWN_NAME}:",
@@ -238,13 +238,18 @@ def _compile_benefit(benefit: Benefit) -> _Decide:
         "    return decision",
     ]
     # Facts are read once, up front: reading a mapping has no effect, so laziness would buy nothing.
-    reads = [f"    {local} = facts.get({name!r}, {UNKNOWN_NAME})" for name, local in fact_locals.items()]
+    # A declared assumption stands in for an unknown fact (a literal: int, str or bool, so repr is its source).
+    assumed = {name: repr(a.value) for name, a in benefit.assumptions.items()}
+    reads = [
+        f"    {local} = facts.get({name!r}, {assumed.get(name, UNKNOWN_NAME)})" for name, local in fact_locals.items()
+    ]
     code = "def _decide(facts, on):\n" + "\n".join([*reads, *lines]) + "\n"
     exec(compile(code, f"<benefit: {benefit.id}>", "exec"), namespace)  # only validated names and literals
     decide: _Decide = namespace["_decide"]
     return decide
 
 
-def _asked(facts: frozenset[str]) -> tuple[tuple[str, str], ...]:
-    """(fact read, fact to report when it is absent): a derived fact is missing because its source is."""
-    return tuple((f, to_ask_for(f)) for f in sorted(facts))
+def _asked(facts: frozenset[str], benefit: Benefit) -> tuple[tuple[str, str], ...]:
+    """(fact read, fact to report when it is absent): a derived fact is missing because its source is; a fact
+    with a declared assumption is never missing."""
+    return tuple((f, to_ask_for(f)) for f in sorted(facts) if f not in benefit.assumptions)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from rules_engine import periods
+from rules_engine import periods, rounding
 
 
 class _Unknown:
@@ -295,7 +295,16 @@ class Emitter:
             function = self.constant(PERIOD_FUNCTIONS[name])
             call = f"{function}({', '.join(args)})"
             return self._assign(depth, f"{UNKNOWN_NAME} if {self._any_unknown(*args)} else {call}")
-        raise ExpressionError(f"call '{ast.unparse(node)}' is not allowed (only date(\"...\"), min, max)")
+        declared = rounding_call(node)
+        if declared is not None:
+            method, unit = declared
+            value = self.emit(node.args[0], depth)
+            call = f"{self.constant(rounding.round_amount)}({value}, {unit!r}, {method!r})"
+            return self._assign(depth, f"{UNKNOWN_NAME} if {self._unknown(value)} else {call}")
+        raise ExpressionError(
+            f"call '{ast.unparse(node)}' is not allowed (only date(\"...\"), min, max, round_down, round_up, "
+            "round_half_up)"
+        )
 
 
 def period_call(node: ast.Call) -> str | None:
@@ -314,6 +323,19 @@ def period_call(node: ast.Call) -> str | None:
         elif int_literal(argument) is None:
             raise ExpressionError(f"'{ast.unparse(node)}': {ast.unparse(argument)} must be a whole number")
     return name
+
+
+def rounding_call(node: ast.Call) -> tuple[str, int] | None:
+    """(method, unit) of a `round_down(x, N)` / `round_up(x, N)` / `round_half_up(x, N)` call, checked; None for
+    another call. The unit is a literal: how the law rounds is part of the rule, never a fact."""
+    if not (isinstance(node.func, ast.Name) and node.func.id in rounding.CALLS):
+        return None
+    if node.keywords or len(node.args) != 2:
+        raise ExpressionError(f"'{ast.unparse(node)}': {node.func.id} takes a value and a unit, e.g. (x, 10)")
+    unit = int_literal(node.args[1])
+    if unit is None or unit < 1:
+        raise ExpressionError(f"'{ast.unparse(node)}': the unit must be a whole number of KRW, at least 1")
+    return rounding.CALLS[node.func.id], unit
 
 
 def int_literal(node: ast.expr) -> int | None:

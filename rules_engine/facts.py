@@ -8,10 +8,12 @@ from typing import Any
 
 FACTS: dict[str, type] = {
     "event.date": date,
+    "event.month": int,
     "child.birth_date": date,
     "child.birth_order": int,
     "child.age_days": int,
     "child.age_months": int,
+    "child.attends_daycare": bool,
     "person.birth_date": date,
     "person.age_years": int,
     "person.age_months": int,
@@ -26,7 +28,9 @@ FACTS: dict[str, type] = {
     "person.married_on": date,
     "person.is_homeowner": bool,
     "person.monthly_rent_krw": int,
+    "person.spouse_pension_recipient": bool,
     "household.municipality_code": str,
+    "household.province_code": str,
     "household.previous_municipality_code": str,
     "household.months_resident": int,
     "household.income_percentile": int,
@@ -35,11 +39,17 @@ FACTS: dict[str, type] = {
     "household.members_count": int,
     "household.children_count": int,
     "household.is_couple": bool,
+    "household.assistance_tier": str,
 }
+# The values of `household.assistance_tier`, the household's place in the public-assistance ladder
+# (국민기초생활 보장법 제7조제1항 급여의 종류, 제2조제10호 차상위계층).
+ASSISTANCE_TIERS = ("livelihood_medical", "housing_education", "near_poor", "none")
 
 # Derived facts and the given fact each comes from. What a caseworker can ask for is the source: a rule that reads
 # "person.age_years" cannot tell because "person.birth_date" is unknown, so that is the missing fact reported.
 DERIVED_FROM = {
+    "event.month": "event.date",
+    "household.province_code": "household.municipality_code",
     "child.age_days": "child.birth_date",
     "child.age_months": "child.birth_date",
     "person.age_years": "person.birth_date",
@@ -68,6 +78,10 @@ def situation(base: Mapping[str, Any], on: date) -> dict[str, Any]:
     """
     facts = {name: value for name, value in base.items() if value is not None}
     facts["event.date"] = on
+    facts["event.month"] = on.month
+    code = facts.get("household.municipality_code")
+    if isinstance(code, str):
+        facts["household.province_code"] = code[:2]  # 시도 part of the 5-digit 시군구 code
     birth_date = facts.get("child.birth_date")
     if isinstance(birth_date, date):
         facts["child.age_days"] = (on - birth_date).days

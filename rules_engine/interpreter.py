@@ -25,8 +25,10 @@ from rules_engine.expressions import (
     list_literal,
     parse,
     period_call,
+    rounding_call,
 )
 from rules_engine.facts import situation, to_ask_for
+from rules_engine.rounding import round_amount
 
 _COMPARE: dict[type[ast.cmpop], Any] = {
     ast.Eq: lambda a, b: a == b,
@@ -116,11 +118,16 @@ def interpret(node: ast.expr, facts: Mapping[str, Any], params: Mapping[str, Any
         if name is not None:
             args = [interpret(a, facts, params) for a in node.args]
             return UNKNOWN if any(a is UNKNOWN for a in args) else PERIOD_FUNCTIONS[name](*args)
+        declared = rounding_call(node)
+        if declared is not None:
+            value = interpret(node.args[0], facts, params)
+            return UNKNOWN if value is UNKNOWN else round_amount(value, declared[1], declared[0])
     raise ExpressionError(f"'{ast.unparse(node)}' is not allowed in a rule expression")
 
 
 def interpret_benefit(benefit: Benefit, facts: Mapping[str, Any], on: date) -> Verdict:
     """Eligibility, amount and missing facts, as docs/rules-format.md defines them."""
+    facts = benefit.with_assumptions(facts)
     params = benefit.params_at(on, facts)
     holds: list[bool | None] = []
     missing: set[str] = set()

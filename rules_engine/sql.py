@@ -21,7 +21,22 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, Integer, String, and_, case, cast, extract, literal, not_, null, or_
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -29,7 +44,15 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from rules_engine.catalog import Benefit
 from rules_engine.eligibility import Eligibility
-from rules_engine.expressions import date_literal, dotted, int_literal, list_literal, parse, period_call
+from rules_engine.expressions import (
+    date_literal,
+    dotted,
+    int_literal,
+    list_literal,
+    parse,
+    period_call,
+    rounding_call,
+)
 from rules_engine.facts import FACTS
 from rules_engine.parameters import Parameter
 from rules_engine.periods import COUNTING_RULES
@@ -168,10 +191,25 @@ def floor_div(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[int
     return case((inexact_negative, truncated - 1), else_=truncated)
 
 
+def round_amount(value: ColumnElement[Any], unit: int, method: str) -> ColumnElement[int]:
+    """rounding.round_amount in SQL, with the same integer arithmetic (floored division, as Python's `//`)."""
+    step = literal(unit)
+    if method == "down":
+        return floor_div(value, step) * step
+    if method == "up":
+        return -floor_div(-value, step) * step
+    if method == "half_up":
+        return floor_div(value * 2 + step, literal(2 * unit)) * step
+    raise NotTranslatable(f"unknown rounding method {method!r}")
+
+
 def with_derived_facts(columns: FactColumns, on: date) -> dict[str, ColumnElement[Any]]:
     """The given fact columns plus what facts.situation derives from them on `on`."""
     facts = dict(columns)
     facts["event.date"] = date_value(on)
+    facts["event.month"] = literal(on.month)
+    if "household.municipality_code" in columns:
+        facts["household.province_code"] = func.substr(columns["household.municipality_code"], 1, 2)
     if "child.birth_date" in columns:
         facts["child.age_days"] = days_between(columns["child.birth_date"], on)
         facts["child.age_months"] = whole_months(columns["child.birth_date"], on)
@@ -345,6 +383,10 @@ class _Translator:
         name = period_call(node)
         if name is not None:
             return _Sql(self._period(name, node.args), date)
+        declared = rounding_call(node)
+        if declared is not None:
+            value = self._number(self.value(node.args[0]))
+            return _Sql(round_amount(value.expression, declared[1], declared[0]), int)
         raise NotTranslatable(f"'{ast.unparse(node)}' has no SQL translation")
 
     def _period(self, name: str, args: list[ast.expr]) -> ColumnElement[date]:
@@ -411,6 +453,9 @@ def benefit_sql(benefit: Benefit, facts: FactColumns, on: date) -> BenefitSql:
 
     Raises NotTranslatable when a fact it reads has no column, or a construct has no SQL form."""
     columns = with_derived_facts(facts, on)
+    for name, assumption in benefit.assumptions.items():  # declared stand-ins for unknown facts
+        stand_in = _literal(assumption.value).expression
+        columns[name] = func.coalesce(columns[name], stand_in) if name in columns else stand_in
     translator = _Translator(benefit.parameters, columns, on)
     conditions = [_truth(translator.value(parse(c.expression.evaluable))) for c in benefit.conditions]
     holds = and_(*conditions) if conditions else literal(True, Boolean())
@@ -447,6 +492,7 @@ __all__ = [
     "month_start",
     "period_end",
     "period_first",
+    "round_amount",
     "turns",
     "whole_months",
     "with_derived_facts",

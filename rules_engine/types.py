@@ -17,6 +17,7 @@ from rules_engine.expressions import (
     list_literal,
     parse,
     period_call,
+    rounding_call,
 )
 
 
@@ -42,7 +43,7 @@ class TypeMismatch(ExpressionError):
 
 
 def infer(
-    source: str, facts: Mapping[str, type], params: Mapping[str, type], named_dates: frozenset[str] = frozenset()
+    source: str, facts: Mapping[str, type], params: Mapping[str, Type], named_dates: frozenset[str] = frozenset()
 ) -> Type:
     """The type of an expression; `named_dates` are further names of dates (a benefit's `periods.<name>.end`)."""
     return _Checker(source, facts, params, named_dates).infer(parse(source))
@@ -50,7 +51,7 @@ def infer(
 
 class _Checker:
     def __init__(
-        self, source: str, facts: Mapping[str, type], params: Mapping[str, type], named_dates: frozenset[str]
+        self, source: str, facts: Mapping[str, type], params: Mapping[str, Type], named_dates: frozenset[str]
     ) -> None:
         self.source, self.facts, self.params, self.named_dates = source, facts, params, named_dates
 
@@ -107,6 +108,11 @@ class _Checker:
                     if got is not wanted:
                         raise self.fail(node, f"{_name(wanted)} expected, not {_name(got)} ('{ast.unparse(argument)}')")
                 return date
+            if rounding_call(node) is not None:
+                kind = self.infer(node.args[0])
+                if kind not in _NUMBER:
+                    raise self.fail(node, f"only amounts are rounded, not {_name(kind)}")
+                return int
             if isinstance(node.func, ast.Name) and node.func.id in CALLS:
                 arguments: set[Type] = {self.infer(a) for a in node.args}
                 if len(arguments) != 1 or next(iter(arguments)) not in _ORDERED:
@@ -136,8 +142,15 @@ class _Checker:
         return bool
 
 
-def value_type(values: tuple[object, ...], name: str) -> type:
+def value_type(values: tuple[object, ...], name: str) -> Type:
+    """The type of a parameter's values: one scalar type, or lists of one scalar type (e.g. 시군구 codes)."""
     kinds = {bool if isinstance(v, bool) else type(v) for v in values}
     if len(kinds) != 1:
         raise TypeMismatch(f"parameter '{name}' mixes " + " and ".join(sorted(k.__name__ for k in kinds)))
-    return next(iter(kinds))
+    kind = next(iter(kinds))
+    if kind is not tuple:  # the catalog keeps a list parameter's values as tuples
+        return kind
+    items = {bool if isinstance(i, bool) else type(i) for v in values for i in v}  # type: ignore[attr-defined]
+    if len(items) > 1 or not items <= {int, str}:
+        raise TypeMismatch(f"parameter '{name}': a list holds whole numbers or texts of one kind, not a mix")
+    return ListOf(next(iter(items), None))

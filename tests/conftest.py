@@ -18,12 +18,26 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.broker import EmbeddedBroker, ensure_topics, free_port
+from beforeservice.console.audit_anchors import new_signing_key
 from beforeservice.database import make_engine, session_factory, upgrade
+from entitlements.sealing import new_key_entry
 from tests.support.fcm_server import LocalFcmServer, write_service_account
 
 # google-auth would look up a "regional access boundary" at iamcredentials.googleapis.com for the fake service
 # account; tests reach nothing outside this machine.
 os.environ["GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED"] = "false"
+# Engine processes started by the tests run as in production (no DEV_MODE), on strong secrets made for this
+# session; this process reads what they seal and signs what they check, so it holds the same ones.
+TOKEN_SECRET = "test-secret-" + uuid.uuid4().hex
+os.environ.update(
+    {
+        "DEV_MODE": "false",
+        "TOKEN_SECRET": TOKEN_SECRET,
+        "PSEUDONYM_KEY": "test-pseudonym-key-" + uuid.uuid4().hex,
+        "DATA_KEYS": new_key_entry("test"),
+        "AUDIT_ANCHOR_KEY": new_signing_key(),
+    }
+)
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://beforeservice:beforeservice@127.0.0.1:5432/beforeservice_test"
 PARTITIONS = 4
 
@@ -145,9 +159,6 @@ def stack(
     tmp_path: Path,
 ) -> Stack:
     return Stack(broker, sessions, fcm[0], engine_env, tmp_path)
-
-
-TOKEN_SECRET = "test-secret-" + uuid.uuid4().hex
 
 
 def citizen_headers(citizen_id: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from entitlements.tables import EntitlementRow
 from events.cloudevents import CloudEvent
 from events.producer import AgencyProducer
 from events.topics import DEAD_LETTERS
-from tests.conftest import Component, wait_for
+from tests.conftest import Component, agency_key, wait_for
 from tests.support.births import birth_event, seed_household
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ def offers(sessions: sessionmaker[Session], benefit: str) -> list[EntitlementRow
 
 
 def test_milestone_move_application_and_unknown_death(
-    broker: EmbeddedBroker, sessions: sessionmaker[Session], worker: Component
+    broker: EmbeddedBroker, sessions: sessionmaker[Session], database_url: str, worker: Component
 ) -> None:
     today = date.today()
     born = today.replace(year=today.year - 1) if (today.month, today.day) != (2, 29) else today - timedelta(365)
@@ -74,7 +74,8 @@ def test_milestone_move_application_and_unknown_death(
         },
     )
     producer.send(move)
-    # An agency closes the loop for the child allowance.
+    # An agency closes the loop for the child allowance (the worker believes it: MOHW registered that source).
+    agency_key(database_url, "mohw", ("kr.go.mohw.*",), ("/agencies/mohw/",))
     producer.send(
         CloudEvent(
             id="app-1",

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.broker import EmbeddedBroker
 from entitlements.tables import CitizenRow
+from events.cloudevents import CloudEvent, binary_headers
 from events.errors import InvalidEvent
 from events.privacy import Pseudonymizer, looks_like_rrn, mask
 from events.producer import AgencyProducer
@@ -189,6 +190,34 @@ def test_after_a_full_run_nothing_personal_is_in_clear_anywhere(
     leaky = birth_event(mother=mother, child="c-leaky").model_copy(update={"subject": MOTHER_RRN})
     refused = api.post("/v1/events", content=leaky.to_structured(), headers=structured)
     assert refused.status_code in (400, 422), refused.text
+    # Over HTTP in every content mode (structured, binary, batch): an RRN in its field is pseudonymised before it is
+    # produced or stored; anywhere else (id, ce- header, partitionkey) the event is refused and nothing of it kept.
+    http_rrn = "850301-1234567"
+    http_mother = Pseudonymizer(engine_key).pseudonym(http_rrn)
+
+    def designated(child: str) -> CloudEvent:
+        sent = birth_event(mother="placeholder", child=child, born="2024-03-01", registered="2024-03-04")
+        sent_data = json.loads(json.dumps(sent.data))
+        sent_data["parents"] = [{"rrn": http_rrn, "role": "mother"}]
+        return sent.model_copy(update={"data": sent_data})
+
+    assert api.post("/v1/events", content=designated("c-http-s").to_structured(), headers=structured).status_code == 202
+    binary = designated("c-http-b")
+    ce_headers = {name: value.decode() for name, value in binary_headers(binary, "ce-")}
+    assert api.post("/v1/events", content=json.dumps(binary.data), headers=ce_headers).status_code == 202
+    leaky_key = birth_event(mother=mother, child="c-http-k").model_copy(update={"partitionkey": http_rrn})
+    batch = [json.loads(designated("c-http-batch").to_structured()), json.loads(leaky_key.to_structured())]
+    answer = api.post(
+        "/v1/events:batch", content=json.dumps(batch), headers={"content-type": "application/cloudevents-batch+json"}
+    )
+    assert [item["status"] for item in answer.json()["results"]] == [202, 422], answer.text
+    assert (
+        api.post("/v1/events", content=json.dumps(binary.data), headers={**ce_headers, "ce-id": http_rrn}).status_code
+        == 422
+    )
+    by_id = birth_event(mother=mother, child="c-http-i").model_copy(update={"id": http_rrn})
+    assert api.post("/v1/events", content=by_id.to_structured(), headers=structured).status_code == 422
+
     # The same named event straight into Kafka, by a producer that skipped the contract: the worker refuses it too
     # (it is dead-lettered, so nothing is lost; docs/privacy.md says who may read that topic).
     producer.send_raw(named.model_copy(update={"id": "named"}).to_structured(), key=b"hh-privacy")
@@ -229,6 +258,7 @@ def test_after_a_full_run_nothing_personal_is_in_clear_anywhere(
     assert LIFE_EVENTS in topics and DEAD_LETTERS in topics
     assert {t: [r for r in records if leaks(r)] for t, records in topics.items()} == {t: [] for t in topics}
     assert any(mother in r for r in topics[LIFE_EVENTS])  # what was produced is there, under the pseudonym
+    assert sum(http_mother in r for r in topics[LIFE_EVENTS]) == 3  # the three HTTP births, under the pseudonym
 
     # The push: one, with nothing personal on the lock screen nor in its data.
     assert len(server.received) == 1

@@ -1,10 +1,11 @@
-"""`beforeservice up` (what `make run` starts) brings everything up on embedded defaults, shows demo offers, and
-stops everything — broker included — on Ctrl-C."""
+"""`beforeservice up` (what `make run` starts) brings everything up on embedded defaults, in development mode (said
+loudly), with private files, shows demo offers, and stops everything — broker included — on Ctrl-C."""
 
 from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -27,8 +28,11 @@ def test_up_shows_demo_offers_and_stops_cleanly(tmp_path: Path) -> None:
             "EMBEDDED_BROKER_PORT": str(free_port()),
             "API_PORT": str(free_port()),
             "WORKER_METRICS_PORT": "0",
+            "DEV_MODE": "true",  # what `make run` sets
         }
     )
+    for name in ("TOKEN_SECRET", "PSEUDONYM_KEY", "DATA_KEYS", "AUDIT_ANCHOR_KEY"):
+        env.pop(name, None)  # the public development values, as on a fresh checkout
     process = subprocess.Popen(
         [sys.executable, "-m", "beforeservice", "up"],
         env=env,
@@ -51,6 +55,15 @@ def test_up_shows_demo_offers_and_stops_cleanly(tmp_path: Path) -> None:
     offer_lines = [line for line in lines if " offers, child #" in line]
     assert len(offer_lines) >= 10, output  # most of the 12 demo births have decided offers within seconds
     assert "출산을 축하합니다" in output and "curl -s -H 'Authorization: Bearer" in output
+    assert "WARNING DEV_MODE=true: running on PUBLIC development secrets" in output
+
+    # What the engine keeps in DATA_DIR (logs, the SQLite database, Faust's state) is its user's alone.
+    data_dir = tmp_path / "var"
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    kept = list(data_dir.rglob("*"))
+    assert {"api.log", "worker.log", "broker.log", "beforeservice.db"} <= {p.name for p in kept}
+    loose = {str(p): oct(stat.S_IMODE(p.stat().st_mode)) for p in kept if p.stat().st_mode & 0o077}
+    assert loose == {}
 
     children = psutil.Process(process.pid).children(recursive=True)
     assert any("tansu" in " ".join(c.cmdline()) for c in children)

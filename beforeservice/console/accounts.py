@@ -1,4 +1,9 @@
-"""Caseworker accounts: argon2id password hashes, scopes, and the principal an account logs in as."""
+"""Caseworker accounts: argon2id password hashes, scopes, and the principal an account logs in as.
+
+An account's tokens and console sessions carry its session generation; logging out, deactivating the account and
+resetting its password raise it, which ends every one of them at once. A request acts with the account's role and
+scopes as they are now in the database, never as a token or cookie remembers them.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from beforeservice.auth import CONSOLE_ROLES, Principal
 from beforeservice.console.tables import CaseworkerRow
+from beforeservice.principals import CONSOLE_ROLES, Principal
 
 _hasher = PasswordHasher()
 # Verifying against this when the account does not exist keeps the answer time the same (no user enumeration).
@@ -29,8 +34,7 @@ def add_caseworker(
 ) -> CaseworkerRow:
     if role not in CONSOLE_ROLES:
         raise ValueError(f"role must be one of {sorted(CONSOLE_ROLES)}")
-    if len(password) < 12:
-        raise ValueError("a password needs at least 12 characters")
+    _check_password(password)
     row = CaseworkerRow(
         username=username,
         display_name=display_name or username,
@@ -40,6 +44,7 @@ def add_caseworker(
         municipalities=municipalities,
         active=True,
         created_at=datetime.now(UTC),
+        session_generation=0,
     )
     session.add(row)
     return row
@@ -58,6 +63,50 @@ def authenticate(session: Session, username: str, password: str) -> CaseworkerRo
 def active_account(session: Session, username: str) -> CaseworkerRow | None:
     row = session.get(CaseworkerRow, username)
     return row if row is not None and row.active else None
+
+
+def session_principal(session: Session, username: str, generation: object) -> Principal | None:
+    """Who a token or console session for `username` acts as now; None if the account is gone or inactive, or the
+    session was revoked (its generation is not the account's current one)."""
+    row = active_account(session, username)
+    if row is None or not isinstance(generation, int) or generation != row.session_generation:
+        return None
+    return principal_of(row)
+
+
+def revoke_sessions(session: Session, username: str) -> bool:
+    """End every token and console session of the account (logout, and the changes below)."""
+    row = session.get(CaseworkerRow, username, with_for_update=True)
+    if row is None:
+        return False
+    row.session_generation += 1
+    return True
+
+
+def set_active(session: Session, username: str, active: bool) -> bool:
+    """Deactivate (sessions end at once) or reactivate an account (it logs in afresh)."""
+    row = session.get(CaseworkerRow, username, with_for_update=True)
+    if row is None:
+        return False
+    row.active = active
+    row.session_generation += 1
+    return True
+
+
+def reset_password(session: Session, username: str, password: str) -> bool:
+    """A new password; every session opened with the old one ends."""
+    _check_password(password)
+    row = session.get(CaseworkerRow, username, with_for_update=True)
+    if row is None:
+        return False
+    row.password_hash = _hasher.hash(password)
+    row.session_generation += 1
+    return True
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 12:
+        raise ValueError("a password needs at least 12 characters")
 
 
 def principal_of(row: CaseworkerRow) -> Principal:

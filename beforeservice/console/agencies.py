@@ -1,14 +1,20 @@
-"""Agency credentials: API keys (stored as digests) scoped to event types and `source` prefixes; rate limits."""
+"""Agency credentials: API keys (stored as digests) scoped to event types and `source` prefixes; rate limits.
+
+Sources are compared on path segments, never as raw strings: a source with `.`, `..`, empty segments or percent
+escapes is refused outright (it could name another agency's path once normalised), and a prefix matches whole
+segments only (`/agencies/mois/registry/411` does not admit `/agencies/mois/registry/41117`).
+
+An agency id is `name` or `name-office` (e.g. `mois-suwon`, an office of MOIS); it speaks in its namespace
+`kr.go.<name>.*`, and its keys may emit only types there. `kr.go.beforeservice.*` is the engine's own.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
 import hmac
-import math
+import re
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +24,46 @@ from sqlalchemy.orm import Session
 from beforeservice.console.tables import AgencyKeyRow
 
 KEY_PREFIX = "bsa"
+INTERNAL_NAMESPACE = "beforeservice"  # the scheduler's and the engine's own events: no agency emits them
+AGENCY_ID = re.compile(r"^[a-z0-9]{2,30}(-[a-z0-9]{1,30})?$")
+# A type pattern: the agency's namespace, then dotted lower-case words, optionally ending in one `.*` glob.
+_TYPE_PATTERN = re.compile(r"^kr\.go\.([a-z0-9]+)(\.[a-z0-9]+)*(\.\*)?$")
+# A source segment: RFC 3986 unreserved characters only (no percent escapes, no `/`, `?`, `#`).
+_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
+
+
+class UnsafeSource(ValueError):
+    """A source (or prefix) that is not a plain absolute path of clean segments."""
+
+
+def namespace_of(agency: str) -> str:
+    """`mois-suwon` speaks for `mois`: its types are `kr.go.mois.*`."""
+    return agency.split("-", 1)[0]
+
+
+def type_namespace(event_type: str) -> str | None:
+    """`kr.go.nhis.benefit.granted` -> `nhis`."""
+    parts = event_type.split(".")
+    return parts[2] if len(parts) > 3 and parts[:2] == ["kr", "go"] else None
+
+
+def source_segments(source: str) -> tuple[str, ...]:
+    """The segments of an absolute path source; raises UnsafeSource for anything a normaliser could rewrite."""
+    if not source.startswith("/"):
+        raise UnsafeSource("must be an absolute path starting with '/'")
+    segments = source[1:].split("/")
+    if segments and segments[-1] == "":
+        segments.pop()  # one trailing slash: `/agencies/mois/` is `/agencies/mois`
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            raise UnsafeSource("must not contain empty, '.' or '..' segments")
+        if not _SEGMENT.match(segment):
+            raise UnsafeSource("segments are letters, digits and - . _ ~ only (no percent escapes)")
+    return tuple(segments)
+
+
+def _within(source: tuple[str, ...], prefix: tuple[str, ...]) -> bool:
+    return len(source) >= len(prefix) and source[: len(prefix)] == prefix
 
 
 @dataclass(frozen=True)
@@ -29,10 +75,53 @@ class AgencyCaller:
     rate_per_minute: int
 
     def may_emit_type(self, event_type: str) -> bool:
+        if type_namespace(event_type) == INTERNAL_NAMESPACE:
+            return False  # whatever an older key was granted
         return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.event_types)
 
     def may_use_source(self, source: str) -> bool:
-        return any(source.startswith(prefix) for prefix in self.source_prefixes)
+        try:
+            segments = source_segments(source)
+        except UnsafeSource:
+            return False
+        return any(_prefix_covers(prefix, segments) for prefix in self.source_prefixes)
+
+
+def _prefix_covers(prefix: str, source: tuple[str, ...]) -> bool:
+    try:
+        segments = source_segments(prefix)
+    except UnsafeSource:
+        return False  # a prefix stored before prefixes were checked: it admits nothing
+    return bool(segments) and _within(source, segments)
+
+
+def check_scope(agency: str, event_types: list[str], source_prefixes: list[str]) -> None:
+    """Refuse a key scope that is too wide: raises ValueError saying what is wrong."""
+    if not AGENCY_ID.match(agency):
+        raise ValueError(f"agency id {agency!r}: lower-case letters and digits, optionally '-office' (e.g. mois-suwon)")
+    namespace = namespace_of(agency)
+    if namespace == INTERNAL_NAMESPACE:
+        raise ValueError(f"'{INTERNAL_NAMESPACE}' is the engine's own namespace, not an agency")
+    if not event_types or not source_prefixes:
+        raise ValueError("an agency key needs at least one event type and one source prefix")
+    for pattern in event_types:
+        match = _TYPE_PATTERN.match(pattern)
+        if not match:
+            raise ValueError(
+                f"event type {pattern!r}: an exact type or one ending in '.*' under kr.go.{namespace}. "
+                f"(e.g. kr.go.{namespace}.*)"
+            )
+        if match[1] != namespace:
+            raise ValueError(f"event type {pattern!r} is outside agency '{agency}''s namespace kr.go.{namespace}.")
+    for prefix in source_prefixes:
+        try:
+            segments = source_segments(prefix)
+        except UnsafeSource as exc:
+            raise ValueError(
+                f"source prefix {prefix!r}: {exc}; source prefixes are URI paths such as /agencies/mois/registry/"
+            ) from exc
+        if segments[:2] != ("agencies", namespace):
+            raise ValueError(f"source prefix {prefix!r} must lie under agency '{agency}''s own /agencies/{namespace}/")
 
 
 def _digest(key: str) -> str:
@@ -43,10 +132,9 @@ def add_agency_key(
     session: Session, agency: str, event_types: list[str], source_prefixes: list[str], rate_per_minute: int = 600
 ) -> tuple[AgencyKeyRow, str]:
     """A new key for `agency`; the key itself is returned once and never stored."""
-    if not event_types or not source_prefixes:
-        raise ValueError("an agency key needs at least one event type and one source prefix")
-    if any(not p.startswith("/") for p in source_prefixes):
-        raise ValueError("source prefixes are URI references starting with '/', e.g. /agencies/mois/registry/")
+    check_scope(agency, event_types, source_prefixes)
+    if rate_per_minute < 1:
+        raise ValueError("rate per minute must be at least 1")
     key_id = secrets.token_hex(8)
     key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
     row = AgencyKeyRow(
@@ -83,30 +171,3 @@ def authenticate_key(session: Session, key: str) -> AgencyCaller | None:
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, _digest(key)):
         return None
     return AgencyCaller(row.key_id, row.agency, tuple(row.event_types), tuple(row.source_prefixes), row.rate_per_minute)
-
-
-class RateLimiter:
-    """A token bucket per key: `rate_per_minute` events a minute, bursting up to a minute's worth.
-
-    In process memory: each API process limits on its own (with N processes an agency gets up to N times the rate;
-    size the limit per process).
-    """
-
-    def __init__(self) -> None:
-        self._buckets: dict[str, tuple[float, float]] = {}  # key_id -> (tokens, last refill, monotonic)
-        self._lock = threading.Lock()
-
-    def take(self, caller: AgencyCaller, cost: int = 1) -> float:
-        """Take `cost` tokens; returns 0 when allowed, else the seconds to wait before retrying."""
-        capacity = float(caller.rate_per_minute)
-        per_second = capacity / 60.0
-        cost_f = min(float(cost), capacity)  # a batch larger than the burst may still pass on a full bucket
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(caller.key_id, (capacity, now))
-            tokens = min(capacity, tokens + (now - last) * per_second)
-            if tokens >= cost_f:
-                self._buckets[caller.key_id] = (tokens - cost_f, now)
-                return 0.0
-            self._buckets[caller.key_id] = (tokens, now)
-            return max(1.0, math.ceil((cost_f - tokens) / per_second)) if per_second > 0 else 60.0

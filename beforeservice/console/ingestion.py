@@ -1,7 +1,14 @@
 """Agencies post CloudEvents over HTTP (structured, binary or batched): authenticated, scoped, idempotent.
 
-Order of checks: key (401), rate (429), size (413), parse (400/415), scope (403: type or spoofed source),
-contract (422), idempotency (409 for a reused id with another payload), then the broker (202 once it has it).
+Order of checks: size, JSON depth and lone surrogates (413/400, beforeservice.request_guard, before anything
+else), key (401), rate (429), parse (400/415), resident registration numbers (422: refused outside the `rrn`
+field, pseudonymised inside it, exactly as the Kafka path does, before anything is stored or produced), scope
+(403: type or spoofed source), contract (422), who may close the loop on a benefit (403, beforeservice.console.
+closing), idempotency (409 for a reused id with another payload), then the broker (202 once it has it).
+
+The rate limit counts events: a batch of N costs N (beforeservice.console.rate_limits, shared by every API
+process). A batch larger than what the key has left is cut: the first events it can afford are taken, each later
+one is answered 429 in the batch result (with `retry_after`); with nothing left at all the request is 429.
 """
 
 from __future__ import annotations
@@ -25,12 +32,16 @@ from starlette.concurrency import run_in_threadpool
 
 from beforeservice import metrics
 from beforeservice.console.agencies import AgencyCaller, authenticate_key
+from beforeservice.console.closing import closing_refusal
+from beforeservice.console.rate_limits import Allowance, RateLimiter
 from beforeservice.console.tables import IngestedEventRow
+from beforeservice.openapi_doc import CLOUDEVENT_REF
 from beforeservice.problems import invalid_event, problem
 from beforeservice.settings import Settings
 from events.cloudevents import STRUCTURED_CONTENT_TYPE, CloudEvent, parse_binary, parse_structured
 from events.contracts import LifeEvent, partition_key, validate
 from events.errors import FieldError, InvalidEvent
+from events.privacy import Pseudonymizer, looks_like_rrn, protect_event
 from events.topics import LIFE_EVENTS
 
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
@@ -39,6 +50,15 @@ _api_key = APIKeyHeader(
 )
 
 router = APIRouter(tags=["agencies"])
+BINARY_MODE_HEADERS = [
+    {"name": f"ce-{name}", "in": "header", "required": False, "schema": {"type": "string"}, "description": text}
+    for name, text in (
+        ("specversion", "Binary mode: 1.0"),
+        ("id", "Binary mode: the event id"),
+        ("source", "Binary mode: the event source"),
+        ("type", "Binary mode: the event type"),
+    )
+]
 
 
 class Accepted(BaseModel):
@@ -85,12 +105,12 @@ class Outcome:
 _REFUSALS = {
     400: {"description": "Malformed event"},
     401: {"description": "No or unknown API key"},
-    403: {"description": "The key may not emit this type or source"},
+    403: {"description": "The key may not emit this type or source, or close the loop on this benefit"},
     409: {"description": "This source+id was accepted before with another payload"},
     413: {"description": "Body too large"},
     415: {"description": "Unsupported content type"},
     422: {"description": "Event breaks its contract"},
-    429: {"description": "Rate limit exceeded (see Retry-After)"},
+    429: {"description": "Rate limit exceeded: it counts events, a batch costs one per event (see Retry-After)"},
 }
 
 
@@ -100,21 +120,24 @@ _REFUSALS = {
     response_model=Accepted,
     responses=_REFUSALS,  # type: ignore[arg-type]
     openapi_extra={
+        "parameters": BINARY_MODE_HEADERS,
         "requestBody": {
             "required": True,
-            "description": "Structured mode: the whole event. Binary mode: the data, with ce-* headers.",
+            "description": "Structured mode: the whole event. Binary mode: the data alone, with ce-* headers.",
             "content": {
-                STRUCTURED_CONTENT_TYPE: {"schema": {"type": "object"}},
-                "application/json": {"schema": {"type": "object"}},
+                STRUCTURED_CONTENT_TYPE: {"schema": CLOUDEVENT_REF},
+                "application/json": {"schema": {"description": "The event's data (binary mode)"}},
             },
-        }
+        },
+        "responses": {"503": {"description": "The event log is unavailable; retry later"}},
     },
 )
 async def post_event(request: Request, caller: CurrentAgency) -> Any:
     """Accept one CloudEvent, structured (`application/cloudevents+json`) or binary (`ce-*` headers)."""
     settings: Settings = request.app.state.settings
-    if refused := _rate_limited(request, caller, 1):
-        return refused
+    allowance = await _allowance(request, caller, 1)
+    if not allowance.granted:
+        return _refused(_rate_problem(caller, allowance))
     body = await _body_within(request, settings.max_event_bytes)
     if isinstance(body, JSONResponse):
         return body
@@ -136,8 +159,11 @@ async def post_event(request: Request, caller: CurrentAgency) -> Any:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {BATCH_CONTENT_TYPE: {"schema": {"type": "array", "items": {"type": "object"}}}},
-        }
+            "description": "Structured events, at most MAX_BATCH_EVENTS (1,000 by default).",
+            "content": {
+                BATCH_CONTENT_TYPE: {"schema": {"type": "array", "minItems": 1, "items": CLOUDEVENT_REF}},
+            },
+        },
     },
 )
 async def post_events_batch(request: Request, caller: CurrentAgency) -> Any:
@@ -163,10 +189,14 @@ async def post_events_batch(request: Request, caller: CurrentAgency) -> Any:
         return _refused(
             problem(413, "Batch too large", f"a batch holds at most {settings.max_batch_events} events", "too-large")
         )
-    if refused := _rate_limited(request, caller, len(items)):
-        return refused
+    allowance = await _allowance(request, caller, len(items))
+    if not allowance.granted:
+        return _refused(_rate_problem(caller, allowance))
     parsed: list[CloudEvent | JSONResponse] = []
-    for item in items:
+    for index, item in enumerate(items):
+        if index >= allowance.granted:  # beyond what the key may send now: not looked at
+            parsed.append(_rate_problem(caller, allowance, per_event=True))
+            continue
         try:
             if not isinstance(item, dict):
                 raise InvalidEvent("each batch item must be a JSON object", [FieldError("body", "not an object")])
@@ -196,10 +226,15 @@ async def _ingest(request: Request, caller: AgencyCaller, envelopes: list[CloudE
     outcomes: list[Outcome] = []
     fresh: list[tuple[Outcome, LifeEvent]] = []
     checked: list[tuple[Outcome, LifeEvent | None]] = []
+    pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
     for envelope in envelopes:
         try:
+            envelope = protect_event(envelope, pseudonymizer)  # first: nothing below may echo or keep an RRN
             _authorise(caller, envelope)
-            checked.append((Outcome(202, envelope), validate(envelope)))
+            valid = validate(envelope)
+            if refusal := closing_refusal(request.app.state.catalog, caller.agency, valid):
+                raise refusal
+            checked.append((Outcome(202, envelope), valid))
         except HTTPException as exc:
             checked.append(
                 (Outcome(exc.status_code, refusal=problem(403, "Forbidden", str(exc.detail), "forbidden")), None)
@@ -319,18 +354,18 @@ def _unclaim(sessions: Any, events: list[LifeEvent]) -> None:
             )
 
 
-def _rate_limited(request: Request, caller: AgencyCaller, cost: int) -> JSONResponse | None:
-    wait = request.app.state.rate_limiter.take(caller, cost)
-    if not wait:
-        return None
-    response = problem(
-        429,
-        "Too many events",
-        f"agency '{caller.agency}' is limited to {caller.rate_per_minute} events a minute",
-        "rate-limited",
-    )
-    response.headers["Retry-After"] = str(int(wait))
-    return _refused(response)
+async def _allowance(request: Request, caller: AgencyCaller, events: int) -> Allowance:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return await run_in_threadpool(limiter.take, caller.key_id, caller.rate_per_minute, events)
+
+
+def _rate_problem(caller: AgencyCaller, allowance: Allowance, per_event: bool = False) -> JSONResponse:
+    detail = f"agency '{caller.agency}' is limited to {caller.rate_per_minute} events a minute"
+    if per_event:
+        detail += f"; this batch may send {allowance.granted} of its events now"
+    response = problem(429, "Too many events", detail, "rate-limited", retry_after=allowance.retry_after)
+    response.headers["Retry-After"] = str(allowance.retry_after)
+    return response
 
 
 async def _body_within(request: Request, limit: int) -> bytes | JSONResponse:
@@ -354,6 +389,14 @@ def _refused(response: JSONResponse) -> JSONResponse:
 
 
 def _parse(request: Request, body: bytes) -> CloudEvent:
+    for name, value in request.headers.items():
+        # Structured mode ignores ce- headers, binary mode makes them attributes: neither may carry an RRN.
+        if name.startswith("ce-") and (looks_like_rrn(name) or looks_like_rrn(value)):
+            raise InvalidEvent(
+                "a ce- header holds a resident registration number; it is accepted only in an 'rrn' field of data",
+                [FieldError("ce-*" if looks_like_rrn(name) else name, "resident registration number")],
+                status=422,
+            )
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(STRUCTURED_CONTENT_TYPE):
         return parse_structured(body)

@@ -11,15 +11,18 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
 from beforeservice.auth import CurrentAuditor, CurrentStaff, Principal, client_ip, issue_token
 from beforeservice.console import review
-from beforeservice.console.accounts import authenticate, principal_of
+from beforeservice.console.accounts import principal_of
 from beforeservice.console.audit import AuditEntry, AuditTransaction, append, verify
+from beforeservice.console.login import log_in
 from beforeservice.console.review import CaseSummary
 from beforeservice.console.tables import AuditRow
+from beforeservice.problems import problem
 
 router = APIRouter(tags=["caseworkers"])
 
@@ -109,17 +112,31 @@ def _denied(request: Request, who: Principal, action: str, object_id: str) -> No
         )
 
 
-@router.post("/v1/caseworkers/token", response_model=StaffToken, responses={401: {"description": "Wrong credentials"}})
-def staff_token(body: Credentials, request: Request) -> StaffToken:
-    """A bearer token for a console account (caseworker, supervisor, auditor), carrying its scopes."""
-    with request.app.state.sessions() as session:
-        account = authenticate(session, body.username, body.password)
-    if account is None:
+@router.post(
+    "/v1/caseworkers/token",
+    response_model=StaffToken,
+    responses={
+        401: {"description": "Wrong credentials"},
+        429: {"description": "Too many failed attempts on the account or from the address (Retry-After)"},
+    },
+)
+def staff_token(body: Credentials, request: Request) -> StaffToken | JSONResponse:
+    """A bearer token for a console account (caseworker, supervisor, auditor). Its role and scopes are read from
+    the account on every request; logging out of the console, deactivation or a password reset revoke it.
+    Too many failed attempts on the account or from the address: 429 with Retry-After, whatever the password."""
+    settings = request.app.state.settings
+    outcome = log_in(request.app.state.sessions, settings, body.username, body.password, client_ip(request), "api")
+    if outcome.retry_after is not None:
+        refused = problem(
+            429, "Too many login attempts", f"try again in {outcome.retry_after} s", "too-many-login-attempts"
+        )
+        refused.headers["Retry-After"] = str(outcome.retry_after)
+        return refused
+    if outcome.account is None:
         raise HTTPException(401, "wrong username or password")
-    who = principal_of(account)
-    return StaffToken(
-        access_token=issue_token(request.app.state.settings, who.subject, who.role, who.scopes), role=who.role
-    )
+    who = principal_of(outcome.account)
+    token = issue_token(settings, who.subject, who.role, who.scopes, generation=outcome.account.session_generation)
+    return StaffToken(access_token=token, role=who.role)
 
 
 def _summary(item: review.QueueItem) -> dict[str, Any]:

@@ -60,6 +60,19 @@ class CaseworkerRow(ConsoleBase):
     municipalities: Mapped[list[str]] = mapped_column(JSON)  # 시군구 code prefixes, or ["*"]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Carried by its tokens and console sessions; raised by logout, deactivation and a password reset, which
+    # ends every one of them at once (migration 0005i).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class LoginThrottleRow(ConsoleBase):
+    """Login attempts counted per account and per address in a window, shared by every API process."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of "account:<name>" / "ip:<address>"
+    attempts: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ReviewActionRow(ConsoleBase):

@@ -11,13 +11,17 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 from sqlalchemy import select
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from beforeservice.auth import STAFF_ROLES, Principal, client_ip
 from beforeservice.console import review, takeup, web_session
-from beforeservice.console.accounts import active_account, authenticate, colleagues, principal_of
+from beforeservice.console.accounts import colleagues, revoke_sessions, session_principal
 from beforeservice.console.audit import AuditEntry, append, verify
+from beforeservice.console.login import log_in
 from beforeservice.console.masking import mask_id
 from beforeservice.console.review_api import ENTITLEMENT_ID, NAME, Decision, _denied, decide, transaction
 from beforeservice.console.tables import AuditRow
@@ -26,17 +30,26 @@ from entitlements.tables import CitizenRow, HouseholdRow
 from notifiers.tables import NotificationRow, OutreachTaskRow
 
 HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
+# Everything the console shows came from outside (agencies' events, caseworkers' notes, usernames): one
+# environment, escaping every template whatever its name. Starlette's default escapes only .html/.htm/.xml, and
+# the console's templates end in .j2 - which once left every page unescaped (security review C1).
+environment = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(("j2", "html", "htm", "xml"), default_for_string=True, default=True),
+)
+templates = Jinja2Templates(env=environment)
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    # No inline script, handler or style anywhere in the console: markup that slipped through runs nothing.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",  # pages carry (masked) personal data: never kept by the browser or a proxy
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
+NO_STORE = {"Cache-Control": "no-store"}  # pages carry (masked) personal data: never kept by a browser or proxy
 STATUS_LABELS = {
     "pending_review": "검토 대기",
     "info_requested": "정보 요청됨",
@@ -47,9 +60,33 @@ STATUS_LABELS = {
 ACTION_LABELS = {"approve": "승인", "reject": "반려", "request_info": "정보 요청", "assign": "배정"}
 
 
+class ConsoleHeaders:
+    """The security headers on every console response: pages, redirects, error pages, static files."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path != "/console" and not path.startswith("/console/"):
+            await self.app(scope, receive, send)
+            return
+        added = SECURITY_HEADERS if path.startswith("/console/static/") else {**SECURITY_HEADERS, **NO_STORE}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in added.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def install(app: FastAPI) -> None:
     app.mount("/console/static", StaticFiles(directory=str(HERE / "static")), name="console-static")
     app.include_router(router)
+    app.add_middleware(ConsoleHeaders)
 
     @app.exception_handler(LoginRequired)
     async def _login(_: Request, __: LoginRequired) -> Response:
@@ -69,14 +106,16 @@ def install(app: FastAPI) -> None:
 
 
 def console_user(request: Request) -> Principal:
-    username = web_session.read(request).get("u")
-    if not username:
+    """The account as it is now; a session from before a logout, deactivation or password reset is over."""
+    data = web_session.read(request)
+    username = data.get("u")
+    if not isinstance(username, str) or not username:
         raise LoginRequired()
     with request.app.state.sessions() as session:
-        account = active_account(session, username)
-    if account is None:
+        who = session_principal(session, username, data.get("g"))
+    if who is None:
         raise LoginRequired()
-    return principal_of(account)
+    return who
 
 
 ConsoleUser = Annotated[Principal, Depends(console_user)]
@@ -93,9 +132,7 @@ def _page(
         "status_labels": STATUS_LABELS,
         "action_labels": ACTION_LABELS,
     }
-    response = templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
-    response.headers.update(SECURITY_HEADERS)
-    return response
+    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
 
 def _forbidden(request: Request, who: Principal) -> Response:
@@ -134,21 +171,35 @@ def login_page(request: Request) -> Response:
 def login(
     request: Request, username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=256)]
 ) -> Response:
-    with request.app.state.sessions() as session:
-        account = authenticate(session, username, password)
+    settings = request.app.state.settings
+    outcome = log_in(request.app.state.sessions, settings, username, password, client_ip(request), "console")
+    if outcome.retry_after is not None:
+        minutes = -(-outcome.retry_after // 60)
+        error = f"로그인 시도가 너무 많습니다. {minutes}분 뒤에 다시 시도하세요."
+        response = _page(request, "login.j2", {"error": error, "username": username}, 429)
+        response.headers["Retry-After"] = str(outcome.retry_after)
+        return response
+    account = outcome.account
     if account is None:
         return _page(request, "login.j2", {"error": "아이디 또는 비밀번호가 맞지 않습니다.", "username": username}, 401)
-    who = principal_of(account)
-    with transaction(request) as session:
-        append(session, AuditEntry(who.subject, who.role, client_ip(request), "console.login", "auth"))
     response = RedirectResponse("/console", status_code=303)
     # A fresh CSRF token at login: a token planted before authentication is worthless afterwards.
-    web_session.write(response, request.app.state.settings, {"u": account.username, "csrf": web_session.new_csrf()})
+    session_data = {"u": account.username, "g": account.session_generation, "csrf": web_session.new_csrf()}
+    web_session.write(response, settings, session_data)
     return response
 
 
 @router.post("/logout", dependencies=[Depends(web_session.check_csrf)])
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    """Ends this session and every other token and session of the account (a copied cookie dies with it)."""
+    data = web_session.read(request)
+    username = data.get("u")
+    if isinstance(username, str) and username:
+        with transaction(request) as session:
+            who = session_principal(session, username, data.get("g"))
+            if who is not None:
+                revoke_sessions(session, username)
+                append(session, AuditEntry(who.subject, who.role, client_ip(request), "console.logout", "auth"))
     response = RedirectResponse("/console/login", status_code=303)
     web_session.clear(response)
     return response

@@ -1,7 +1,9 @@
-"""The console's session: a signed, HttpOnly, SameSite=Strict cookie holding the account and a CSRF token.
+"""The console's session: a signed, HttpOnly, SameSite=Strict cookie holding the account, the account's session
+generation and a CSRF token.
 
-The account is re-read on every request, so deactivating it ends its sessions at once. Every form carries the
-CSRF token (HTMX sends it as a header); a POST without the matching token is refused.
+The account is re-read on every request: deactivating it, resetting its password or logging out (which raises
+its session generation) ends every session at once, a copied cookie included. Every form carries the CSRF token
+(HTMX sends it as a header); a POST without the matching token is refused.
 """
 
 from __future__ import annotations

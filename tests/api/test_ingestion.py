@@ -61,10 +61,9 @@ def test_only_a_scoped_key_may_post(stack: Stack) -> None:
     assert post(stack, event, key="").status_code == 401
     assert post(stack, event, key="bsa_0000_forged").status_code == 401
 
-    # A key for Suwon's registry office: MOIS births, but only from Suwon's own source.
-    suwon_office = agency_key(
-        stack.database_url, "mois-suwon", ("kr.go.mois.birth.registered",), ("/agencies/mois/registry/411",)
-    )
+    # A key for Suwon's registry office: MOIS births, but only from the sources of Suwon's four districts.
+    districts = tuple(f"/agencies/mois/registry/{code}" for code in ("41111", "41113", "41115", "41117"))
+    suwon_office = agency_key(stack.database_url, "mois-suwon", ("kr.go.mois.birth.registered",), districts)
     assert post(stack, event, key=suwon_office).status_code == 202
     seoul = as_json(birth_event(mother="m-scope2", municipality="11680"))
     spoofed = post(stack, seoul, key=suwon_office)
@@ -198,25 +197,25 @@ def test_agencies_cli_add_list_revoke(stack: Stack) -> None:
         stack,
         "agencies",
         "add",
-        "nhis",
+        "mohw",
         "--type",
-        "kr.go.nhis.*",
+        "kr.go.mohw.*",
         "--source",
-        "/agencies/nhis/",
+        "/agencies/mohw/",
         "--rate-per-minute",
         "100",
     )
     assert added.returncode == 0, added.stderr
     key = added.stdout.strip()
     key_id = key.split("_")[1]
-    event = {**as_json(birth_event(mother="m-nhis")), "type": "kr.go.nhis.application.received"}
-    event["source"] = "/agencies/nhis/assessment"
-    event["data"] = {"benefit_id": "child_allowance", "citizen_id": "m-nhis", "received_on": "2024-03-10"}
+    event = {**as_json(birth_event(mother="m-mohw")), "type": "kr.go.mohw.application.received"}
+    event["source"] = "/agencies/mohw/bokjiro"
+    event["data"] = {"benefit_id": "child_allowance", "citizen_id": "m-mohw", "received_on": "2024-03-10"}
     event.pop("subject")
     assert post(stack, event, key=key).status_code == 202
 
     listed = cli(stack, "agencies", "list")
-    assert key_id in listed.stdout and "nhis" in listed.stdout and key not in listed.stdout
+    assert key_id in listed.stdout and "mohw" in listed.stdout and key not in listed.stdout
 
     assert cli(stack, "agencies", "revoke", key_id).returncode == 0
     assert post(stack, {**event, "id": str(uuid.uuid4())}, key=key).status_code == 401

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Boolean, Column, Date, Integer, MetaData, String, Table, create_engine, select
 from sqlalchemy.types import TypeEngine
 
-from rules_engine.expressions import UNKNOWN, compile_expression, parse
+from rules_engine.expressions import UNKNOWN, ExpressionError, compile_expression, parse
 from rules_engine.facts import DERIVED, FACTS, situation
 from rules_engine.interpreter import interpret
 from rules_engine.sql import expression_sql
@@ -34,6 +34,9 @@ class _Grammar:
             return f"({self.integer(depth - 1)} {op} {self.integer(depth - 1)})"
         if r < 0.65:
             return f"({self.integer(depth - 1)} // {self.rng.choice([2, 3, -2, 12, -7])})"
+        if r < 0.7:  # declared rounding (끝수 처리), on negative values too
+            fn = self.rng.choice(["round_down", "round_up", "round_half_up"])
+            return f"{fn}({self.integer(depth - 1)}, {self.rng.choice([1, 2, 3, 10, 20000])})"
         if r < 0.75:
             fn = self.rng.choice(["min", "max"])
             return f"{fn}({self.integer(depth - 1)}, {self.integer(depth - 1)})"
@@ -49,6 +52,8 @@ class _Grammar:
                     f"{self.integer(0)} {self.rng.choice(['<', '<=', '==', '!=', '>', '>='])} {self.integer(0)}",
                     'household.municipality_code == "41110"',
                     'household.municipality_code in ["41110", "41117"]',
+                    'household.province_code not in ["11", "28", "41"]',
+                    "event.month in [7, 8]",
                     "household.municipality_code not in []",
                     "child.birth_order in []",
                     "household.livelihood_recipient",
@@ -79,7 +84,7 @@ def _situation(rng: random.Random) -> dict[str, Any]:
         if rng.random() < 0.7:
             base[name] = rng.randint(-2, 14)
     if rng.random() < 0.7:
-        base["household.municipality_code"] = rng.choice(["41110", "41117", "11680"])
+        base["household.municipality_code"] = rng.choice(["41110", "41117", "11680", "47920", "26170"])
     if rng.random() < 0.7:
         base["household.livelihood_recipient"] = rng.random() < 0.5
     if rng.random() < 0.7:
@@ -153,3 +158,21 @@ def test_sql_expressions_agree_with_the_interpreter_in_sqlite(seed: int) -> None
                 if isinstance(expected, bool) and got is not None:
                     got = bool(got)  # SQLite answers 0 / 1
                 assert got == expected, (source, facts)
+
+
+def test_rounding_follows_the_declared_method() -> None:
+    """기초연금법 제24조 (10원 미만 절사), 장애인연금법 시행령 제5조제2항 (2만원 단위 절상), 반올림."""
+
+    def run(source: str) -> Any:
+        return compile_expression(source, FACTS, set()).evaluate(situation({}, ON), {})
+
+    assert run("round_down(279767, 10)") == 279760
+    assert run("round_down(279760, 10)") == 279760
+    assert run("round_up(20001, 20000)") == 40000
+    assert run("round_up(40000, 20000)") == 40000
+    assert run("round_half_up(125, 10)") == 130
+    assert run("round_half_up(124, 10)") == 120
+    assert run("round_down(household.members_count, 10)") is UNKNOWN
+    for source in ("round_down(1, 0)", "round_down(1)", "round_up(1, household.members_count)"):
+        with pytest.raises(ExpressionError):
+            compile_expression(source, FACTS, set())

@@ -72,7 +72,7 @@ def test_ages_and_months_match_the_reference_on_every_date() -> None:
 
 
 def test_the_law_s_own_examples() -> None:
-    # 민법 제160조제3항: one month from 30 January counts from the 31st; February has no 31st, so it ends on its last day.
+    # 민법 제160조제3항: one month from 30 January counts from the 31st; February has none, so it ends on its last day.
     assert periods.period_end(date(2024, 1, 30), 0, 1, "civil_code") == date(2024, 2, 29)
     assert periods.period_end(date(2025, 1, 30), 0, 1, "civil_code") == date(2025, 2, 28)
     assert periods.period_end(date(2025, 1, 31), 0, 1, "from_midnight") == date(2025, 2, 28)
