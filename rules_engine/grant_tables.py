@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rules_engine.catalog import Agency, CatalogError, _line, _Lines, load_agencies, read_yaml
+from rules_engine.catalog import Agency, CatalogError, Places, _line, _Lines, load_agencies, read_yaml
 
 MUNICIPALITIES_FILE = "municipalities.yaml"
 TABLES_DIR = "tables"
@@ -28,6 +28,32 @@ _SIDO = re.compile(r"^[0-9]{2}$")
 _SIGUNGU = re.compile(r"^[0-9]{5}$")
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _ORDER = re.compile(r"^([1-9][0-9]?)\+$")
+UNKNOWN_CODE = "00000"  # no 시군구 has it: the code the catch-all assumes while the household's is unknown
+UNLISTED = "unlisted"  # the information offer for a code the list does not know, or an unknown one
+# The keys a row and its parts may have: anything else is a typo or a key indented into the wrong mapping, which
+# would otherwise load silently (a row whose `amounts` slipped under `ordinance` would count as not found).
+ROW_KEYS = frozenset(
+    {
+        "code",
+        "id",
+        "agency",
+        "name",
+        "summary",
+        "ordinance",
+        "source",
+        "seen",
+        "amounts",
+        "none",
+        "residence",
+        "application",
+        "apply_url",
+        "how",
+        "homepage",
+        "unconfirmed",
+    }
+)
+ORDINANCE_KEYS = frozenset({"name", "number", "url", "article", "en"})
+RESIDENCE_KEYS = frozenset({"months", "reference"})
 _ORDINALS_KO = ("첫째", "둘째", "셋째", "넷째", "다섯째", "여섯째", "일곱째", "여덟째", "아홉째", "열째")
 _ORDINALS_EN = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 
@@ -141,6 +167,15 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Spec:
+    """A benefit a table stands for: its mapping as the catalog's reader takes it, and where it is selected."""
+
+    raw: dict[str, Any]
+    places: Places
+    coverage_gap: str | None = None  # for an information offer: the 시군구 code whose row is missing
+
+
+@dataclass(frozen=True)
 class Table:
     """A declared benefit with its per-municipality rows, and the information offers for the gaps."""
 
@@ -149,7 +184,7 @@ class Table:
     codes: CodeList
     rows: Mapping[str, Row]  # by 시군구 or 시도 code
     information_prefix: str
-    specs: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)  # benefit files, as the reader takes
+    specs: list[tuple[Path, Spec]] = field(default_factory=list)  # benefit files, as the reader takes them
     agencies: dict[str, Agency] = field(default_factory=dict)  # one per municipality with a row
 
     def information_id(self, code: str) -> str:
@@ -180,6 +215,15 @@ class _Expander:
             raise self.fail(path, within, key, f"'{key}' has the wrong type")
         return within[key]
 
+    def known_keys(self, path: Path, within: Any, allowed: frozenset[str], what: str) -> None:
+        if not isinstance(within, dict):
+            return
+        for key in within:
+            if key not in allowed:
+                raise self.fail(
+                    path, within, str(key), f"{what} has no key {key!r} (a typo, or indented into the wrong mapping)"
+                )
+
     def run(self) -> Table:
         d, p = self.raw, self.path
         name = self.need(p, d, "table", str)
@@ -187,7 +231,7 @@ class _Expander:
             raise self.fail(p, d, "table", f"table name {name!r} must be snake_case ASCII")
         codes = load_code_list(self.catalog_dir / MUNICIPALITIES_FILE)
         info = self.need(p, d, "information", dict)
-        specs: list[tuple[Path, dict[str, Any]]] = []
+        specs: list[tuple[Path, Spec]] = []
         rows: dict[str, Row] = {}
         directory = self.catalog_dir / TABLES_DIR / name
         files = sorted(directory.glob("*.yaml"))
@@ -203,12 +247,12 @@ class _Expander:
                     )
                 rows[row.code] = row
                 if spec is not None:
-                    specs.append((file, spec))
+                    specs.append((file, Spec(spec, Places(frozenset(codes.codes_of(row.code))))))
         for m in codes.municipalities.values():
             if m.code not in rows or rows[m.code].pending:
-                specs.append((p, self.information(m, info)))
+                specs.append((p, Spec(self.information(m, info), Places(frozenset(m.codes)), m.code)))
         listed = sorted({c for m in codes.municipalities.values() for c in m.codes})
-        specs.append((p, self.unlisted(listed, info)))
+        specs.append((p, Spec(self.unlisted(listed, info), Places(frozenset(listed), outside=True), UNLISTED)))
         prefix = self.need(p, info, "id_prefix", str)
         return Table(name, str(p), codes, rows, prefix, specs, self.new_agencies)
 
@@ -218,6 +262,9 @@ class _Expander:
         if sido not in codes.sido:
             raise self.fail(file, raw, "sido", f"unknown 시도 code '{sido}' (see {MUNICIPALITIES_FILE})")
         for row in self.need(file, raw, "rows", list):
+            if not isinstance(row, dict):
+                raise self.fail(file, raw, "rows", 'each row is a mapping starting with `- code: "<code>"`')
+            self.known_keys(file, row, ROW_KEYS, "a row")
             code = self.need(file, row, "code", str)
             place = codes.place(code)
             if place is None:
@@ -227,6 +274,9 @@ class _Expander:
             source = self.need(file, row, "source", str)
             if not source.startswith(("https://", "http://")):
                 raise self.fail(file, row, "source", f"{code}: source must be the official page's URL")
+            seen = self.need(file, row, "seen", date)
+            if not date(2000, 1, 1) <= seen <= date.today():
+                raise self.fail(file, row, "seen", f"{code}: seen is the day the source was read, not {seen}")
             unconfirmed = row.get("unconfirmed") or []
             if not isinstance(unconfirmed, list) or not all(isinstance(u, str) and u.strip() for u in unconfirmed):
                 raise self.fail(file, row, "unconfirmed", f"{code}: unconfirmed is a list of reasons, in words")
@@ -305,6 +355,7 @@ class _Expander:
         d, code = self.raw, row["code"]
         starts, values = self.amounts(file, row)
         ordinance = self.need(file, row, "ordinance", dict)
+        self.known_keys(file, ordinance, ORDINANCE_KEYS, f"{code}: ordinance")
         law = self.need(file, ordinance, "name", str)
         number = ordinance.get("number")
         law_ko = f"{law} ({number})" if number else law
@@ -342,6 +393,7 @@ class _Expander:
         ]
         residence = row.get("residence")
         if residence is not None:
+            self.known_keys(file, residence, RESIDENCE_KEYS, f"{code}: residence")
             months = self.need(file, residence, "months", int)
             if isinstance(months, bool) or months < 1:
                 raise self.fail(file, residence, "months", f"{code}: residence months is a whole number >= 1")
@@ -435,6 +487,14 @@ class _Expander:
         spec = self.information(place, info)
         spec["conditions"][0]["when"] = f"household.municipality_code not in {listed!r}"
         spec["effective"] = {"from": self.need(self.path, info, "from", date)}
+        # A household whose code is unknown gets this one offer, decided, rather than an undetermined decision per
+        # municipality: the code is assumed to be one the list does not hold, in the open.
+        spec["assume_when_unknown"] = {
+            "household.municipality_code": {
+                "value": UNKNOWN_CODE,
+                "reason": self.need(self.path, info, "unknown", dict),
+            }
+        }
         return spec
 
 
