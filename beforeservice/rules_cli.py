@@ -89,6 +89,7 @@ def coverage(
         "  pending and missing 시군구 get the information offer local_birth_grant_information_<code>; "
         "a code not in municipalities.yaml gets local_birth_grant_information_unlisted"
     )
+    typer.echo("  families who got one: GET /v1/review/cases?status=coverage_gap (console queue: same status)")
 
 
 @rules_app.command("reevaluate")
