@@ -477,7 +477,7 @@ def benefit_sql(benefit: Benefit, facts: FactColumns, on: date) -> BenefitSql:
     holds = and_(*conditions) if conditions else literal(True, Boolean())
     failed = not_(holds)
     if benefit.amount is None:
-        amount: ColumnElement[Any] = null()
+        amount: ColumnElement[Any] = cast(null(), BigInteger())  # typed: PostgreSQL will not insert a text NULL
         decided = holds
     else:
         amount = case((failed, null()), else_=translator.value(parse(benefit.amount.evaluable)).expression)
