@@ -153,6 +153,8 @@ def sweep(benefit: Benefit, on: date, citizens: Table | None = None, households:
         filters.append(s.role == "child")  # the subject of a child's benefit is the child
     if "person.deceased_on" not in read:
         filters.append(s.deceased_on.is_(None))  # nobody is offered anything after their death
+    if decided.selected is not None:
+        filters.append(decided.selected)  # households the engine would not evaluate it for (Catalog.triggered)
     household_level = benefit.recipients == "household"
     beneficiary = s.household_id if household_level else s.id
     deadline: ColumnElement[Any] = cast(null(), Date()) if decided.deadline is None else decided.deadline

@@ -1,4 +1,4 @@
-"""`beforeservice rules check|test`: policy staff lint the catalog and run its YAML cases."""
+"""`beforeservice rules check|test|coverage`: policy staff lint the catalog, run its YAML cases, see its gaps."""
 
 from __future__ import annotations
 
@@ -27,7 +27,13 @@ def check(catalog: Annotated[Path, typer.Option(help="catalog directory")] = CAT
     unconfirmed = sum(1 for b in loaded.benefits.values() if b.unconfirmed)
     typer.echo(f"ok: {len(loaded.benefits)} benefits from {len(agencies)} agencies, {len(loaded.conflicts)} conflicts")
     for trigger, benefits in sorted(loaded.by_trigger.items()):
-        typer.echo(f"  {trigger}: {', '.join(b.id for b in benefits)}")
+        own = [b.id for b in benefits if b.table is None]
+        tables: dict[str, int] = {}
+        for b in benefits:
+            if b.table is not None:
+                tables[b.table] = tables.get(b.table, 0) + 1
+        rows = [f"{n} from the {t} table" for t, n in sorted(tables.items())]
+        typer.echo(f"  {trigger}: {', '.join(own + rows)}")
     typer.echo(f"  {unconfirmed} benefits list facts not confirmed from an official source (see `unconfirmed:`)")
 
 
@@ -46,6 +52,44 @@ def test(
     typer.echo(f"{len(results) - failed} passed, {failed} failed")
     if failed or not results:
         raise typer.Exit(1)
+
+
+@rules_app.command("coverage")
+def coverage(
+    table: Annotated[str, typer.Option(help="the municipal table")] = "local_birth_grant",
+    cases: Annotated[Path, typer.Option(help="directory of YAML cases")] = DEFAULT_CASES,
+    catalog: Annotated[Path, typer.Option(help="catalog directory")] = CATALOG_DIR,
+    on: Annotated[str | None, typer.Option(help="the 시군구 list of this date (YYYY-MM-DD); default today")] = None,
+) -> None:
+    """Per 시도: 시군구, covered (a grant or a recorded absence), confirmed, pending, missing, tested."""
+    from datetime import date
+
+    from rules_engine.grant_tables import coverage as table_coverage
+
+    try:
+        load_catalog(catalog)  # the tables must load as the engine loads them
+    except CatalogError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
+    tested = {case.benefit for case in read_cases(cases)}
+    when = date.fromisoformat(on) if on else date.today()
+    rows = table_coverage(catalog, table, tested, when)
+    typer.echo(f"{table} on {when}: 시도 | 시군구 covered confirmed pending missing tested | the 시도's own programme")
+    for r in rows:
+        typer.echo(
+            f"  {r.sido} {r.name:<8} | {r.municipalities:>3} {r.covered:>7} {r.confirmed:>9} {r.pending:>7} "
+            f"{r.missing:>7} {r.tested:>6} | {r.own_programme}"
+        )
+    total = [
+        sum(getattr(r, f) for r in rows)
+        for f in ("municipalities", "covered", "confirmed", "pending", "missing", "tested")
+    ]
+    typer.echo(f"  total       | {total[0]:>3} {total[1]:>7} {total[2]:>9} {total[3]:>7} {total[4]:>7} {total[5]:>6} |")
+    typer.echo(
+        "  pending and missing 시군구 get the information offer local_birth_grant_information_<code>; "
+        "a code not in municipalities.yaml gets local_birth_grant_information_unlisted"
+    )
+    typer.echo("  families who got one: GET /v1/review/cases?status=coverage_gap (console queue: same status)")
 
 
 @rules_app.command("reevaluate")

@@ -90,6 +90,24 @@ class Assumption:
 
 
 @dataclass(frozen=True)
+class Places:
+    """The household 시군구 codes a benefit is selected for before it is evaluated (`Catalog.triggered`): those
+    `codes`, or with `outside` every code but those, an unknown one included.
+
+    Selection only spares evaluating what cannot apply (a municipality's grant for a family elsewhere): the benefit
+    still states its place as a condition, for its reasons and for the direct evaluation of an open offer.
+    """
+
+    codes: frozenset[str]
+    outside: bool = False
+
+    def selects(self, code: str | None) -> bool:
+        if self.outside:
+            return code is None or code not in self.codes
+        return code is not None and code in self.codes
+
+
+@dataclass(frozen=True)
 class Benefit:
     id: str
     name: dict[str, str]
@@ -117,6 +135,11 @@ class Benefit:
     closers: tuple[str, ...] = ()
     rounding: Rounding | None = None  # applied once, to the amount (the catalog wraps the amount in it)
     assumptions: Mapping[str, Assumption] = field(default_factory=dict)
+    table: str | None = None  # the municipal table whose row this benefit is (see grant_tables.py), if any
+    places: Places | None = None  # None: selected for every household
+    # An information offer standing in for a table row that is missing: the 시군구 code it stands in for
+    # ("unlisted" for a code the list does not know, or an unknown one). The caseworker queue filters on it.
+    coverage_gap: str | None = None
 
     def with_assumptions(self, facts: Mapping[str, Any]) -> Mapping[str, Any]:
         """The facts with the declared assumptions filled in where a fact is unknown."""
@@ -140,11 +163,31 @@ class Benefit:
 
 
 @dataclass(frozen=True)
+class PlaceSelection:
+    """An event type's benefits per household code, for triggers with place-scoped benefits (see Places)."""
+
+    by_code: Mapping[str, tuple[Benefit, ...]]  # for each code some benefit names
+    elsewhere: tuple[Benefit, ...]  # for any other code, and for an unknown one
+
+
+@dataclass(frozen=True)
 class Catalog:
     benefits: Mapping[str, Benefit]
     agencies: Mapping[str, Agency]
     by_trigger: Mapping[str, tuple[Benefit, ...]] = field(default_factory=dict)
     conflicts: tuple[Conflict, ...] = ()
+    by_place: Mapping[str, PlaceSelection] = field(default_factory=dict)
+
+    def triggered(self, event_type: str, municipality_code: Any) -> tuple[Benefit, ...]:
+        """The benefits an event type triggers for a household registered at this 시군구 code (None: unknown):
+        those without places, and those whose places select the code. The engine, the reference interpreter
+        and the SQL sweep (rules_engine.sql.BenefitSql.selected) select alike."""
+        selection = self.by_place.get(event_type)
+        if selection is None:
+            return self.by_trigger.get(event_type, ())
+        if isinstance(municipality_code, str):
+            return selection.by_code.get(municipality_code, selection.elsewhere)
+        return selection.elsewhere
 
     @classmethod
     def of(
@@ -155,7 +198,17 @@ class Catalog:
         for benefit in ordered:
             for trigger in benefit.triggers:
                 index.setdefault(trigger, []).append(benefit)
-        return cls({b.id: b for b in ordered}, agencies, {t: tuple(bs) for t, bs in index.items()}, conflicts)
+        by_place = {}
+        for trigger, triggered in index.items():
+            if all(b.places is None for b in triggered):
+                continue
+            named = {code for b in triggered if b.places is not None for code in b.places.codes}
+            by_place[trigger] = PlaceSelection(
+                {c: tuple(b for b in triggered if b.places is None or b.places.selects(c)) for c in sorted(named)},
+                tuple(b for b in triggered if b.places is None or b.places.selects(None)),
+            )
+        by_trigger = {t: tuple(bs) for t, bs in index.items()}
+        return cls({b.id: b for b in ordered}, agencies, by_trigger, conflicts, by_place)
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -199,7 +252,9 @@ def read_yaml(path: Path) -> Any:
     try:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
     except yaml.YAMLError as exc:
-        raise CatalogError(f"{path}: invalid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)  # the line the parser stopped on, as file:line like every error
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise CatalogError(f"{where}: invalid YAML: {exc}") from exc
 
 
 class _BenefitReader:
@@ -563,15 +618,30 @@ def load_agencies(path: Path) -> dict[str, Agency]:
 
 def load_catalog(directory: Path) -> Catalog:
     """Load every benefit under `directory`; any error aborts the whole load (never half a catalog)."""
+    from rules_engine import grant_tables  # it builds on this module's reader
+
     agencies = load_agencies(directory / "agencies.yaml")
     benefits: dict[str, Benefit] = {}
-    for path in sorted(directory.rglob("*.yaml")):
-        if path.name in ("agencies.yaml", "conflicts.yaml"):
-            continue
-        benefit = _BenefitReader(path, read_yaml(path), agencies).read()
+
+    def add(benefit: Benefit, path: Path) -> None:
         if benefit.id in benefits:
             raise CatalogError(f"{path}: duplicate benefit id '{benefit.id}' (also in {benefits[benefit.id].file})")
         benefits[benefit.id] = benefit
+
+    for path in sorted(directory.rglob("*.yaml")):
+        if path.name in ("agencies.yaml", "conflicts.yaml", grant_tables.MUNICIPALITIES_FILE):
+            continue
+        if grant_tables.TABLES_DIR in path.relative_to(directory).parts[:1]:
+            continue  # rows of a table, read through its declaration
+        raw = read_yaml(path)
+        if not grant_tables.is_declaration(raw):
+            add(_BenefitReader(path, raw, agencies).read(), path)
+            continue
+        table = grant_tables.expand(path, raw, directory, agencies)
+        agencies = {**agencies, **table.agencies}
+        for spec_path, spec in table.specs:
+            benefit = _BenefitReader(spec_path, spec.raw, agencies).read()
+            add(replace(benefit, table=table.name, places=spec.places, coverage_gap=spec.coverage_gap), spec_path)
     if not benefits:
         raise CatalogError(f"{directory}: no benefit files found")
     return Catalog.of(benefits.values(), agencies, load_conflicts(directory / "conflicts.yaml", benefits))

@@ -42,7 +42,8 @@ class Decision:
 def evaluate(catalog: Catalog, event_type: str, base_facts: Mapping[str, Any], on: date) -> list[Decision]:
     """Every benefit the event type triggers and the law in force on `on` knows, decided for these facts."""
     facts = situation(base_facts, on)
-    return [decide(facts, on) for decide in _triggered(catalog, event_type, on)]
+    code = facts.get("household.municipality_code")
+    return [decide(facts, on) for decide in _triggered(catalog, event_type, on, code)]
 
 
 def evaluate_benefit(benefit: Benefit, facts: Mapping[str, Any], on: date) -> Decision:
@@ -58,19 +59,25 @@ _MAX_INTERNED = 4096  # equal decisions kept per benefit
 _new = object.__new__
 
 
-_TRIGGERED: dict[tuple[int, str, date], tuple[Catalog, tuple[_Decide, ...]]] = {}
+_TRIGGERED: dict[tuple[int, str, date], tuple[Catalog, dict[str | None, tuple[_Decide, ...]]]] = {}
+_MAX_CODES = 2048  # household codes remembered per catalog, event type and date (about 250 exist)
 
 
-def _triggered(catalog: Catalog, event_type: str, on: date) -> tuple[_Decide, ...]:
-    """The compiled benefits an event type triggers that are in force on `on` (kept per catalog and date)."""
+def _triggered(catalog: Catalog, event_type: str, on: date, code: Any) -> tuple[_Decide, ...]:
+    """The compiled benefits an event type triggers for a household at this 시군구 code (`Catalog.triggered`)
+    that are in force on `on` (kept per catalog, date and code)."""
     key = (id(catalog), event_type, on)
     entry = _TRIGGERED.get(key)
-    if entry is not None and entry[0] is catalog:
-        return entry[1]
-    if len(_TRIGGERED) >= _MAX_PLANS:
-        _TRIGGERED.clear()
-    plans = tuple(_plan(b) for b in catalog.by_trigger.get(event_type, ()) if b.in_force(on))
-    _TRIGGERED[key] = (catalog, plans)
+    if entry is None or entry[0] is not catalog:
+        if len(_TRIGGERED) >= _MAX_PLANS:
+            _TRIGGERED.clear()
+        entry = _TRIGGERED[key] = (catalog, {})
+    place = code if isinstance(code, str) else None
+    plans = entry[1].get(place)
+    if plans is None:
+        plans = tuple(_plan(b) for b in catalog.triggered(event_type, place) if b.in_force(on))
+        if len(entry[1]) < _MAX_CODES:
+            entry[1][place] = plans
     return plans
 
 

@@ -159,4 +159,5 @@ def interpret_benefit(benefit: Benefit, facts: Mapping[str, Any], on: date) -> V
 def interpret_event(catalog: Catalog, event_type: str, base_facts: Mapping[str, Any], on: date) -> list[Verdict]:
     """The same workload as `evaluation.evaluate`, interpreted."""
     facts = situation(base_facts, on)
-    return [interpret_benefit(b, facts, on) for b in catalog.by_trigger.get(event_type, ()) if b.in_force(on)]
+    selected = catalog.triggered(event_type, facts.get("household.municipality_code"))
+    return [interpret_benefit(b, facts, on) for b in selected if b.in_force(on)]

@@ -42,7 +42,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-from rules_engine.catalog import Benefit
+from rules_engine.catalog import Benefit, Places
 from rules_engine.eligibility import Eligibility
 from rules_engine.expressions import (
     date_literal,
@@ -435,6 +435,9 @@ class BenefitSql:
     eligibility: ColumnElement[str]  # 'eligible' | 'not_eligible' | 'undetermined', as Eligibility values
     amount: ColumnElement[Any]  # NULL when not eligible, unknown or for information offers
     deadline: ColumnElement[Any] | None = None  # the last day to apply (NULL when unknown); None without one
+    # Whether the household's code selects the benefit at all (Catalog.triggered): a sweep leaves the others out,
+    # as the engine never evaluates them. None for a benefit without places (every household).
+    selected: ColumnElement[Any] | None = None
 
 
 def facts_read(benefit: Benefit) -> frozenset[str]:
@@ -448,10 +451,23 @@ def facts_read(benefit: Benefit) -> frozenset[str]:
     return frozenset(names)
 
 
+def selected_sql(places: Places | None, code: ColumnElement[Any] | None) -> ColumnElement[Any] | None:
+    """Places.selects over the household's code column: a NULL code is unknown (selected only by `outside`)."""
+    if places is None:
+        return None
+    if code is None:
+        raise NotTranslatable("a benefit with places needs the household.municipality_code column")
+    codes = sorted(places.codes)
+    if places.outside:
+        return or_(code.is_(None), code.not_in(codes)) if codes else literal(True, Boolean())
+    return code.in_(codes) if codes else literal(False, Boolean())
+
+
 def benefit_sql(benefit: Benefit, facts: FactColumns, on: date) -> BenefitSql:
     """The benefit's decision on `on` as SQL over the fact columns (derived facts are added here).
 
     Raises NotTranslatable when a fact it reads has no column, or a construct has no SQL form."""
+    selected = selected_sql(benefit.places, facts.get("household.municipality_code"))
     columns = with_derived_facts(facts, on)
     for name, assumption in benefit.assumptions.items():  # declared stand-ins for unknown facts
         stand_in = _literal(assumption.value).expression
@@ -461,7 +477,7 @@ def benefit_sql(benefit: Benefit, facts: FactColumns, on: date) -> BenefitSql:
     holds = and_(*conditions) if conditions else literal(True, Boolean())
     failed = not_(holds)
     if benefit.amount is None:
-        amount: ColumnElement[Any] = null()
+        amount: ColumnElement[Any] = cast(null(), BigInteger())  # typed: PostgreSQL will not insert a text NULL
         decided = holds
     else:
         amount = case((failed, null()), else_=translator.value(parse(benefit.amount.evaluable)).expression)
@@ -474,7 +490,7 @@ def benefit_sql(benefit: Benefit, facts: FactColumns, on: date) -> BenefitSql:
     deadline = None
     if benefit.deadline is not None:
         deadline = translator.value(parse(benefit.deadline.end.evaluable)).expression
-    return BenefitSql(benefit.id, tuple(conditions), columns, holds, eligibility, amount, deadline)
+    return BenefitSql(benefit.id, tuple(conditions), columns, holds, eligibility, amount, deadline, selected)
 
 
 __all__ = [
@@ -493,6 +509,7 @@ __all__ = [
     "period_end",
     "period_first",
     "round_amount",
+    "selected_sql",
     "turns",
     "whole_months",
     "with_derived_facts",

@@ -49,13 +49,14 @@ def test_replay_through_a_candidate_catalog_reports_and_sends_nothing(
 
     candidate = tmp_path / "catalog"
     shutil.copytree(CATALOG_DIR, candidate)
-    grant = candidate / "birth" / "suwon_birth_grant.yaml"
+    grant = candidate / "tables" / "local_birth_grant" / "41_gyeonggi.yaml"
     text = grant.read_text(encoding="utf-8")
-    assert "min_birth_order" in text
-    # A candidate ordinance: the grant from the first child already in 2024.
-    grant.write_text(text.replace("      2017-01-01: 2\n", "      2017-01-01: 2\n      2024-01-01: 1\n", 1))
+    old = '      2017-01-01: {1: 0, 2: 500000, 3: 2000000, 4: 5000000, "5+": 10000000}\n'
+    assert old in text
+    # A candidate ordinance: the Suwon grant from the first child already for births in 2024.
+    grant.write_text(text.replace(old, old + old.replace("2017-01-01: {1: 0", "2024-01-01: {1: 500000"), 1))
     current_law, candidate_law = load_catalog(CATALOG_DIR), load_catalog(candidate)
-    assert candidate_law.benefits["suwon_birth_grant"].parameters["min_birth_order"].at(date(2024, 3, 5)) == 1
+    assert candidate_law.benefits["suwon_birth_grant"].parameters["amount_order_1"].at(date(2024, 3, 5)) == 500_000
 
     history = list(read_history(broker.bootstrap_servers, Pseudonymizer(b"k" * 32)))
     report = shadow_replay(history, current_law, candidate_law)

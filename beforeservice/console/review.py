@@ -134,7 +134,11 @@ def _base(who: Principal, catalog: Catalog) -> Select[EntitlementRow, HouseholdR
 def queue(session: Session, who: Principal, catalog: Catalog, wanted: QueueFilter, today: date) -> list[QueueItem]:
     """Cases in scope, most urgent first: nearest deadline, then oldest."""
     query = _base(who, catalog)
-    if wanted.status == "info_requested":
+    if wanted.status == "coverage_gap":
+        # Information offers standing in for a municipality's missing grant row (Benefit.coverage_gap), whatever
+        # their status: the families a table does not yet cover, by 시군구 (docs/rules-format.md, "Municipal tables").
+        query = query.where(EntitlementRow.benefit_id.in_([b.id for b in catalog.benefits.values() if b.coverage_gap]))
+    elif wanted.status == "info_requested":
         query = query.where(
             EntitlementRow.status == EntitlementStatus.PENDING_REVIEW.value,
             ReviewCaseRow.info_requested_at.is_not(None),

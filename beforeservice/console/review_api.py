@@ -151,7 +151,7 @@ def list_cases(
     municipality: Annotated[str | None, Query(pattern=r"^\d{1,5}$")] = None,
     benefit: Annotated[str | None, Query(pattern=NAME)] = None,
     status: Annotated[
-        Literal["pending_review", "info_requested", "matched", "rejected", "all"], Query()
+        Literal["pending_review", "info_requested", "matched", "rejected", "all", "coverage_gap"], Query()
     ] = "pending_review",
     deadline_before: date | None = None,
 ) -> list[CaseSummary]:

@@ -56,6 +56,7 @@ STATUS_LABELS = {
     "matched": "승인됨",
     "rejected": "반려됨",
     "all": "전체",
+    "coverage_gap": "지원금 미등록 지역 안내",  # information offers where a municipal table has no row
 }
 ACTION_LABELS = {"approve": "승인", "reject": "반려", "request_info": "정보 요청", "assign": "배정"}
 
