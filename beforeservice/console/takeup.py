@@ -148,6 +148,15 @@ CSV_COLUMNS = [
 ]
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection): such text cells get a leading
+# apostrophe, which spreadsheets show as text (OWASP's advice). Counts and rates are numbers and stay as they are.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def to_csv(rows: list[FunnelRow]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -155,10 +164,10 @@ def to_csv(rows: list[FunnelRow]) -> str:
     for r in rows:
         writer.writerow(
             [
-                r.benefit_id,
-                r.benefit_name,
-                r.municipality,
-                r.channel,
+                spreadsheet_text(r.benefit_id),
+                spreadsheet_text(r.benefit_name),
+                spreadsheet_text(r.municipality),
+                spreadsheet_text(r.channel),
                 *(r.counts[s] for s in STAGES),
                 *(f"{r.rate(s):.3f}" for s in STAGES[1:]),
                 r.unreached,

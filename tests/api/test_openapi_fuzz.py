@@ -46,12 +46,12 @@ class Caller:
 CALLERS = {
     "agency": Caller("^/v1/(events|schemas|asyncapi)", lambda stack: {"X-API-Key": stack.mois_key}),
     "citizen": Caller(
-        "^/v1/citizens/",
+        "^/v1/(citizens/|evaluations)",
         lambda stack: {"Authorization": citizen_headers(CITIZEN)["authorization"]},
         lambda stack: {"path.citizen_id": CITIZEN},
     ),
     "caseworker": Caller(
-        "^/v1/(review|caseworkers)/",
+        "^/v1/((review|caseworkers)/|evaluations)",
         lambda stack: {"Authorization": stack.bearer("kim.suwon")["authorization"]},
         lambda stack: {"path.entitlement_id": stack.pending_case(SUWON)[0]},
     ),
