@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from entitlements.lifecycle import OPEN, EntitlementStatus
 from entitlements.store import among, bulk_insert
 from entitlements.tables import CitizenRow, EntitlementRow
+from entitlements.transitions import move_where
 from notifiers.consent import consented
 from notifiers.policy import DispatchPolicy
 from notifiers.preferences import template_languages
@@ -209,14 +210,13 @@ def dispatch_pending(
                     update(_NOTIFICATIONS).where(_NOTIFICATIONS.c.id == row.id).values(digest_of=row.digest_of)
                 )
         notified = [i for row in rows if row.dispatch_status in ("sent", "inbox_only", "merged") for i in row.offer_ids]
-        if notified:
-            session.execute(
-                update(EntitlementRow)
-                .where(
-                    among(session, EntitlementRow.id, notified),
-                    EntitlementRow.status == EntitlementStatus.MATCHED.value,
-                )
-                .values(status=EntitlementStatus.NOTIFIED.value, updated_at=now)
+        if notified:  # through the lifecycle's gate: only a matched offer becomes notified
+            move_where(
+                session,
+                EntitlementStatus.NOTIFIED,
+                among(session, EntitlementRow.id, notified),
+                now=now,
+                only_from=(EntitlementStatus.MATCHED,),
             )
     return result
 
