@@ -1,5 +1,7 @@
-"""Life after birth, on real parts: a first birthday corrects an amount (scheduler → Kafka → worker), a move
-costs a municipal grant, an application closes the loop, and a death nobody knew of is dead-lettered."""
+"""Life after birth, on real parts: the 60-day retroactive window passes and nothing expires (the scheduler's real
+expiry job), the first birthday corrects an amount (the scheduler's real milestone job → Kafka → worker), a move
+costs a municipal grant, an application closes the loop, a status change the lifecycle forbids is dead-lettered,
+and so is a death nobody knew of."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.broker import EmbeddedBroker
-from beforeservice.scheduler import emit_milestones
+from beforeservice.scheduler import _expire_job, _milestones_job
 from entitlements.tables import EntitlementRow
 from events.cloudevents import CloudEvent
 from events.producer import AgencyProducer
@@ -33,6 +35,7 @@ def test_milestone_move_application_and_unknown_death(
 ) -> None:
     today = date.today()
     born = today.replace(year=today.year - 1) if (today.month, today.day) != (2, 29) else today - timedelta(365)
+    zone = "Asia/Seoul"
     seed_household(sessions, "hh-park", ["m-park", "f-park"], "41110", date(2015, 1, 1))
     producer = AgencyProducer(broker.bootstrap_servers)
     producer.send(
@@ -49,15 +52,25 @@ def test_milestone_move_application_and_unknown_death(
     wait_for(lambda: offers(sessions, "parental_benefit"), what="the birth processed")
     [original] = offers(sessions, "parental_benefit")
     assert original.amount_krw == 1_000_000
+    window_end = born + timedelta(days=59)  # 아동수당법 제10조제2항: 60 days counting the birth day
+    assert original.retroactive_until == window_end and original.deadline_kind == "entitlement_ends"
 
-    # The scheduler finds the first birthday and emits it; the worker corrects the amount.
-    assert emit_milestones(sessions, broker.bootstrap_servers, today) == 1
+    # The scheduler's own daily expiry job, on its last day and the day after: the right stands, nothing expires.
+    for day in (window_end, window_end + timedelta(days=1), today - timedelta(days=1)):
+        _expire_job(database_url, zone, today=day.isoformat())
+        assert offers(sessions, "parental_benefit")[0].status in ("matched", "notified"), day
+        assert offers(sessions, "child_allowance")[0].status in ("matched", "notified"), day
+
+    # The scheduler's own milestone job finds the first birthday and emits it; the worker corrects the amount.
+    _milestones_job(database_url, broker.bootstrap_servers, zone, today=today.isoformat())
     wait_for(lambda: len(offers(sessions, "parental_benefit")) == 2, what="the corrected parental benefit")
     by_id = {o.id: o for o in offers(sessions, "parental_benefit")}
     corrected = next(o for o in by_id.values() if o.corrects_id == original.id)
     assert corrected.amount_krw == 500_000 and corrected.status in ("matched", "notified")
     assert by_id[original.id].status == "retracted"
-    assert emit_milestones(sessions, broker.bootstrap_servers, today) == 1  # re-emitted: deduplicated downstream
+    _milestones_job(database_url, broker.bootstrap_servers, zone, today=today.isoformat())  # deduplicated downstream
+    _expire_job(database_url, zone, today=today.isoformat())
+    assert {o.id: o.status for o in offers(sessions, "parental_benefit")}[corrected.id] in ("matched", "notified")
 
     # Moving from Suwon to Seocho costs the Suwon grant; national offers stay.
     move = CloudEvent(
@@ -85,6 +98,21 @@ def test_milestone_move_application_and_unknown_death(
             data={"benefit_id": "child_allowance", "citizen_id": "m-park", "received_on": today.isoformat()},
         )
     )
+    # The grant follows; then the application is told again under a new id: granted → applied is a transition the
+    # lifecycle forbids, so that event is dead-lettered with the reason and the grant stands.
+    for kind, event_id, field in (
+        ("benefit.granted", "grant-1", "granted_on"),
+        ("application.received", "app-2", "received_on"),
+    ):
+        producer.send(
+            CloudEvent(
+                id=event_id,
+                source="/agencies/mohw/bokjiro",
+                specversion="1.0",
+                type=f"kr.go.mohw.{kind}",
+                data={"benefit_id": "child_allowance", "citizen_id": "m-park", field: today.isoformat()},
+            )
+        )
     # A death for someone we never heard of contradicts the profile store: dead-lettered with the reason.
     producer.send(
         CloudEvent(
@@ -103,7 +131,7 @@ def test_milestone_move_application_and_unknown_death(
     producer.close()
 
     wait_for(lambda: offers(sessions, "suwon_birth_grant")[0].status == "retracted", what="the Suwon grant retracted")
-    wait_for(lambda: offers(sessions, "child_allowance")[0].status == "applied", what="the application recorded")
+    wait_for(lambda: offers(sessions, "child_allowance")[0].status == "granted", what="the application and grant")
     assert offers(sessions, "first_meeting_voucher")[0].status in ("matched", "notified")
 
     consumer = KafkaConsumer(
@@ -116,9 +144,13 @@ def test_milestone_move_application_and_unknown_death(
         return letters
 
     wait_for(
-        drain,
+        lambda: len(drain()) >= 2,
         timeout=60,
-        what="the dead letter of the unknown death",
+        what="the dead letters of the forbidden transition and the unknown death",
     )
     consumer.close()
-    assert "unknown to the profile store" in letters[0]["reason"]
+    reasons = [letter["reason"] for letter in letters]
+    assert any("unknown to the profile store" in r for r in reasons), reasons
+    [forbidden] = [r for r in reasons if "forbidden status change" in r]
+    assert "child_allowance" in forbidden and "granted" in forbidden and "applied" in forbidden
+    assert offers(sessions, "child_allowance")[0].status == "granted"  # never written
