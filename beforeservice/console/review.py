@@ -69,7 +69,7 @@ class CaseSummary(BaseModel):
     amount_krw: int | None
     deadline: date | None  # the day the offer ends (application closes or the entitlement ends)
     days_left: int | None
-    deadlines: list[DeadlineView]  # every dated deadline with its kind (a retroactive window never closes a case)
+    deadlines: list[DeadlineView] = []  # every dated deadline with its kind (a retroactive window closes no case)
     missing: list[str]
     assigned_to: str | None
     info_requested: bool
