@@ -180,7 +180,10 @@ def test_a_retroactive_window_reads_as_back_pay_never_as_the_last_day_to_apply(
 
 REMINDER_WORDS = {  # what each kind of reminder says is at stake, in Korean and English
     "application_closes": ("기한 안에 신청해야 받으실 수 있어요", "Apply by the deadline to receive it"),
-    "retroactive_window": ("그동안의 지원금은 받지 못하고 신청한 달부터 받아요", "the months before your application are lost"),
+    "retroactive_window": (
+        "그동안의 지원금은 받지 못하고 신청한 달부터 받아요",
+        "the months before your application are lost",
+    ),
     "use_by": ("기한이 지나면 남은 금액은 쓸 수 없어요", "What is not used by then lapses"),
 }
 

@@ -285,7 +285,13 @@ MISTAKES = [
         "declare calendar periods under 'periods:'",
         "  - when:",
     ),
-    ("{period: window, kind: application_closes}", MONTH_PERIOD, "periods.window.end > 3", "date compared with int", "  - when:"),
+    (
+        "{period: window, kind: application_closes}",
+        MONTH_PERIOD,
+        "periods.window.end > 3",
+        "date compared with int",
+        "  - when:",
+    ),
 ]
 
 
