@@ -48,8 +48,9 @@ TRANSITIONS: dict[EntitlementStatus, frozenset[EntitlementStatus]] = {
 }
 OPEN = frozenset({S.MATCHED, S.NOTIFIED, S.VIEWED})  # offers a citizen can still act on
 UNDECIDED = OPEN | {S.PENDING_REVIEW}  # what re-evaluation, expiry and corrections look at
-# Where an agency's application.received / benefit.granted may land (the rest are refused by the table).
-CLOSABLE = UNDECIDED | {S.APPLIED, S.EXPIRED, S.GRANTED, S.REJECTED}
+# What an agency's application.received / benefit.granted is checked against: every status but a brand-new one, so
+# that one for an offer we retracted, that ended or was rejected is refused by the table (and dead-lettered).
+CLOSABLE = UNDECIDED | {S.APPLIED, S.EXPIRED, S.GRANTED, S.REJECTED, S.ENDED, S.RETRACTED}
 
 
 class IllegalTransition(ValueError):

@@ -353,9 +353,9 @@ def on_application(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Out
     """An agency closes the loop: the household's entitlements to that benefit become applied or granted.
 
     The agency's word is a fact, so an offer still pending review is applied / granted too (its review closes). An
-    entitlement already there is left as it is (the fact told twice); one the transition table keeps from it (an
-    application.received after the grant, a grant after a retraction) is refused: IllegalTransition, which the
-    worker dead-letters with the reason."""
+    entitlement already there is left as it is (the fact told twice, or an application told after the grant); when
+    the transition table lets none of them take it (a grant for an offer we retracted or that ended, an application
+    for one rejected), IllegalTransition, which the worker dead-letters with the reason."""
     data = event.data
     assert isinstance(data, applications.ApplicationReceived | applications.BenefitGranted)
     household = book.household_of(data.citizen_id)
@@ -363,14 +363,17 @@ def on_application(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Out
         return Outcome()  # the citizen applied without our offer: nothing of ours to close
     target = S.GRANTED if isinstance(data, applications.BenefitGranted) else S.APPLIED
     why = f"{event.type} from {event.envelope.source}"
-    # The household's entitlements, whoever applied (a parent for a newborn's benefit).
-    known = [e for e in book.of_benefit(household, data.benefit_id) if e.status is not target]
+    # The household's entitlements, whoever applied (a parent for a newborn's benefit); one already there, or granted
+    # when told of the application (agencies' events may arrive out of order: a grant implies the application).
+    known = [e for e in book.of_benefit(household, data.benefit_id) if e.status not in _ALREADY[target]]
     changes = [StatusChange(e.id, target, why) for e in known if allowed(e.status, target)]
     if not changes and known:
         refused = ", ".join(f"{e.id} is {e.status}" for e in known)
         raise IllegalTransition(f"{event.type} for {data.benefit_id}: {refused}; it cannot become {target}")
     return Outcome(status_changes=changes)
 
+
+_ALREADY = {S.APPLIED: frozenset({S.APPLIED, S.GRANTED}), S.GRANTED: frozenset({S.GRANTED})}
 
 _HANDLERS: Sequence[tuple[type, Handler]] = (
     (birth.BirthRegistered, on_birth),

@@ -95,24 +95,34 @@ def test_milestone_move_application_and_unknown_death(
             source="/agencies/mohw/bokjiro",
             specversion="1.0",
             type="kr.go.mohw.application.received",
+            subject="m-park",
             data={"benefit_id": "child_allowance", "citizen_id": "m-park", "received_on": today.isoformat()},
         )
     )
-    # The grant follows; then the application is told again under a new id: granted → applied is a transition the
-    # lifecycle forbids, so that event is dead-lettered with the reason and the grant stands.
-    for kind, event_id, field in (
-        ("benefit.granted", "grant-1", "granted_on"),
-        ("application.received", "app-2", "received_on"),
-    ):
-        producer.send(
-            CloudEvent(
-                id=event_id,
-                source="/agencies/mohw/bokjiro",
-                specversion="1.0",
-                type=f"kr.go.mohw.{kind}",
-                data={"benefit_id": "child_allowance", "citizen_id": "m-park", field: today.isoformat()},
-            )
+    # MOHW grants the allowance (ordered after the application: the same partition key as the household's events).
+    producer.send(
+        CloudEvent(
+            id="grant-1",
+            source="/agencies/mohw/bokjiro",
+            specversion="1.0",
+            type="kr.go.mohw.benefit.granted",
+            subject="m-park",
+            data={"benefit_id": "child_allowance", "citizen_id": "m-park", "granted_on": today.isoformat()},
         )
+    )
+    # Suwon grants the birth grant we retracted at the move: retracted → granted is a transition the lifecycle
+    # forbids, so that event is dead-lettered with the reason and nothing of it is written.
+    agency_key(database_url, "suwon", ("kr.go.suwon.*",), ("/agencies/suwon/",))
+    producer.send(
+        CloudEvent(
+            id="suwon-grant-1",
+            source="/agencies/suwon/welfare",
+            specversion="1.0",
+            type="kr.go.suwon.benefit.granted",
+            subject="m-park",
+            data={"benefit_id": "suwon_birth_grant", "citizen_id": "m-park", "granted_on": today.isoformat()},
+        )
+    )
     # A death for someone we never heard of contradicts the profile store: dead-lettered with the reason.
     producer.send(
         CloudEvent(
@@ -152,5 +162,5 @@ def test_milestone_move_application_and_unknown_death(
     reasons = [letter["reason"] for letter in letters]
     assert any("unknown to the profile store" in r for r in reasons), reasons
     [forbidden] = [r for r in reasons if "forbidden status change" in r]
-    assert "child_allowance" in forbidden and "granted" in forbidden and "applied" in forbidden
-    assert offers(sessions, "child_allowance")[0].status == "granted"  # never written
+    assert "suwon_birth_grant" in forbidden and "is retracted; it cannot become granted" in forbidden, forbidden
+    assert offers(sessions, "suwon_birth_grant")[0].status == "retracted"  # never written

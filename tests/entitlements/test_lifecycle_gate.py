@@ -73,13 +73,34 @@ def test_application_then_grant_in_one_batch_follow_the_table() -> None:
     assert again.status_changes == []  # the same fact told twice changes nothing
 
 
-def test_application_received_after_the_grant_is_a_forbidden_transition() -> None:
+def test_an_application_told_after_the_grant_changes_nothing() -> None:
+    """Agencies' events may arrive out of order: a grant implies the application."""
     household = _family()
-    granted = OpenEntitlement("o1", "child_allowance", "c1", "hh-1", S.GRANTED, 100_000)
-    book = book_of(household, [granted])
-    with pytest.raises(IllegalTransition, match="granted"):
-        handle(_received(), book, CATALOG)
-    assert book.open["o1"].status is S.GRANTED  # nothing remembered
+    book = book_of(household, [OpenEntitlement("o1", "child_allowance", "c1", "hh-1", S.GRANTED, 100_000)])
+    assert handle(_received(), book, CATALOG).status_changes == []
+    assert book.open["o1"].status is S.GRANTED
+
+
+@pytest.mark.parametrize("status", [S.RETRACTED, S.ENDED, S.REJECTED])
+def test_an_agency_event_for_an_offer_we_retracted_ended_or_rejected_is_a_forbidden_transition(status: S) -> None:
+    household = _family()
+    book = book_of(household, [OpenEntitlement("o1", "child_allowance", "c1", "hh-1", status, 100_000)])
+    with pytest.raises(IllegalTransition, match=f"o1 is {status}"):
+        handle(_received("benefit.granted", "grant-1"), book, CATALOG)
+    assert book.open["o1"].status is status  # nothing remembered
+
+
+def test_a_grant_for_a_corrected_offer_lands_on_the_correction_not_the_retracted_original() -> None:
+    household = _family()
+    book = book_of(
+        household,
+        [
+            OpenEntitlement("old", "child_allowance", "c1", "hh-1", S.RETRACTED, 100_000),
+            OpenEntitlement("new", "child_allowance", "c1", "hh-1", S.NOTIFIED, 110_000),
+        ],
+    )
+    outcome = handle(_received("benefit.granted", "grant-1"), book, CATALOG)
+    assert [(c.entitlement_id, c.status) for c in outcome.status_changes] == [("new", S.GRANTED)]
 
 
 def test_the_batch_gate_refuses_any_forbidden_change_and_remembers_none() -> None:
