@@ -424,6 +424,9 @@ def backfill(connection: Connection, benefit: Benefit, on: date, dry_run: bool =
         d.amount_krw,
         literal(benefit.payment),
         d.deadline,
+        # The kind of the one date the sweep computes (the day the offer ends); other deadline kinds (retroactive
+        # window, use-by) are not swept: rows written here get them on their next re-evaluation.
+        literal(benefit.deadline.kind.value) if benefit.deadline else cast(null(), String()),
         d.missing,
         d.trace,
         d.reason_ko,
@@ -444,6 +447,7 @@ def backfill(connection: Connection, benefit: Benefit, on: date, dry_run: bool =
         "amount_krw",
         "payment",
         "deadline",
+        "deadline_kind",
         "missing",
         "trace",
         "reason_ko",

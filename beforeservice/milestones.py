@@ -52,6 +52,7 @@ def _month_before(day: date) -> date:
 MILESTONES = {
     "child_turns_1": (("child",), 1, False),
     "child_turns_2": (("child",), 2, False),
+    "child_turns_3": (("child",), 3, False),  # a household discount for a newborn ends (KEPCO: under three)
     "child_turns_8": (("child",), 8, False),
     "turns_65_soon": (("parent", "guardian", "head", "spouse", "adult"), 65, True),  # 기초연금: apply a month early
 }

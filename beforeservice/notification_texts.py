@@ -5,6 +5,7 @@ Shared by the life-event pipeline and the re-evaluation after a rule change, so 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from entitlements import store
@@ -12,6 +13,7 @@ from entitlements.matching import NotificationIntent, Offer
 from notifiers.offer_lines import offer_line
 from notifiers.rendering import TEMPLATE_OF_EVENT, NotificationTemplates, Rendered
 from rules_engine.catalog import Catalog
+from rules_engine.deadlines import DatedDeadline
 
 _CACHE_SIZE = 10_000
 
@@ -52,13 +54,27 @@ class NotificationTexts:
         )
 
     def _render_once(self, event_type: str, language: str, bundle: list[Offer]) -> Rendered:
-        # offer_line reads only these fields of an offer, and the catalog (the cache is emptied when it changes).
-        key = (event_type, language, tuple((o.benefit_id, o.amount_krw, o.payment, o.deadline) for o in bundle))
+        # offer_line reads only these fields of an offer, and the catalog (the cache is emptied when it changes);
+        # a deadline's words depend on whether it had passed on the day the offer was decided.
+        key = (
+            event_type,
+            language,
+            tuple(
+                (o.benefit_id, o.amount_krw, o.payment, o.deadline, _dates(o.deadlines, o.evaluated_on)) for o in bundle
+            ),
+        )
         rendered = self._rendered.get(key)
         if rendered is None:
             if len(self._rendered) >= _CACHE_SIZE:
                 self._rendered.clear()
             benefits = self.catalog.benefits
-            lines = [offer_line(benefits[o.benefit_id], o.amount_krw, o.payment, o.deadline) for o in bundle]
+            lines = [
+                offer_line(benefits[o.benefit_id], o.amount_krw, o.payment, o.deadline, o.deadlines, o.evaluated_on)
+                for o in bundle
+            ]
             rendered = self._rendered[key] = self.templates.render(event_type, language, lines)
         return rendered
+
+
+def _dates(deadlines: tuple[DatedDeadline, ...], on: date) -> tuple[tuple[str, date, bool], ...]:
+    return tuple((d.kind.value, d.last_day, d.passed(on)) for d in deadlines)

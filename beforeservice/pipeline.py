@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from beforeservice.console.closing import refuse_foreign_closings
+from beforeservice.console.closing import closes_the_loop, refuse_foreign_closings
 from beforeservice.notification_texts import NotificationTexts
 from entitlements import store
-from entitlements.lifecycle import EntitlementStatus
+from entitlements.lifecycle import EntitlementStatus, IllegalTransition
 from entitlements.matching import ProfileBook, ProfileContradiction, handle
 from events import applications, birth, death, marriage, moves
 from events.contracts import LifeEvent
@@ -21,6 +22,8 @@ from events.kafka_record import decode
 from events.privacy import Pseudonymizer, mask
 from notifiers.rendering import NotificationTemplates
 from rules_engine.catalog import Catalog
+
+log = logging.getLogger(__name__)
 
 # A dead letter must fit in one Kafka message (Faust's producer refuses requests over 1 MB by default); bigger
 # originals keep their first bytes, and their topic/partition/offset say where the whole record still is.
@@ -149,7 +152,14 @@ class LifeEventProcessor:
                     fresh.append((record, event))
             households = store.households_of(session, [p for _, e in fresh for p in people_of(e)])
             loaded = store.snapshot({h.id: h for h in households.values()}.values())
-            book = ProfileBook(households, store.open_entitlements(session, {h.id for h in households.values()}))
+            # Households an agency closes the loop for: every entitlement its event may concern is loaded, so that
+            # the transition table decides (entitlements/lifecycle.py), not a row the batch did not read.
+            closing = {
+                households[p].id for _, e in fresh if closes_the_loop(e) for p in people_of(e) if p in households
+            }
+            book = ProfileBook(
+                households, store.open_entitlements(session, {h.id for h in households.values()}, closing)
+            )
             changed: dict[str, Any] = {}
             processed, offers, intents, changes = [], [], [], []
             foreign = refuse_foreign_closings(session, self.catalog, [e for _, e in fresh])  # H2: not its benefit
@@ -163,6 +173,17 @@ class LifeEventProcessor:
                     result.dead_letters.append(
                         record.dead_letter(
                             InvalidEvent(str(contradiction), [FieldError("data", "contradicts the profile store")])
+                        )
+                    )
+                    continue
+                except IllegalTransition as forbidden:  # the lifecycle's gate: nothing of this event is written
+                    log.warning("dead-lettered %s %s: %s", event.type, event.envelope.key, forbidden)
+                    result.dead_letters.append(
+                        record.dead_letter(
+                            InvalidEvent(
+                                f"forbidden status change: {forbidden}",
+                                [FieldError("data", "a status change the entitlement lifecycle does not allow")],
+                            )
                         )
                     )
                     continue

@@ -8,35 +8,62 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.blocking import BlockingScheduler
-from sqlalchemy import update
+from sqlalchemy import or_
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.settings import Settings
 from beforeservice.wiring import sessions as make_sessions
-from entitlements.lifecycle import OPEN, EntitlementStatus
+from entitlements.lifecycle import OPEN, UNDECIDED, EntitlementStatus
 from entitlements.tables import EntitlementRow
+from entitlements.transitions import move_where
+from rules_engine.deadlines import DeadlineKind
+
+APPLICATION_CLOSES = DeadlineKind.APPLICATION_CLOSES.value
+ENTITLEMENT_ENDS = DeadlineKind.ENTITLEMENT_ENDS.value
 
 log = logging.getLogger(__name__)
 
 
 def expire_offers(sessions: sessionmaker[Session], today: date) -> int:
-    """Offers still open after their application deadline become expired."""
+    """The day after an offer's end, by the kind of that end (rules_engine/deadlines.py): an application that
+    closed makes it expired, an entitlement that ended makes it ended. A retroactive window or a voucher's use-by
+    date never closes an offer (the right stands: only its text and reminders change). Every change goes through
+    the lifecycle's gate (entitlements/transitions.py). Returns how many offers closed."""
+    now = datetime.now(UTC)
     with sessions.begin() as session:
-        result = session.execute(
-            update(EntitlementRow)
-            .where(EntitlementRow.deadline < today, EntitlementRow.status.in_([s.value for s in OPEN]))
-            .values(status=EntitlementStatus.EXPIRED.value, updated_at=datetime.now(UTC))
+        expired = move_where(
+            session,
+            EntitlementStatus.EXPIRED,
+            EntitlementRow.deadline < today,
+            # a row dated before kinds existed (or swept without one) was an application deadline
+            or_(EntitlementRow.deadline_kind == APPLICATION_CLOSES, EntitlementRow.deadline_kind.is_(None)),
+            now=now,
+            only_from=OPEN,
         )
-    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
-    log.info("expired %d offers past their deadline", count)
-    return count
+        ended = move_where(
+            session,
+            EntitlementStatus.ENDED,
+            EntitlementRow.deadline < today,
+            EntitlementRow.deadline_kind == ENTITLEMENT_ENDS,
+            now=now,
+            only_from=UNDECIDED,
+        )
+    log.info(
+        "offers past their end on %s: %d expired (application closed), %d ended (entitlement)", today, expired, ended
+    )
+    return expired + ended
 
 
-def _expire_job(database_url: str, timezone: str) -> None:
+def _today(timezone: str, today: str | None) -> date:
+    """The scheduler's day: the local date, or the one a test or an operator's catch-up run gives (ISO)."""
+    return date.fromisoformat(today) if today else datetime.now(ZoneInfo(timezone)).date()
+
+
+def _expire_job(database_url: str, timezone: str, today: str | None = None) -> None:
     from beforeservice.settings import Settings as _Settings
 
     sessions = make_sessions(_Settings(database_url=database_url))
-    expire_offers(sessions, datetime.now(ZoneInfo(timezone)).date())
+    expire_offers(sessions, _today(timezone, today))
 
 
 def emit_milestones(sessions: sessionmaker[Session], bootstrap_servers: str, today: date) -> int:
@@ -59,14 +86,16 @@ def emit_milestones(sessions: sessionmaker[Session], bootstrap_servers: str, tod
     return len(due)
 
 
-def _milestones_job(database_url: str, bootstrap_servers: str, timezone: str) -> None:
+def _milestones_job(database_url: str, bootstrap_servers: str, timezone: str, today: str | None = None) -> None:
     from beforeservice.settings import Settings as _Settings
 
     sessions = make_sessions(_Settings(database_url=database_url))
-    emit_milestones(sessions, bootstrap_servers, datetime.now(ZoneInfo(timezone)).date())
+    emit_milestones(sessions, bootstrap_servers, _today(timezone, today))
 
 
-def _reminder_job(database_url: str, timezone: str, entitlement_id: str, days_before: int) -> None:
+def _reminder_job(
+    database_url: str, timezone: str, entitlement_id: str, days_before: int, kind: str = "application_closes"
+) -> None:
     from beforeservice.settings import Settings as _Settings
     from entitlements import CATALOG_DIR
     from notifiers.reminders import send_reminder
@@ -82,8 +111,9 @@ def _reminder_job(database_url: str, timezone: str, entitlement_id: str, days_be
         days_before,
         datetime.now(UTC),
         ZoneInfo(timezone),
+        DeadlineKind(kind),
     )
-    log.info("deadline reminder D-%d for %s: %d queued", days_before, entitlement_id, queued)
+    log.info("deadline reminder (%s) D-%d for %s: %d queued", kind, days_before, entitlement_id, queued)
 
 
 def _plan_reminders_job(database_url: str, timezone: str, reminder_days: str) -> None:

@@ -18,12 +18,13 @@ from datetime import date
 from typing import Any
 
 from entitlements.households import Citizen, Household
-from entitlements.lifecycle import OPEN, EntitlementStatus, initial_status
+from entitlements.lifecycle import OPEN, UNDECIDED, EntitlementStatus, IllegalTransition, allowed, initial_status
 from entitlements.profiles import profile_facts
 from events import applications, assessment, birth, death, disability, employment, marriage, milestones, moves
 from events.contracts import LifeEvent, partition_key
 from rules_engine.catalog import Benefit, Catalog
 from rules_engine.conflicts import resolve_conflicts
+from rules_engine.deadlines import DatedDeadline, DeadlineKind, of_kind
 from rules_engine.eligibility import Eligibility
 from rules_engine.evaluation import Decision, evaluate, evaluate_benefit
 from rules_engine.explanation import explain, reason
@@ -70,11 +71,14 @@ class Offer:
     recipients: tuple[str, ...]  # citizen ids the offer is addressed to
     category: str
     corrects_id: str | None = None
+    deadlines: tuple[DatedDeadline, ...] = ()  # every dated deadline, with its kind (rules_engine/deadlines.py)
 
 
 @dataclass(frozen=True)
 class OpenEntitlement:
-    """An offer still open (matched, pending review, notified, viewed): what re-evaluation looks at."""
+    """An entitlement the batch knows of with its status: open ones (matched, pending review, notified, viewed) for
+    re-evaluation, and, for a household an agency closes the loop for, the applied, expired, granted and rejected
+    ones too (so that the transition table, not a missing row, decides what its event may do)."""
 
     id: str
     benefit_id: str
@@ -119,7 +123,7 @@ class ProfileBook:
 
     def __init__(self, households: dict[str, Household], open_entitlements: Iterable[OpenEntitlement]) -> None:
         self._by_citizen = households
-        self.open: dict[str, OpenEntitlement] = {e.id: e for e in open_entitlements}
+        self.open: dict[str, OpenEntitlement] = {e.id: e for e in open_entitlements}  # by id, with their status
 
     def household_of(self, citizen_id: str) -> Household | None:
         return self._by_citizen.get(citizen_id)
@@ -143,12 +147,34 @@ class ProfileBook:
         self._by_citizen[citizen_id] = household
         return person
 
-    def open_for(self, household: Household, beneficiary: str | None = None) -> list[OpenEntitlement]:
+    def open_for(self, household: Household, *beneficiaries: str) -> list[OpenEntitlement]:
+        """The household's undecided entitlements (of these beneficiaries, if given)."""
         return [
             e
             for e in self.open.values()
-            if e.household_id == household.id and (beneficiary is None or e.beneficiary_id == beneficiary)
+            if e.household_id == household.id
+            and e.status in UNDECIDED
+            and (not beneficiaries or e.beneficiary_id in beneficiaries)
         ]
+
+    def of_benefit(self, household: Household, benefit_id: str) -> list[OpenEntitlement]:
+        """Every entitlement of the household to this benefit the batch knows of, whatever its status."""
+        return [e for e in self.open.values() if e.household_id == household.id and e.benefit_id == benefit_id]
+
+    def record(self, changes: Sequence[StatusChange]) -> None:
+        """The gate of the batch: if the transition table forbids any of an event's changes, IllegalTransition and
+        none is remembered; otherwise all are, so later events of the batch see the new statuses."""
+        for change in changes:
+            known = self.open.get(change.entitlement_id)
+            if known is not None and not allowed(known.status, change.status):
+                raise IllegalTransition(
+                    f"entitlement {change.entitlement_id} ({known.benefit_id}) cannot go from {known.status} to "
+                    f"{change.status}: {change.why}"
+                )
+        for change in changes:
+            known = self.open.get(change.entitlement_id)
+            if known is not None:  # (an offer made in this batch keeps the status it was made with)
+                self.open[change.entitlement_id] = replace(known, status=change.status)
 
 
 Handler = Callable[[LifeEvent, ProfileBook, Catalog], Outcome]
@@ -184,10 +210,9 @@ def handle(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
     for kind, handler in _HANDLERS:
         if isinstance(data, kind):
             outcome = handler(event, book, catalog)
+            book.record(outcome.status_changes)  # every status change of the batch passes the lifecycle's gate
             for household in outcome.households:
                 book.place(household)
-            for change in outcome.status_changes:
-                book.open.pop(change.entitlement_id, None)
             return outcome
     raise ProfileContradiction(f"no handler for event type '{event.type}'")
 
@@ -342,13 +367,22 @@ def on_milestone(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outco
         return Outcome()  # the scheduler raced a death registration: nothing to say, to anyone
     person.birth_date = person.birth_date or data.person.birth_date
     outcome = _simple(event, catalog, household, person, data.on, notify=False)
-    outcome.offers += _reevaluate(event, catalog, book, household, data.on, outcome, beneficiary=person.id)
+    # The person's own offers, and the household's (a household discount that ends at a child's third birthday):
+    # those are decided for every child of the household, so that one child's birthday ends nothing another keeps.
+    outcome.offers += _reevaluate(
+        event, catalog, book, household, data.on, outcome, beneficiaries=(person.id, household.id), person=person
+    )
     outcome.notifications = notification_intents(event, outcome.offers, household.id)
     return outcome
 
 
 def on_application(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
-    """An agency closes the loop: open offers of that benefit for that citizen become applied or granted."""
+    """An agency closes the loop: the household's entitlements to that benefit become applied or granted.
+
+    The agency's word is a fact, so an offer still pending review is applied / granted too (its review closes). An
+    entitlement already there is left as it is (the fact told twice, or an application told after the grant); when
+    the transition table lets none of them take it (a grant for an offer we retracted or that ended, an application
+    for one rejected), IllegalTransition, which the worker dead-letters with the reason."""
     data = event.data
     assert isinstance(data, applications.ApplicationReceived | applications.BenefitGranted)
     household = book.household_of(data.citizen_id)
@@ -356,13 +390,17 @@ def on_application(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Out
         return Outcome()  # the citizen applied without our offer: nothing of ours to close
     target = S.GRANTED if isinstance(data, applications.BenefitGranted) else S.APPLIED
     why = f"{event.type} from {event.envelope.source}"
-    changes = [
-        StatusChange(e.id, target, why)
-        for e in book.open_for(household)
-        if e.benefit_id == data.benefit_id  # the household's offer, whoever applied (a parent for a newborn)
-    ]
+    # The household's entitlements, whoever applied (a parent for a newborn's benefit); one already there, or granted
+    # when told of the application (agencies' events may arrive out of order: a grant implies the application).
+    known = [e for e in book.of_benefit(household, data.benefit_id) if e.status not in _ALREADY[target]]
+    changes = [StatusChange(e.id, target, why) for e in known if allowed(e.status, target)]
+    if not changes and known:
+        refused = ", ".join(f"{e.id} is {e.status}" for e in known)
+        raise IllegalTransition(f"{event.type} for {data.benefit_id}: {refused}; it cannot become {target}")
     return Outcome(status_changes=changes)
 
+
+_ALREADY = {S.APPLIED: frozenset({S.APPLIED, S.GRANTED}), S.GRANTED: frozenset({S.GRANTED})}
 
 _HANDLERS: Sequence[tuple[type, Handler]] = (
     (birth.BirthRegistered, on_birth),
@@ -484,6 +522,7 @@ def _offer(
         amount_krw=d.amount_krw,
         payment=d.benefit.payment,
         deadline=d.deadline,
+        deadlines=d.deadlines,
         missing=d.missing,
         trace=explained.trace,
         reason_ko=reason_ko,
@@ -504,30 +543,66 @@ def _reevaluate(
     household: Household,
     on: date,
     outcome: Outcome,
-    beneficiary: str | None = None,
+    beneficiaries: tuple[str, ...] = (),
+    person: Citizen | None = None,
 ) -> list[Offer]:
     """Open offers checked against today's facts: a retraction, or a corrected offer replacing the old one."""
     fresh = {(o.benefit_id, o.beneficiary_id) for o in outcome.offers}
     corrections = [
-        reconsider(event, catalog, household, open_offer, on, outcome)
-        for open_offer in book.open_for(household, beneficiary)
+        reconsider(event, catalog, household, open_offer, on, outcome, person)
+        for open_offer in book.open_for(household, *beneficiaries)
         if (open_offer.benefit_id, open_offer.beneficiary_id) not in fresh  # this event decided it anew
     ]
     return [c for c in corrections if c is not None]
 
 
+def _household_decision(benefit: Benefit, household: Household, person: Citizen, on: date) -> tuple[Citizen, Decision]:
+    """A household benefit decided for the person and, failing them, for each other child of the household: the
+    first eligible decision (a younger child keeps a newborn discount), else the person's."""
+    candidates = [person, *(c for c in household.members.values() if c.role == "child" and c is not person)]
+    first: tuple[Citizen, Decision] | None = None
+    for subject in candidates:
+        d = evaluate_benefit(benefit, situation(profile_facts(household, subject, on), on), on)
+        if d.eligibility is Eligibility.ELIGIBLE:
+            return subject, d
+        first = first or (subject, d)
+    assert first is not None
+    return first
+
+
+def _ended(d: Decision, on: date) -> DatedDeadline | None:
+    """The entitlement's own end, when it is what makes the decision not eligible any more."""
+    ends = of_kind(d.deadlines, DeadlineKind.ENTITLEMENT_ENDS)
+    return ends if ends is not None and ends.passed(on) else None
+
+
 def reconsider(
-    event: LifeEvent, catalog: Catalog, household: Household, open_offer: OpenEntitlement, on: date, outcome: Outcome
+    event: LifeEvent,
+    catalog: Catalog,
+    household: Household,
+    open_offer: OpenEntitlement,
+    on: date,
+    outcome: Outcome,
+    person: Citizen | None = None,
 ) -> Offer | None:
-    """One open offer against the law and facts of `on`: unchanged (None), retracted, or replaced by a correction."""
+    """One open offer against the law and facts of `on`: unchanged (None), retracted or ended, or replaced by a
+    correction. A household offer re-checked for a `person` (a milestone) is decided for the household's children."""
     benefit = catalog.benefits.get(open_offer.benefit_id)
     subject = household.members.get(open_offer.beneficiary_id) or next(iter(household.adults()), None)
     if benefit is None or subject is None or not benefit.in_force(on):
         outcome.status_changes.append(StatusChange(open_offer.id, S.RETRACTED, "the benefit is no longer in force"))
         return None
-    d = evaluate_benefit(benefit, situation(profile_facts(household, subject, on), on), on)
+    if person is not None and open_offer.beneficiary_id == household.id:
+        subject, d = _household_decision(benefit, household, person, on)
+    else:
+        d = evaluate_benefit(benefit, situation(profile_facts(household, subject, on), on), on)
     if d.eligibility is Eligibility.NOT_ELIGIBLE:
-        outcome.status_changes.append(StatusChange(open_offer.id, S.RETRACTED, reason(d, "en")))
+        ended = _ended(d, on)
+        if ended is not None:  # the right ran its course: not withdrawn by us, ended by the law
+            why = f"the entitlement ended on {ended.last_day.isoformat()} ({ended.period})"
+            outcome.status_changes.append(StatusChange(open_offer.id, S.ENDED, why))
+        else:
+            outcome.status_changes.append(StatusChange(open_offer.id, S.RETRACTED, reason(d, "en")))
     elif d.eligibility is Eligibility.ELIGIBLE and (
         d.amount_krw != open_offer.amount_krw or open_offer.status is S.PENDING_REVIEW
     ):

@@ -13,12 +13,14 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session
 
 from entitlements.households import HOUSEHOLD_FACTS, PERSON_FACTS, Citizen, Household
-from entitlements.lifecycle import OPEN, EntitlementStatus
+from entitlements.lifecycle import CLOSABLE, UNDECIDED, EntitlementStatus
 from entitlements.matching import Offer, OpenEntitlement, StatusChange
 from entitlements.sealed_columns import SealedJSON
 from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
+from entitlements.transitions import apply_changes
 from notifiers.doorbell import ring
 from notifiers.tables import NotificationRow
+from rules_engine.deadlines import DeadlineKind, of_kind, offer_end, to_json
 
 _CHUNK = 500  # keeps IN-lists and bulk statements within every driver's parameter limits
 
@@ -229,9 +231,20 @@ def _citizen_values(c: Citizen) -> tuple[Any, ...]:
     return (c.household_id, c.role, c.birth_date, c.birth_order, *(c.facts.get(name) for name in PERSON_FACTS))
 
 
-def open_entitlements(session: Session, household_ids: Iterable[str]) -> list[OpenEntitlement]:
+def open_entitlements(
+    session: Session, household_ids: Iterable[str], closing: Iterable[str] = ()
+) -> list[OpenEntitlement]:
+    """The undecided entitlements of these households; for those in `closing` (an agency's application.received
+    or benefit.granted is in the batch) every entitlement its event may concern, whatever its status."""
+    found = _entitlements(session, set(household_ids) - set(closing), UNDECIDED)
+    return found + _entitlements(session, set(closing), CLOSABLE)
+
+
+def _entitlements(
+    session: Session, household_ids: Iterable[str], statuses: Iterable[EntitlementStatus]
+) -> list[OpenEntitlement]:
     found: list[OpenEntitlement] = []
-    states = [s.value for s in (*OPEN, EntitlementStatus.PENDING_REVIEW)]
+    states = sorted(s.value for s in statuses)
     for chunk in _chunks(list(set(household_ids))):
         rows = session.execute(
             select(
@@ -267,7 +280,7 @@ def households_by_id(session: Session, household_ids: Iterable[str]) -> dict[str
 
 def open_offers_of_benefit(session: Session, benefit_id: str, after: str, limit: int) -> list[OpenEntitlement]:
     """One page (by id) of the open offers of a benefit, for re-evaluation after a rule change."""
-    states = [s.value for s in (*OPEN, EntitlementStatus.PENDING_REVIEW)]
+    states = sorted(s.value for s in UNDECIDED)
     rows = session.execute(
         select(
             EntitlementRow.id,
@@ -329,11 +342,8 @@ def save_batch(
         )
     if offers:
         bulk_insert(session, EntitlementRow, [_offer_row(o, now) for o in offers])
-    if status_changes:  # ORM bulk UPDATE by primary key; the last change of a batch wins
-        latest = {c.entitlement_id: c for c in status_changes}
-        session.execute(
-            update(EntitlementRow), [{"id": i, "status": c.status.value, "updated_at": now} for i, c in latest.items()]
-        )
+    if status_changes:  # through the lifecycle's gate; the last change of an entitlement in a batch wins
+        apply_changes(session, status_changes, now)
     if notifications:
         bulk_insert(
             session,
@@ -431,6 +441,10 @@ def _offer_row(o: Offer, now: datetime) -> dict[str, object]:
         "amount_krw": o.amount_krw,
         "payment": o.payment,
         "deadline": o.deadline,
+        "deadline_kind": _end_kind(o),
+        "retroactive_until": _last_day(o, DeadlineKind.RETROACTIVE_WINDOW),
+        "use_by": _last_day(o, DeadlineKind.USE_BY),
+        "deadlines": to_json(o.deadlines),
         "missing": list(o.missing),
         "trace": o.trace,
         "reason_ko": o.reason_ko,
@@ -442,3 +456,13 @@ def _offer_row(o: Offer, now: datetime) -> dict[str, object]:
         "created_at": now,
         "updated_at": now,
     }
+
+
+def _end_kind(o: Offer) -> str | None:
+    end = offer_end(o.deadlines)
+    return end.kind.value if end is not None else None
+
+
+def _last_day(o: Offer, kind: DeadlineKind) -> Any:
+    found = of_kind(o.deadlines, kind)
+    return found.last_day if found is not None else None

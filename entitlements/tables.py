@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from entitlements.sealed_columns import SealedJSON, SealedText
+from rules_engine.deadlines import DatedDeadline, DeadlineKind, from_json
 
 
 class Base(DeclarativeBase):
@@ -82,6 +83,8 @@ class EntitlementRow(Base):
     __table_args__ = (
         UniqueConstraint("event_source", "event_id", "benefit_id", "beneficiary_id", name="uq_entitlement_event"),
         Index("ix_entitlements_status_deadline", "status", "deadline"),
+        Index("ix_entitlements_status_retroactive_until", "status", "retroactive_until"),
+        Index("ix_entitlements_status_use_by", "status", "use_by"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -92,7 +95,14 @@ class EntitlementRow(Base):
     eligibility: Mapped[str] = mapped_column(String(16))
     amount_krw: Mapped[int | None] = mapped_column(BigInteger)
     payment: Mapped[str] = mapped_column(String(16))
+    # Dated deadlines by kind (rules_engine/deadlines.py). `deadline` is the day the offer ends (its kind in
+    # `deadline_kind`: application_closes → expired after it, entitlement_ends → ended); the retroactive window and a
+    # voucher's use-by date are columns of their own for the reminders; `deadlines` keeps them all, as decided.
     deadline: Mapped[date | None] = mapped_column(Date)
+    deadline_kind: Mapped[str | None] = mapped_column(String(24))
+    retroactive_until: Mapped[date | None] = mapped_column(Date)
+    use_by: Mapped[date | None] = mapped_column(Date)
+    deadlines: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     missing: Mapped[list[str]] = mapped_column(JSON)
     # The person's facts as the rules saw them, and the reasons built from them: sealed at rest (docs/privacy.md).
     trace: Mapped[list[dict[str, object]]] = mapped_column(SealedJSON("entitlements.trace"))
@@ -104,3 +114,18 @@ class EntitlementRow(Base):
     corrects_id: Mapped[str | None] = mapped_column(String(36))  # the offer this one corrects (re-evaluation)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    def dated_deadlines(self) -> tuple[DatedDeadline, ...]:
+        """The offer's dated deadlines with their kinds: as decided, or (a row written before kinds were stored,
+        or by the SQL sweep) rebuilt from the dated columns."""
+        if self.deadlines:
+            return from_json(self.deadlines)
+        rebuilt = []
+        if self.retroactive_until is not None:
+            rebuilt.append(DatedDeadline(DeadlineKind.RETROACTIVE_WINDOW, "", self.retroactive_until))
+        if self.use_by is not None:
+            rebuilt.append(DatedDeadline(DeadlineKind.USE_BY, "", self.use_by))
+        if self.deadline is not None:
+            kind = DeadlineKind(self.deadline_kind or DeadlineKind.APPLICATION_CLOSES)
+            rebuilt.append(DatedDeadline(kind, "", self.deadline))
+        return tuple(rebuilt)

@@ -1,4 +1,4 @@
-"""Time-based milestones our scheduler emits (a child turns 1, 2 or 8; a citizen is about to turn 65)."""
+"""Time-based milestones our scheduler emits (a child turns 1, 2, 3 or 8; a citizen is about to turn 65)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from events.values import PastDate
 MILESTONE_REACHED = "kr.go.beforeservice.milestone.reached"
 SOURCE_PATTERN = r"^/beforeservice/scheduler$"
 
-Milestone = Literal["child_turns_1", "child_turns_2", "child_turns_8", "turns_65_soon"]
+Milestone = Literal["child_turns_1", "child_turns_2", "child_turns_3", "child_turns_8", "turns_65_soon"]
 
 
 class MilestoneReached(BaseModel):

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from entitlements.lifecycle import OPEN, EntitlementStatus
 from entitlements.store import among, bulk_insert
 from entitlements.tables import CitizenRow, EntitlementRow
+from entitlements.transitions import move_where
 from notifiers.consent import consented
 from notifiers.policy import DispatchPolicy
 from notifiers.preferences import template_languages
@@ -32,6 +33,9 @@ from notifiers.push import PushMessage, PushSender
 from notifiers.rendering import DIGEST, REMINDER, NotificationTemplates
 from notifiers.tables import DeliveryRow, DeviceRow, NotificationRow
 from notifiers.timing import Candidate, is_urgent, plan_pushes, worth
+from rules_engine.deadlines import DeadlineKind
+
+APPLICATION_CLOSES = DeadlineKind.APPLICATION_CLOSES.value
 
 PUSH = "push"
 BEREAVEMENT = "bereavement"
@@ -167,8 +171,8 @@ def dispatch_pending(
             return result
         result.notifications = len(claimed)
         rows = _cancel_for_the_deceased(session, claimed, result)
-        bundles = _bundles(session, rows)
         today = now.astimezone(policy.quiet_hours.zone).date()
+        bundles = _bundles(session, rows, today)
         reachable = _push_targets(session, rows) if sender is not None else {}
         languages = template_languages(session, [r.recipient_id for r in rows]) if templates else {}
         quiet_until = policy.quiet_hours.release_at(now)  # the same for the whole batch
@@ -209,14 +213,13 @@ def dispatch_pending(
                     update(_NOTIFICATIONS).where(_NOTIFICATIONS.c.id == row.id).values(digest_of=row.digest_of)
                 )
         notified = [i for row in rows if row.dispatch_status in ("sent", "inbox_only", "merged") for i in row.offer_ids]
-        if notified:
-            session.execute(
-                update(EntitlementRow)
-                .where(
-                    among(session, EntitlementRow.id, notified),
-                    EntitlementRow.status == EntitlementStatus.MATCHED.value,
-                )
-                .values(status=EntitlementStatus.NOTIFIED.value, updated_at=now)
+        if notified:  # through the lifecycle's gate: only a matched offer becomes notified
+            move_where(
+                session,
+                EntitlementStatus.NOTIFIED,
+                among(session, EntitlementRow.id, notified),
+                now=now,
+                only_from=(EntitlementStatus.MATCHED,),
             )
     return result
 
@@ -271,7 +274,19 @@ def _cancel_for_the_deceased(session: Session, rows: list[_Claim], result: Dispa
     return alive
 
 
-def _bundles(session: Session, rows: Sequence[_Claim]) -> dict[str, _Bundle]:
+def _act_by(offer: Any, today: date) -> date | None:
+    """The day by which the citizen must act for an offer, by the kind of its deadlines: the application's last day,
+    or a retroactive window still open (after it the right stands: no hurry). An entitlement's end or a voucher's
+    use-by date does not make the offer's push urgent (the use-by date has its own reminders)."""
+    days = []
+    if offer.deadline is not None and offer.deadline_kind in (None, APPLICATION_CLOSES):
+        days.append(offer.deadline)
+    if offer.retroactive_until is not None and offer.retroactive_until >= today:
+        days.append(offer.retroactive_until)
+    return min(days, default=None)
+
+
+def _bundles(session: Session, rows: Sequence[_Claim], today: date) -> dict[str, _Bundle]:
     offer_ids = list({o for row in rows for o in row.offer_ids})
     offers = {
         e.id: e
@@ -281,6 +296,8 @@ def _bundles(session: Session, rows: Sequence[_Claim]) -> dict[str, _Bundle]:
                 EntitlementRow.amount_krw,
                 EntitlementRow.payment,
                 EntitlementRow.deadline,
+                EntitlementRow.deadline_kind,
+                EntitlementRow.retroactive_until,
                 EntitlementRow.status,
             ).where(among(session, EntitlementRow.id, offer_ids))
         )
@@ -294,8 +311,9 @@ def _bundles(session: Session, rows: Sequence[_Claim]) -> dict[str, _Bundle]:
                 continue
             bundle.open_ids.append(offer_id)
             bundle.worth_krw += worth(offer.amount_krw, offer.payment)
-            if offer.deadline is not None and (bundle.deadline is None or offer.deadline < bundle.deadline):
-                bundle.deadline = offer.deadline
+            act_by = _act_by(offer, today)
+            if act_by is not None and (bundle.deadline is None or act_by < bundle.deadline):
+                bundle.deadline = act_by
         bundles[row.id] = bundle
     return bundles
 

@@ -39,8 +39,16 @@ TEMPLATE_OF_EVENT = {
 }
 _BLOCKS = ("title", "body", "message")
 _LOCK_SCREEN = ("title", "body")
-# What the load-time check feeds every template besides the offers (the reminder needs days_left, the SMS a link).
-SAMPLE_CONTEXT: dict[str, Any] = {"days_left": 14, "inbox_url": "https://example.invalid/inbox"}
+# What the load-time check feeds every template besides the offers (the reminder needs days_left and the kind of
+# the deadline it is about, the SMS a link).
+SAMPLE_CONTEXT: dict[str, Any] = {
+    "days_left": 14,
+    "inbox_url": "https://example.invalid/inbox",
+    "kind": "application_closes",
+}
+# The kinds a reminder is about (rules_engine.deadlines.REMINDED), each rendered by the load-time check.
+REMINDER_KINDS = ("application_closes", "retroactive_window", "use_by")
+_SAMPLE_DATES = ("2024-01-31", "2024-01-21", "2024-01-22", "2024-01-23", "2023-12-24", "2023-12-25")
 _SAMPLE_OFFER: dict[str, Any] = {
     "benefit_id": "sample",
     "name_ko": "예시 혜택",
@@ -50,12 +58,31 @@ _SAMPLE_OFFER: dict[str, Any] = {
     "amount_krw": 1_234_567,
     "payment": "lump_sum",
     "deadline": "2024-01-31",
+    # One of each kind, and a retroactive window both open and passed: each date must appear in every message.
+    "deadlines": [
+        {"kind": "application_closes", "last_day": "2024-01-31", "passed": False},
+        {"kind": "retroactive_window", "last_day": "2024-01-21", "passed": False},
+        {"kind": "use_by", "last_day": "2024-01-22", "passed": False},
+        {"kind": "entitlement_ends", "last_day": "2024-01-23", "passed": True},
+    ],
     "summary_ko": "요약",
     "summary_en": "summary",
     "apply_how_ko": "신청",
     "apply_how_en": "apply",
     "apply_url": "https://www.gov.kr/sample-apply",
 }
+
+
+# A second offer: a passed retroactive window (its words change), and an offer with only the legacy `deadline`.
+_SAMPLE_OFFERS: list[dict[str, Any]] = [
+    _SAMPLE_OFFER,
+    {
+        **_SAMPLE_OFFER,
+        "deadline": "2023-12-25",
+        "deadlines": [{"kind": "retroactive_window", "last_day": "2023-12-24", "passed": True}],
+    },
+    {**_SAMPLE_OFFER, "deadline": "2023-12-25", "deadlines": []},
+]
 
 
 @dataclass(frozen=True)
@@ -106,23 +133,29 @@ class NotificationTemplates:
 
     def _self_test(self) -> None:
         """Render every template now, so an undefined variable or a broken rule fails at load, not at send:
-        the message states amount, deadline and link of every offer; the lock screen uses nothing but the count."""
+        the message states amount, every dated deadline and link of every offer; the lock screen uses nothing but
+        the count. A reminder is rendered for each kind of deadline it can be about."""
         for (name, lang), template in self._templates.items():
-            try:
-                rendered = self._render(template, [_SAMPLE_OFFER], SAMPLE_CONTEXT)
-                self._lock_screen(template, 3, SAMPLE_CONTEXT)  # offers without any field: StrictUndefined trips
-            except TemplateError as error:
-                raise TemplateProblem(f"{name}.{lang}.j2: {error}") from error
-            if name == "fallback_sms":
-                if SAMPLE_CONTEXT["inbox_url"] not in rendered.message:
-                    raise TemplateProblem(f"{name}.{lang}.j2 must link to the inbox")
-                continue
-            for needle in ("1,234,567", "2024-01-31", _SAMPLE_OFFER["apply_url"]):
-                if needle not in rendered.message:
-                    raise TemplateProblem(f"{name}.{lang}.j2: an offer line lacks {needle!r}")
-            for secret in ("1,234,567", "예시 혜택", "Sample benefit"):
-                if secret in rendered.title + rendered.body:
-                    raise TemplateProblem(f"{name}.{lang}.j2 shows offer details on the lock screen")
+            kinds = REMINDER_KINDS if name == "reminder" else (SAMPLE_CONTEXT["kind"],)
+            for kind in kinds:
+                self._self_test_one(name, lang, template, {**SAMPLE_CONTEXT, "kind": kind})
+
+    def _self_test_one(self, name: str, lang: str, template: Template, context: Mapping[str, Any]) -> None:
+        try:
+            rendered = self._render(template, _SAMPLE_OFFERS, context)
+            self._lock_screen(template, 3, context)  # offers without any field: StrictUndefined trips
+        except TemplateError as error:
+            raise TemplateProblem(f"{name}.{lang}.j2: {error}") from error
+        if name == "fallback_sms":
+            if SAMPLE_CONTEXT["inbox_url"] not in rendered.message:
+                raise TemplateProblem(f"{name}.{lang}.j2 must link to the inbox")
+            return
+        for needle in ("1,234,567", _SAMPLE_OFFER["apply_url"], *_SAMPLE_DATES):
+            if needle not in rendered.message:
+                raise TemplateProblem(f"{name}.{lang}.j2: an offer line lacks {needle!r}")
+        for secret in ("1,234,567", "예시 혜택", "Sample benefit", *_SAMPLE_DATES):
+            if secret in rendered.title + rendered.body:
+                raise TemplateProblem(f"{name}.{lang}.j2 shows offer details on the lock screen")
 
     def render(self, event_type: str, lang: str, offers: Sequence[Mapping[str, Any]], **context: Any) -> Rendered:
         template = self._template(event_type, lang)

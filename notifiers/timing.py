@@ -37,7 +37,7 @@ class Candidate:
 
     notification_id: str
     worth_krw: int  # a year's worth for monthly payments: the value of the offer bundle
-    deadline: date | None  # the earliest application deadline among its offers
+    deadline: date | None  # the earliest day to act by among its offers (application closes, back-pay window)
     urgent: bool  # deadline close: not held by quiet hours, and first in line
 
 

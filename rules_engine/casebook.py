@@ -63,4 +63,9 @@ def run_case(catalog: Catalog, case: Case) -> CaseResult:
         want = sorted(expected[key]) if key == "missing" else expected[key]
         if got[key] != want:
             failures.append(f"{key}: expected {want!r}, got {got[key]!r}")
+    # `deadlines: {<kind>: <last day> | null}`: each kind named is checked (null: no such deadline is told).
+    by_kind = {d.kind.value: d.last_day for d in decision.deadlines}
+    for kind, want in (expected.get("deadlines") or {}).items():
+        if by_kind.get(kind) != want:
+            failures.append(f"deadlines.{kind}: expected {want!r}, got {by_kind.get(kind)!r}")
     return CaseResult(case, tuple(failures))

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from rules_engine.conflicts import Conflict, load_conflicts
+from rules_engine.deadlines import ENDS_THE_OFFER, DeadlineKind
 from rules_engine.expressions import (
     PERIOD_FUNCTIONS,
     UNKNOWN,
@@ -74,10 +75,12 @@ class Period:
 
 @dataclass(frozen=True)
 class Deadline:
-    """The last day to apply: the last day of one of the benefit's periods."""
+    """A dated deadline: the last day of one of the benefit's periods, and its kind (rules_engine/deadlines.py)."""
 
     period: str
     end: CompiledExpression
+    kind: DeadlineKind = DeadlineKind.APPLICATION_CLOSES
+    reference: str = ""  # why the law makes it this kind (defaults to the period's reference)
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ class Benefit:
     unconfirmed: tuple[str, ...]
     apply_url: str
     apply_how: dict[str, str]
-    deadline: Deadline | None
+    deadlines: tuple[Deadline, ...]
     periods: Mapping[str, Period]
     parameters: Mapping[str, Parameter]
     conditions: tuple[Condition, ...]
@@ -140,6 +143,12 @@ class Benefit:
     # An information offer standing in for a table row that is missing: the 시군구 code it stands in for
     # ("unlisted" for a code the list does not know, or an unknown one). The caseworker queue filters on it.
     coverage_gap: str | None = None
+
+    @property
+    def deadline(self) -> Deadline | None:
+        """The deadline after which the offer ends (application closes or the entitlement ends), if declared:
+        the date the SQL sweep and the reference interpreter compute besides the compiled engine."""
+        return next((d for d in self.deadlines if d.kind in ENDS_THE_OFFER), None)
 
     def with_assumptions(self, facts: Mapping[str, Any]) -> Mapping[str, Any]:
         """The facts with the declared assumptions filled in where a fact is unknown."""
@@ -331,20 +340,7 @@ class _BenefitReader:
             raise self.fail("amount", "an information offer has no amount (and no rounding)")
         assumptions = self.assumptions()
         apply = self.require("apply", dict)
-        deadline = None
-        if apply.get("deadline") is not None:
-            d = self.require("deadline", dict, apply)
-            if "period" not in d:
-                raise self.fail(
-                    "deadline",
-                    "a deadline names one of the benefit's periods ({period: <name>}), whose counting rule is "
-                    "declared under 'periods:' (days added to a date are no longer accepted)",
-                    apply,
-                )
-            name = self.require("period", str, d)
-            if name not in periods:
-                raise self.fail("deadline", f"unknown period '{name}' (declare it under 'periods:')", apply)
-            deadline = Deadline(name, periods[name].end)
+        deadlines = self.deadlines(apply, periods)
         closed_by = raw.get("closed_by") or []
         if not isinstance(closed_by, list) or not all(isinstance(a, str) for a in closed_by):
             raise self.fail("closed_by", "'closed_by' must be a list of agency ids")
@@ -373,7 +369,7 @@ class _BenefitReader:
             unconfirmed=tuple(raw.get("unconfirmed") or ()),
             apply_url=self.require("url", str, apply),
             apply_how=self.text("how", apply),
-            deadline=deadline,
+            deadlines=deadlines,
             periods=periods,
             parameters=parameters,
             conditions=conditions,
@@ -409,6 +405,57 @@ class _BenefitReader:
                 raise self.fail(name, f"assume_when_unknown: '{name}' is {kind.__name__}", raw)
             result[name] = Assumption(name, value, self.text("reason", spec))
         return result
+
+    def deadlines(self, apply: Any, periods: Mapping[str, Period]) -> tuple[Deadline, ...]:
+        """`apply.deadlines: [{period, kind, reference?}, ...]` (or one as `apply.deadline: {period, kind}`)."""
+        if "deadline" in apply and "deadlines" in apply:
+            raise self.fail("deadlines", "give either 'deadline' (one) or 'deadlines' (a list), not both", apply)
+        if apply.get("deadline") is not None:
+            entries, key = [apply["deadline"]], "deadline"
+        else:
+            entries, key = apply.get("deadlines") or [], "deadlines"
+        if not isinstance(entries, list):
+            raise self.fail(key, "'deadlines' is a list of {period: <name>, kind: <kind>}", apply)
+        kinds = sorted(k.value for k in DeadlineKind)
+        result: list[Deadline] = []
+        for entry in entries:
+            if not isinstance(entry, dict) or "period" not in entry:
+                raise self.fail(
+                    key,
+                    "a deadline names one of the benefit's periods ({period: <name>, kind: <kind>}), whose counting "
+                    "rule is declared under 'periods:' (days added to a date are no longer accepted)",
+                    apply,
+                )
+            name = self.require("period", str, entry)
+            if name not in periods:
+                raise self.fail("period", f"unknown period '{name}' (declare it under 'periods:')", entry)
+            if "kind" not in entry:
+                raise self.fail(
+                    "period",
+                    f"deadline '{name}' needs a kind, one of {kinds}: what its passing means is the law's, "
+                    "never implied (docs/rules-format.md, 'Deadlines and their kinds')",
+                    entry,
+                )
+            raw_kind = self.require("kind", str, entry)
+            if raw_kind not in kinds:
+                raise self.fail("kind", f"unknown deadline kind '{raw_kind}'; one of {kinds}", entry)
+            kind = DeadlineKind(raw_kind)
+            if any(d.kind is kind for d in result):
+                raise self.fail("kind", f"a second '{kind}' deadline: declare one date per kind", entry)
+            if kind in ENDS_THE_OFFER and any(d.kind in ENDS_THE_OFFER for d in result):
+                raise self.fail(
+                    "kind",
+                    "'application_closes' and 'entitlement_ends' both end the offer: declare the one that ends it",
+                    entry,
+                )
+            unknown = set(entry) - {"period", "kind", "reference"}
+            if unknown:
+                raise self.fail(key, f"unknown deadline keys {sorted(unknown)} (period, kind, reference)", apply)
+            reference = entry.get("reference", periods[name].reference)
+            if not isinstance(reference, str) or not reference.strip():
+                raise self.fail("reference", "a deadline's 'reference' is the provision, as text", entry)
+            result.append(Deadline(name, periods[name].end, kind, reference))
+        return tuple(result)
 
     def parameters(self, effective_from: date) -> dict[str, Parameter]:
         result = {}

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from rules_engine.catalog import Benefit, Catalog
+from rules_engine.deadlines import ENDS_THE_OFFER, DatedDeadline
 from rules_engine.eligibility import Eligibility
 from rules_engine.expressions import UNKNOWN, UNKNOWN_NAME, Emitter, parse
 from rules_engine.facts import FACTS, situation, to_ask_for
@@ -37,6 +38,9 @@ class Decision:
     deadline: date | None
     missing: tuple[str, ...]
     trace: tuple[ConditionOutcome, ...]
+    # Every dated deadline the benefit declares whose date can be told, with its kind (rules_engine/deadlines.py);
+    # `deadline` above is the one that ends the offer (application closes or the entitlement ends), if any.
+    deadlines: tuple[DatedDeadline, ...] = ()
 
 
 def evaluate(catalog: Catalog, event_type: str, base_facts: Mapping[str, Any], on: date) -> list[Decision]:
@@ -214,20 +218,28 @@ def _compile_benefit(benefit: Benefit) -> _Decide:
             f"            amount = int({amount})",
         ]
     lines += ["        if absent:", "            missing = tuple(sorted(absent))"]
-    if benefit.deadline is not None:  # the last day of a period: unknown (None) without the dates it counts from
+    # Deadlines: the last days of periods, unknown (left out) without the dates they count from. Their dates go
+    # into the interning key; the DatedDeadline values are only built for a decision not seen before.
+    ends = []
+    lines.append("    deadline = None")
+    for index, declared in enumerate(benefit.deadlines):
         emitter.lines = []
-        end = emitter.emit(parse(benefit.deadline.end.evaluable), 1)
+        end = emitter.emit(parse(declared.end.evaluable), 1)
         lines += emitter.lines
-        lines.append(f"    deadline = None if {end} is {UNKNOWN_NAME} else {end}")
-    else:
-        lines.append("    deadline = None")
+        lines.append(f"    e{index} = {end}")
+        ends.append(f"e{index}, ")
+        if declared.kind in ENDS_THE_OFFER:
+            lines.append(f"    deadline = None if e{index} is {UNKNOWN_NAME} else e{index}")
+    lines.append(f"    ends = ({''.join(ends)})")
+    namespace["_declared"] = tuple((d.kind, d.period) for d in benefit.deadlines)
+    namespace["_dated"] = DatedDeadline
     # Decisions are immutable values, and most evaluations on a day end in one of a few: equal ones are
     # interned (the key determines every field: the verdict follows from the outcomes and whether the amount
     # is known). A new one is filled in directly rather than through the frozen dataclass __init__, whose seven
     # object.__setattr__ calls cost more than the rule itself; it is the same object once returned.
     namespace["_interned"] = {}
     lines += [
-        "    key = (on, code, amount, deadline, missing)",
+        "    key = (on, code, amount, ends, missing)",
         "    decision = _interned.get(key)",
         "    if decision is None:",
         "        decision = _new(_Decision)",
@@ -237,6 +249,9 @@ def _compile_benefit(benefit: Benefit) -> _Decide:
         "        fields['eligibility'] = verdict",
         "        fields['amount_krw'] = amount",
         "        fields['deadline'] = deadline",
+        "        fields['deadlines'] = tuple(",
+        f"            _dated(k, p, e) for (k, p), e in zip(_declared, ends) if e is not {UNKNOWN_NAME}",
+        "        )",
         "        fields['missing'] = missing",
         f"        fields['trace'] = ({''.join(traces)})",
         f"        if len(_interned) >= {_MAX_INTERNED}:",

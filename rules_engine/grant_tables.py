@@ -447,7 +447,7 @@ class _Expander:
                     **{k: v for k, v in window.items() if k != "reference"},
                 }
             }
-            spec["apply"]["deadline"] = {"period": "application_window"}
+            spec["apply"]["deadline"] = {"period": "application_window", "kind": "application_closes"}
         return _at(row, spec)
 
     def information(self, m: Municipality, info: Any) -> dict[str, Any]:

@@ -74,7 +74,9 @@ def test_kafka_birth_becomes_offers_inbox_and_one_push(
     rows = entitlements_of(sessions, event.id)
     assert {b: r.amount_krw for b, r in rows.items()} == EXPECTED_SUWON_SECOND_CHILD
     assert {r.status for r in rows.values()} == {"notified"}
-    assert rows["parental_benefit"].deadline == date(2024, 4, 29)  # 60 days counting the birth date
+    parental = rows["parental_benefit"]
+    assert parental.retroactive_until == date(2024, 4, 29)  # 60 days counting the birth date: back-pay, not closing
+    assert (parental.deadline, parental.deadline_kind) == (date(2026, 2, 28), "entitlement_ends")  # before 2nd bday
     assert rows["child_allowance"].reason_ko.startswith("아동수당: ")
     assert "아동수당법" in rows["child_allowance"].reason_ko
 
@@ -85,7 +87,12 @@ def test_kafka_birth_becomes_offers_inbox_and_one_push(
     offers = {o["benefit_id"]: o for o in entry["offers"]}
     assert {b: o["amount_krw"] for b, o in offers.items()} == EXPECTED_SUWON_SECOND_CHILD
     assert offers["first_meeting_voucher"]["name_ko"] == "첫만남이용권"
-    assert offers["parental_benefit"]["deadline"] == "2024-04-29"
+    assert offers["parental_benefit"]["deadline"] == "2026-02-28"
+    retroactive = next(d for d in offers["parental_benefit"]["deadlines"] if d["kind"] == "retroactive_window")
+    assert retroactive["last_day"] == "2024-04-29" and retroactive["passed"] is True  # it is 2024-04-30 or later
+    assert "신청한 달부터 지급됩니다" in retroactive["meaning_ko"]  # the text changed: the right stands
+    assert offers["parental_benefit"]["status"] == "notified"  # never expired
+    assert "소급 기한: 2024-04-29까지 신청하면" in entry["message_ko"]  # as written at the birth registration
     assert "6가지 혜택" in entry["message_ko"] and "3,000,000원" in entry["message_ko"]
     assert "6 benefits" in entry["message_en"]
     assert api.get("/v1/citizens/m-kim/inbox").status_code == 401  # no token

@@ -1,5 +1,7 @@
-"""Life after birth, on real parts: a first birthday corrects an amount (scheduler → Kafka → worker), a move
-costs a municipal grant, an application closes the loop, and a death nobody knew of is dead-lettered."""
+"""Life after birth, on real parts: the 60-day retroactive window passes and nothing expires (the scheduler's real
+expiry job), the first birthday corrects an amount (the scheduler's real milestone job → Kafka → worker), a move
+costs a municipal grant, an application closes the loop, a status change the lifecycle forbids is dead-lettered,
+and so is a death nobody knew of."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.broker import EmbeddedBroker
-from beforeservice.scheduler import emit_milestones
+from beforeservice.scheduler import _expire_job, _milestones_job
 from entitlements.tables import EntitlementRow
 from events.cloudevents import CloudEvent
 from events.producer import AgencyProducer
@@ -33,6 +35,7 @@ def test_milestone_move_application_and_unknown_death(
 ) -> None:
     today = date.today()
     born = today.replace(year=today.year - 1) if (today.month, today.day) != (2, 29) else today - timedelta(365)
+    zone = "Asia/Seoul"
     seed_household(sessions, "hh-park", ["m-park", "f-park"], "41110", date(2015, 1, 1))
     producer = AgencyProducer(broker.bootstrap_servers)
     producer.send(
@@ -49,15 +52,25 @@ def test_milestone_move_application_and_unknown_death(
     wait_for(lambda: offers(sessions, "parental_benefit"), what="the birth processed")
     [original] = offers(sessions, "parental_benefit")
     assert original.amount_krw == 1_000_000
+    window_end = born + timedelta(days=59)  # 아동수당법 제10조제2항: 60 days counting the birth day
+    assert original.retroactive_until == window_end and original.deadline_kind == "entitlement_ends"
 
-    # The scheduler finds the first birthday and emits it; the worker corrects the amount.
-    assert emit_milestones(sessions, broker.bootstrap_servers, today) == 1
+    # The scheduler's own daily expiry job, on its last day and the day after: the right stands, nothing expires.
+    for day in (window_end, window_end + timedelta(days=1), today - timedelta(days=1)):
+        _expire_job(database_url, zone, today=day.isoformat())
+        assert offers(sessions, "parental_benefit")[0].status in ("matched", "notified"), day
+        assert offers(sessions, "child_allowance")[0].status in ("matched", "notified"), day
+
+    # The scheduler's own milestone job finds the first birthday and emits it; the worker corrects the amount.
+    _milestones_job(database_url, broker.bootstrap_servers, zone, today=today.isoformat())
     wait_for(lambda: len(offers(sessions, "parental_benefit")) == 2, what="the corrected parental benefit")
     by_id = {o.id: o for o in offers(sessions, "parental_benefit")}
     corrected = next(o for o in by_id.values() if o.corrects_id == original.id)
     assert corrected.amount_krw == 500_000 and corrected.status in ("matched", "notified")
     assert by_id[original.id].status == "retracted"
-    assert emit_milestones(sessions, broker.bootstrap_servers, today) == 1  # re-emitted: deduplicated downstream
+    _milestones_job(database_url, broker.bootstrap_servers, zone, today=today.isoformat())  # deduplicated downstream
+    _expire_job(database_url, zone, today=today.isoformat())
+    assert {o.id: o.status for o in offers(sessions, "parental_benefit")}[corrected.id] in ("matched", "notified")
 
     # Moving from Suwon to Seocho costs the Suwon grant; national offers stay.
     move = CloudEvent(
@@ -82,7 +95,32 @@ def test_milestone_move_application_and_unknown_death(
             source="/agencies/mohw/bokjiro",
             specversion="1.0",
             type="kr.go.mohw.application.received",
+            subject="m-park",
             data={"benefit_id": "child_allowance", "citizen_id": "m-park", "received_on": today.isoformat()},
+        )
+    )
+    # MOHW grants the allowance (ordered after the application: the same partition key as the household's events).
+    producer.send(
+        CloudEvent(
+            id="grant-1",
+            source="/agencies/mohw/bokjiro",
+            specversion="1.0",
+            type="kr.go.mohw.benefit.granted",
+            subject="m-park",
+            data={"benefit_id": "child_allowance", "citizen_id": "m-park", "granted_on": today.isoformat()},
+        )
+    )
+    # Suwon grants the birth grant we retracted at the move: retracted → granted is a transition the lifecycle
+    # forbids, so that event is dead-lettered with the reason and nothing of it is written.
+    agency_key(database_url, "suwon", ("kr.go.suwon.*",), ("/agencies/suwon/",))
+    producer.send(
+        CloudEvent(
+            id="suwon-grant-1",
+            source="/agencies/suwon/welfare",
+            specversion="1.0",
+            type="kr.go.suwon.benefit.granted",
+            subject="m-park",
+            data={"benefit_id": "suwon_birth_grant", "citizen_id": "m-park", "granted_on": today.isoformat()},
         )
     )
     # A death for someone we never heard of contradicts the profile store: dead-lettered with the reason.
@@ -103,7 +141,7 @@ def test_milestone_move_application_and_unknown_death(
     producer.close()
 
     wait_for(lambda: offers(sessions, "suwon_birth_grant")[0].status == "retracted", what="the Suwon grant retracted")
-    wait_for(lambda: offers(sessions, "child_allowance")[0].status == "applied", what="the application recorded")
+    wait_for(lambda: offers(sessions, "child_allowance")[0].status == "granted", what="the application and grant")
     assert offers(sessions, "first_meeting_voucher")[0].status in ("matched", "notified")
 
     consumer = KafkaConsumer(
@@ -116,9 +154,13 @@ def test_milestone_move_application_and_unknown_death(
         return letters
 
     wait_for(
-        drain,
+        lambda: len(drain()) >= 2,
         timeout=60,
-        what="the dead letter of the unknown death",
+        what="the dead letters of the forbidden transition and the unknown death",
     )
     consumer.close()
-    assert "unknown to the profile store" in letters[0]["reason"]
+    reasons = [letter["reason"] for letter in letters]
+    assert any("unknown to the profile store" in r for r in reasons), reasons
+    [forbidden] = [r for r in reasons if "forbidden status change" in r]
+    assert "suwon_birth_grant" in forbidden and "is retracted; it cannot become granted" in forbidden, forbidden
+    assert offers(sessions, "suwon_birth_grant")[0].status == "retracted"  # never written

@@ -6,6 +6,7 @@ child's allowance is offered to the parents). Anything else is answered 404, lik
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, date, datetime
 from typing import Any, Literal, Self
 
@@ -16,14 +17,42 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from beforeservice.auth import CurrentCitizen, own_citizen_id
-from entitlements.lifecycle import EntitlementStatus, IllegalTransition, transition
+from entitlements import transitions
+from entitlements.lifecycle import EntitlementStatus, IllegalTransition
 from entitlements.tables import EntitlementRow
 from notifiers.tables import NotificationRow
+from notifiers.timing import SEOUL
 from rules_engine.catalog import Benefit, Catalog
+from rules_engine.deadlines import DatedDeadline
 
 router = APIRouter(tags=["citizens"])
 # What a citizen sees: undecided, withdrawn and refused-in-review entitlements are not offers.
-VISIBLE = ("matched", "notified", "viewed", "applied", "granted", "expired")
+VISIBLE = ("matched", "notified", "viewed", "applied", "granted", "expired", "ended")
+
+
+class DeadlineView(BaseModel):
+    """One dated deadline of an offer, with its kind and what it means today (rules_engine/deadlines.py)."""
+
+    kind: str  # application_closes | retroactive_window | use_by | entitlement_ends
+    last_day: date
+    passed: bool
+    meaning_ko: str
+    meaning_en: str
+
+    @classmethod
+    def of(cls, deadline: DatedDeadline, today: date) -> DeadlineView:
+        words = deadline.words(today)
+        return cls(
+            kind=deadline.kind.value,
+            last_day=deadline.last_day,
+            passed=deadline.passed(today),
+            meaning_ko=words["ko"],
+            meaning_en=words["en"],
+        )
+
+
+def seoul_today() -> date:
+    return datetime.now(SEOUL).date()
 
 
 class OfferExplanation(BaseModel):
@@ -39,7 +68,8 @@ class OfferExplanation(BaseModel):
     agency: str
     amount_krw: int | None
     payment: str
-    deadline: date | None
+    deadline: date | None  # the day the offer ends (application closes or the entitlement ends), if any
+    deadlines: list[DeadlineView]  # every dated deadline with its kind; a passed retroactive window keeps it open
     status: str
     reason_ko: str
     reason_en: str
@@ -55,6 +85,7 @@ class OfferExplanation(BaseModel):
             amount_krw=row.amount_krw,
             payment=row.payment,
             deadline=row.deadline,
+            deadlines=[DeadlineView.of(d, seoul_today()) for d in row.dated_deadlines()],
             status=row.status,
             reason_ko=row.reason_ko,
             reason_en=row.reason_en,
@@ -135,11 +166,8 @@ def mark_viewed(citizen_id: str, offer_id: str, who: CurrentCitizen, request: Re
     now = datetime.now(UTC)
     with request.app.state.sessions.begin() as session:
         row = _own_offer(session, citizen_id, offer_id)
-        try:
-            transition(EntitlementStatus(row.status), EntitlementStatus.VIEWED)
-            row.status, row.updated_at = EntitlementStatus.VIEWED.value, now
-        except IllegalTransition:
-            pass  # already viewed, applied or beyond: opening it again changes nothing
+        with suppress(IllegalTransition):  # already viewed, applied or beyond: opening it again changes nothing
+            transitions.move(row, EntitlementStatus.VIEWED, now)
         for notification in session.scalars(
             select(NotificationRow).where(
                 NotificationRow.recipient_id == citizen_id, NotificationRow.viewed_at.is_(None)

@@ -19,12 +19,15 @@ from sqlalchemy.orm import Session
 from beforeservice.auth import Principal
 from beforeservice.console.accounts import colleagues
 from beforeservice.console.masking import mask_id, masked_date
+from beforeservice.console.offers import DeadlineView
 from beforeservice.console.tables import ReviewActionRow, ReviewCaseRow
+from entitlements import transitions
 from entitlements.households import ADULT_ROLES
-from entitlements.lifecycle import EntitlementStatus, IllegalTransition, transition
+from entitlements.lifecycle import EntitlementStatus, IllegalTransition
 from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
 from notifiers.tables import NotificationRow
 from rules_engine.catalog import Benefit, Catalog
+from rules_engine.deadlines import LABEL
 
 REVIEW_STATUSES = ("pending_review", "info_requested", "matched", "rejected", "all")
 APPROVAL_SOURCE = "/beforeservice/console"
@@ -64,8 +67,9 @@ class CaseSummary(BaseModel):
     beneficiary: str
     status: str
     amount_krw: int | None
-    deadline: date | None
+    deadline: date | None  # the day the offer ends (application closes or the entitlement ends)
     days_left: int | None
+    deadlines: list[DeadlineView] = []  # every dated deadline with its kind (a retroactive window closes no case)
     missing: list[str]
     assigned_to: str | None
     info_requested: bool
@@ -189,6 +193,7 @@ def _item(
         amount_krw=e.amount_krw,
         deadline=e.deadline,
         days_left=(e.deadline - today).days if e.deadline else None,
+        deadlines=[DeadlineView.of(d, today) for d in e.dated_deadlines()],
         missing=list(e.missing),
         assigned_to=c.assigned_to if c else None,
         info_requested=bool(c and c.info_requested_at),
@@ -293,11 +298,9 @@ def _case(session: Session, entitlement_id: str, now: datetime) -> ReviewCaseRow
 
 def _move(e: EntitlementRow, new: EntitlementStatus, now: datetime) -> None:
     try:
-        transition(EntitlementStatus(e.status), new)
+        transitions.move(e, new, now)  # the lifecycle's gate: a forbidden change is refused, never written
     except IllegalTransition as exc:
         raise Refused(f"this entitlement is {e.status}; it can no longer be {new.value}") from exc
-    e.status = new.value
-    e.updated_at = now
 
 
 def approve(session: Session, who: Principal, catalog: Catalog, e: EntitlementRow, note: str | None) -> list[str]:
@@ -368,8 +371,9 @@ def _approval_notification(
     person = session.get(CitizenRow, recipient)
     amount_ko = f" ({e.amount_krw:,}원)" if e.amount_krw else ""
     amount_en = f" ({e.amount_krw:,} KRW)" if e.amount_krw else ""
-    deadline_ko = f" 신청 기한은 {e.deadline.isoformat()}입니다." if e.deadline else ""
-    deadline_en = f" Apply by {e.deadline.isoformat()}." if e.deadline else ""
+    dated = e.dated_deadlines()  # in the words of each kind: a retroactive window is no application deadline
+    deadline_ko = "".join(f" {LABEL[d.kind]['ko']}: {d.last_day.isoformat()}." for d in dated)
+    deadline_en = "".join(f" {LABEL[d.kind]['en']}: {d.last_day.isoformat()}." for d in dated)
     return NotificationRow(
         id=str(uuid.uuid4()),
         recipient_id=recipient,

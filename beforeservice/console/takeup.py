@@ -32,6 +32,7 @@ _REACHED = {
     "applied": 3,
     "granted": 4,
     "expired": 0,
+    "ended": 0,  # the right ended before anyone applied
     "rejected": 3,
 }
 

@@ -28,6 +28,7 @@ from beforeservice.console.tables import AuditRow
 from beforeservice.console.web_session import CSRF_FIELD, CsrfRejected, LoginRequired
 from entitlements.tables import CitizenRow, HouseholdRow
 from notifiers.tables import NotificationRow, OutreachTaskRow
+from rules_engine.deadlines import LABEL
 
 HERE = Path(__file__).resolve().parent
 # Everything the console shows came from outside (agencies' events, caseworkers' notes, usernames): one
@@ -59,6 +60,7 @@ STATUS_LABELS = {
     "coverage_gap": "지원금 미등록 지역 안내",  # information offers where a municipal table has no row
 }
 ACTION_LABELS = {"approve": "승인", "reject": "반려", "request_info": "정보 요청", "assign": "배정"}
+DEADLINE_LABELS = {kind.value: words["ko"] for kind, words in LABEL.items()}  # each dated deadline by its kind
 
 
 class ConsoleHeaders:
@@ -132,6 +134,7 @@ def _page(
         "csrf_field": CSRF_FIELD,
         "status_labels": STATUS_LABELS,
         "action_labels": ACTION_LABELS,
+        "deadline_labels": DEADLINE_LABELS,
     }
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 

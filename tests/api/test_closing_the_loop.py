@@ -30,14 +30,16 @@ from events.producer import AgencyProducer
 from events.topics import DEAD_LETTERS, LIFE_EVENTS
 from notifiers.reminders import job_id, plan_reminders
 from notifiers.timing import SEOUL
+from rules_engine.deadlines import DeadlineKind
 from tests.conftest import Component, agency_key, wait_for
 from tests.support.births import birth_event, seed_household
 
 pytestmark = pytest.mark.integration
 STRUCTURED = {"content-type": "application/cloudevents+json"}
 ATTACKED = ("child_allowance", "parental_benefit", "kepco_birth_household_discount")
-WITH_DEADLINES = ("child_allowance", "parental_benefit")
+WITH_DEADLINES = ("child_allowance", "parental_benefit")  # their 60-day retroactive windows are reminded
 STILL_OPEN = ("matched", "notified")
+RETROACTIVE = DeadlineKind.RETROACTIVE_WINDOW
 
 
 @pytest.fixture
@@ -166,7 +168,7 @@ def test_only_the_catalogs_agencies_close_the_loop_over_http_and_kafka(
     kwargs = {"database_url": database_url, "timezone": "Asia/Seoul"}
     plan_reminders(scheduler, sessions, _reminder_job, kwargs, datetime.now(UTC), (14, 3), SEOUL)
     planned = {job.id for job in scheduler.get_jobs()}
-    assert {job_id(ids[b], 3) for b in WITH_DEADLINES} <= planned, planned
+    assert {job_id(ids[b], 3, RETROACTIVE) for b in WITH_DEADLINES} <= planned, planned
 
     # The agencies the catalog names close the loop, both types on both paths: 복지로 (ssis) and MOHW over HTTP,
     # MOHW and KEPCO on Kafka.
@@ -195,4 +197,4 @@ def test_only_the_catalogs_agencies_close_the_loop_over_http_and_kafka(
     wait_for(closed, what="the named agencies' loop events applied")
     assert len(read(broker.bootstrap_servers, DEAD_LETTERS)) == len(kafka_attacks)  # nothing more refused
     plan_reminders(scheduler, sessions, _reminder_job, kwargs, datetime.now(UTC), (14, 3), SEOUL)
-    assert not {job_id(ids[b], 3) for b in WITH_DEADLINES} & {job.id for job in scheduler.get_jobs()}
+    assert not {job_id(ids[b], 3, RETROACTIVE) for b in WITH_DEADLINES} & {job.id for job in scheduler.get_jobs()}

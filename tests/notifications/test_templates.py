@@ -21,7 +21,11 @@ OFFERS: list[dict[str, Any]] = [
         "summary_en": "KRW 1,000,000 a month at age 0",
         "amount_krw": 1_000_000,
         "payment": "monthly",
-        "deadline": "2024-04-29",
+        "deadline": "2026-02-28",
+        "deadlines": [
+            {"kind": "retroactive_window", "last_day": "2024-04-29", "passed": False},
+            {"kind": "entitlement_ends", "last_day": "2026-02-28", "passed": False},
+        ],
         "apply_url": "https://www.bokjiro.go.kr/parental",
         "apply_how_ko": "복지로 또는 주민센터",
         "apply_how_en": "Bokjiro or the community centre",
@@ -37,6 +41,7 @@ OFFERS: list[dict[str, Any]] = [
         "amount_krw": None,
         "payment": "none",
         "deadline": None,
+        "deadlines": [],
         "apply_url": "https://www.gov.kr/info",
         "apply_how_ko": "온라인",
         "apply_how_en": "online",
@@ -144,3 +149,53 @@ def broken_copy(tmp_path: Path, name: str, text: str) -> Path:
 def test_template_errors_are_caught_at_load(tmp_path: Path, name: str, text: str, complaint: str) -> None:
     with pytest.raises(TemplateProblem, match=complaint):
         NotificationTemplates(broken_copy(tmp_path, name, text))
+
+
+RETROACTIVE_OPEN = {
+    "ko": "2024-04-29까지 신청하면 첫 달(출생아는 태어난 달)부터",
+    "en": "apply by 2024-04-29 to be paid from the first month (for a newborn, the birth month)",
+    "ko-easy": "2024-04-29까지 신청하면 아기가 태어난 달부터",
+    "vi": "đăng ký trước 2024-04-29 để được nhận từ tháng đầu tiên",
+}
+RETROACTIVE_PASSED = {
+    "ko": "소급 기한(2024-04-29)이 지났어요: 지금 신청해도 받을 수 있고, 신청한 달부터",
+    "en": "Back-pay window closed on 2024-04-29: you can still apply, and are paid from the month you apply",
+    "ko-easy": "2024-04-29이 지났어요. 지금 신청해도 받아요",
+    "vi": "Đã qua hạn truy lĩnh (2024-04-29): vẫn có thể đăng ký",
+}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_retroactive_window_reads_as_back_pay_never_as_the_last_day_to_apply(
+    templates: NotificationTemplates, lang: str
+) -> None:
+    """아동수당법 제10조제2항: after the 60 days the right stands; only the months before the application are lost."""
+    rendered = templates.render("kr.go.mois.birth.registered", lang, OFFERS)
+    assert RETROACTIVE_OPEN[lang] in rendered.message
+    passed = [{**OFFERS[0], "deadlines": [{**OFFERS[0]["deadlines"][0], "passed": True}]}]
+    after = templates.render("kr.go.mois.birth.registered", lang, passed).message
+    assert RETROACTIVE_PASSED[lang] in after
+    assert RETROACTIVE_OPEN[lang] not in after
+
+
+REMINDER_WORDS = {  # what each kind of reminder says is at stake, in Korean and English
+    "application_closes": ("기한 안에 신청해야 받으실 수 있어요", "Apply by the deadline to receive it"),
+    "retroactive_window": (
+        "그동안의 지원금은 받지 못하고 신청한 달부터 받아요",
+        "the months before your application are lost",
+    ),
+    "use_by": ("기한이 지나면 남은 금액은 쓸 수 없어요", "What is not used by then lapses"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REMINDER_WORDS))
+def test_a_reminder_says_what_its_kind_of_deadline_costs(templates: NotificationTemplates, kind: str) -> None:
+    ko = templates.render("kr.go.beforeservice.deadline.reminder", "ko", OFFERS, days_left=3, kind=kind)
+    en = templates.render("kr.go.beforeservice.deadline.reminder", "en", OFFERS, days_left=3, kind=kind)
+    assert REMINDER_WORDS[kind][0] in ko.message and REMINDER_WORDS[kind][1] in en.message
+    for other, words in REMINDER_WORDS.items():
+        if other != kind:
+            assert words[0] not in ko.message
+    for lang in LANGUAGES:  # the lock screen stays bare whatever the kind
+        title, body = templates.lock_screen("kr.go.beforeservice.deadline.reminder", lang, 1, days_left=3, kind=kind)
+        assert "2024" not in title + body and "부모급여" not in title + body

@@ -240,49 +240,58 @@ MISTAKES = [
         "  deadline:",
     ),
     (
-        "{period: window}",
+        "{period: window, kind: application_closes}",
         "    from: child.birth_date\n    length: {days: 60}",
         FINE,
         "missing required key 'counting'",
         "    description:",
     ),
     (
-        "{period: window}",
+        "{period: window, kind: application_closes}",
         DAY_PERIOD.replace("civil_code", "roughly"),
         FINE,
         "unknown counting rule 'roughly'",
         "    description:",
     ),
     (
-        "{period: window}",
+        "{period: window, kind: application_closes}",
         "    from: {month_of: child.birth_date}\n    length: {months: 1}\n    counting: civil_code",
         FINE,
         "a period with a length starts on a day",
         "    description:",
     ),
     (
-        "{period: window}",
+        "{period: window, kind: application_closes}",
         "    from: child.birth_date\n    until: {month_before: periods.window.end}",
         FINE,
         "defined in terms of itself",
         "  window:",
     ),
     (
-        "{period: window}",
+        "{period: window, kind: application_closes}",
         "    from: child.birth_date\n    until: {month_of: child.birth_order}",
         FINE,
         "must be a date, not int",
         "    description:",
     ),
-    ("{period: other}", MONTH_PERIOD, FINE, "unknown period 'other'", "  deadline:"),
+    ("{period: other, kind: application_closes}", MONTH_PERIOD, FINE, "unknown period 'other'", "  deadline:"),
+    # A deadline's kind is the law's: never implied, one of four (rules_engine/deadlines.py).
+    ("{period: window}", MONTH_PERIOD, FINE, "deadline 'window' needs a kind", "  deadline:"),
+    ("{period: window, kind: sometime}", MONTH_PERIOD, FINE, "unknown deadline kind 'sometime'", "  deadline:"),
     (
-        "{period: window}",
+        "{period: window, kind: application_closes}",
         MONTH_PERIOD,
         "_month_end(event.date, 0) > event.date",
         "declare calendar periods under 'periods:'",
         "  - when:",
     ),
-    ("{period: window}", MONTH_PERIOD, "periods.window.end > 3", "date compared with int", "  - when:"),
+    (
+        "{period: window, kind: application_closes}",
+        MONTH_PERIOD,
+        "periods.window.end > 3",
+        "date compared with int",
+        "  - when:",
+    ),
 ]
 
 
@@ -298,7 +307,46 @@ def test_period_mistakes_are_loading_errors_naming_file_and_line(
 
 
 def test_a_well_formed_period_loads(tmp_path: Path) -> None:
-    _load(tmp_path, "{period: window}", DAY_PERIOD, "event.date <= periods.window.end")
+    _load(tmp_path, "{period: window, kind: application_closes}", DAY_PERIOD, "event.date <= periods.window.end")
+
+
+def test_several_dated_deadlines_each_with_a_kind_load_and_are_decided(tmp_path: Path) -> None:
+    deadlines = "\n    - {period: window, kind: retroactive_window}\n    - {period: window, kind: use_by}"
+    text = BENEFIT.replace("  deadline: DEADLINE", f"  deadlines:{deadlines}")
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    (catalog / "agencies.yaml").write_text((CATALOG_DIR / "agencies.yaml").read_text(encoding="utf-8"))
+    (catalog / "conflicts.yaml").write_text("[]\n")
+    (catalog / "test.yaml").write_text(text.replace("PERIOD", DAY_PERIOD).replace("CONDITION", FINE))
+    benefit = load_catalog(catalog).benefits["test_benefit"]
+    assert [(d.period, d.kind.value) for d in benefit.deadlines] == [
+        ("window", "retroactive_window"),
+        ("window", "use_by"),
+    ]
+    assert benefit.deadline is None  # neither ends the offer
+
+
+@pytest.mark.parametrize(
+    ("deadlines", "message"),
+    [
+        ("\n    - {period: window, kind: use_by}\n    - {period: window, kind: use_by}", "a second 'use_by' deadline"),
+        (
+            "\n    - {period: window, kind: application_closes}\n    - {period: window, kind: entitlement_ends}",
+            "both end the offer",
+        ),
+    ],
+)
+def test_deadline_kind_mistakes_name_the_line(tmp_path: Path, deadlines: str, message: str) -> None:
+    text = BENEFIT.replace("  deadline: DEADLINE", f"  deadlines:{deadlines}")
+    line = len(text.split("  deadlines:")[0].split("\n")) + 2  # the second entry
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    (catalog / "agencies.yaml").write_text((CATALOG_DIR / "agencies.yaml").read_text(encoding="utf-8"))
+    (catalog / "conflicts.yaml").write_text("[]\n")
+    (catalog / "test.yaml").write_text(text.replace("PERIOD", DAY_PERIOD).replace("CONDITION", FINE))
+    with pytest.raises(CatalogError) as raised:
+        load_catalog(catalog)
+    assert f"test.yaml:{line}: " in str(raised.value) and message in str(raised.value), str(raised.value)
 
 
 def test_a_period_call_with_a_computed_length_is_refused() -> None:

@@ -50,6 +50,7 @@ def offer(
     benefit: str = "first_meeting_voucher",
     event_id: str | None = None,
     status: str = "matched",
+    **dated: object,  # deadline_kind, retroactive_until, use_by, deadlines: the dated deadlines by kind
 ) -> str:
     offer_id = str(uuid.uuid4())
     with sessions.begin() as session:
@@ -75,6 +76,7 @@ def offer(
                     "event_id": event_id or f"ev-{offer_id}",
                     "created_at": T0,
                     "updated_at": T0,
+                    **dated,
                 }
             ],
         )
