@@ -389,11 +389,6 @@ class SituationRefused(ValueError):
         self.field = field
 
 
-def deadline_kind(benefit: Benefit) -> str:
-    """The kind of a benefit's deadline: the catalog's, once it declares kinds; until then an application's end."""
-    return getattr(benefit.deadline, "kind", None) or "application_closes"
-
-
 @dataclass
 class _Decided:
     event: int | None
@@ -544,17 +539,15 @@ def _view(entry: _Decided, catalog: Catalog, book: ProfileBook) -> BenefitDecisi
         benefit = catalog.benefits[o.benefit_id]
         eligibility, amount, missing, on = o.eligibility, o.amount_krw, o.missing, o.evaluated_on
         reason_ko, reason_en, trace, status = o.reason_ko, o.reason_en, o.trace, o.status.value
-        deadline, beneficiary, household_id = o.deadline, o.beneficiary_id, o.household_id
+        dated, beneficiary, household_id = o.deadlines, o.beneficiary_id, o.household_id
     else:
         assert entry.declined is not None
         d = entry.declined.decision
         benefit, explained = d.benefit, explain(d)
         eligibility, amount, missing, on = d.eligibility, None, d.missing, d.on
         reason_ko, reason_en, trace, status = explained.reason_ko, explained.reason_en, explained.trace, None
-        deadline, beneficiary, household_id = None, entry.declined.beneficiary_id, entry.declined.household_id
-    deadlines = []
-    if deadline is not None and benefit.deadline is not None:
-        deadlines.append(DeadlineView(date=deadline, kind=deadline_kind(benefit), period=benefit.deadline.period))
+        dated, beneficiary, household_id = (), entry.declined.beneficiary_id, entry.declined.household_id
+    deadlines = [DeadlineView(date=d.last_day, kind=d.kind.value, period=d.period) for d in dated]
     starts = None
     if eligibility is not Eligibility.NOT_ELIGIBLE:
         starts = payment_starts(benefit, book, beneficiary, on)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,20 +125,29 @@ def start_stack(kind: str, directory: Path, extra_env: dict[str, str] | None = N
             }
         )
         key = agency_key(url)
-        api = Component("api", env, directory / "logs")
-        base = f"http://127.0.0.1:{env['API_PORT']}"
-
-        def healthy() -> bool:
-            try:
-                return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
         try:
-            wait_for(healthy, timeout=60, what="the API to answer /healthz")
-            with httpx.Client(base_url=base, timeout=30) as client:
+            with api_process(env, directory / "logs", "the API") as client:
                 yield Stack(url, env, client, sessions, key, broker)
         finally:
-            api.stop()
-            print(f"--- api log ---\n{api.tail()}")
             engine.dispose()
+
+
+@contextmanager
+def api_process(env: dict[str, str], logs: Path, what: str) -> Iterator[httpx.Client]:
+    """An API process with `env` (port API_PORT), a client once it answers /healthz; stopped (log printed) after."""
+    api = Component("api", env, logs)
+    base = f"http://127.0.0.1:{env['API_PORT']}"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(healthy, timeout=60, what=f"{what} to answer /healthz")
+        with httpx.Client(base_url=base, timeout=30) as client:
+            yield client
+    finally:
+        api.stop()
+        print(f"--- {what} log ---\n{api.tail()}")

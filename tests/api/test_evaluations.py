@@ -77,10 +77,15 @@ def test_a_birth_gives_child_allowance_and_parental_benefit_with_amounts_deadlin
         "KRW/month",
     )
     # Born 3 November 2026: "60 days including the day of birth" end on 1 January 2027 (아동수당법 제10조제2항).
+    # The 60 days are a back-pay window, not the end of the right; 부모급여 ends with the month before the second
+    # birthday's month.
+    window = {"date": "2027-01-01", "kind": "retroactive_window", "period": "retroactive_window"}
+    assert allowance["deadlines"] == [window]
+    assert parental["deadlines"] == [
+        window,
+        {"date": "2028-10-31", "kind": "entitlement_ends", "period": "paid_months"},
+    ]
     for decision in (allowance, parental):
-        assert decision["deadlines"] == [
-            {"date": "2027-01-01", "kind": "application_closes", "period": "retroactive_window"}
-        ]
         assert decision["payment_starts"] == "2026-11"  # applied within the 60 days: paid from the birth month
         assert decision["offer_status"] == "matched" and decision["missing"] == []
         assert decision["beneficiary_id"] == "baby" and decision["event"] == 0

@@ -23,8 +23,8 @@ from beforeservice.console import web_session
 from beforeservice.console.accounts import add_caseworker
 from beforeservice.console.tables import AuditRow, CaseworkerRow
 from beforeservice.settings import DEV_TOKEN_SECRET, Settings
-from tests.api.stack import PASSWORD, SUWON, Stack, start_stack
-from tests.conftest import TOKEN_SECRET, Component, wait_for
+from tests.api.stack import PASSWORD, SUWON, Stack, api_process, start_stack
+from tests.conftest import TOKEN_SECRET
 
 pytestmark = pytest.mark.integration
 PROXY = "127.0.0.1/32"  # the test client stands in for the reverse proxy in front of the API
@@ -92,21 +92,8 @@ def another_api(stack: Stack, **variables: str) -> Iterator[httpx.Client]:
     """A second API process on the same database (as behind a load balancer)."""
     env = {**stack.env, "API_PORT": str(free_port()), **variables}
     env = {k: v for k, v in env.items() if v != ""}
-    component = Component("api", env, Path(stack.env["DATA_DIR"]).parent / "logs-second-api")
-    base = f"http://127.0.0.1:{env['API_PORT']}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(healthy, timeout=60, what="the second API to answer /healthz")
-        with httpx.Client(base_url=base, timeout=30) as client:
-            yield client
-    finally:
-        component.stop()
+    with api_process(env, Path(stack.env["DATA_DIR"]).parent / "logs-second-api", "the second API") as client:
+        yield client
 
 
 def test_forged_and_malformed_tokens_are_refused(stack: Stack) -> None:

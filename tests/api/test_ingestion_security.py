@@ -25,8 +25,8 @@ from beforeservice.database import make_engine, session_factory
 from events.cloudevents import binary_headers
 from events.privacy import Pseudonymizer, looks_like_rrn
 from events.topics import LIFE_EVENTS
-from tests.api.stack import Stack
-from tests.conftest import Component, agency_key, citizen_headers, wait_for
+from tests.api.stack import Stack, api_process
+from tests.conftest import agency_key, citizen_headers
 from tests.support.births import as_json, birth_event
 
 pytestmark = pytest.mark.integration
@@ -191,20 +191,8 @@ def test_deeply_nested_json_and_lone_surrogates_are_4xx_problems(stack: Stack) -
 @pytest.fixture
 def second_api(stack: Stack, tmp_path: Path) -> Iterator[httpx.Client]:
     """Another API process on the same database and broker, as a second replica behind a load balancer."""
-    env = {**stack.env, "API_PORT": str(free_port())}
-    component = Component("api", env, tmp_path / "logs")
-    base = f"http://127.0.0.1:{env['API_PORT']}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(healthy, timeout=60, what="the second API process")
-    with httpx.Client(base_url=base, timeout=30) as client:
+    with api_process({**stack.env, "API_PORT": str(free_port())}, tmp_path / "logs", "the second API") as client:
         yield client
-    component.stop()
 
 
 def test_rate_limit_counts_events_and_holds_across_api_processes(stack: Stack, second_api: httpx.Client) -> None:
