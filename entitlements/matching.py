@@ -124,6 +124,9 @@ class ProfileBook:
     def __init__(self, households: dict[str, Household], open_entitlements: Iterable[OpenEntitlement]) -> None:
         self._by_citizen = households
         self.open: dict[str, OpenEntitlement] = {e.id: e for e in open_entitlements}  # by id, with their status
+        # (household, benefit) of household benefits offered by this batch's events: twins registered together get
+        # one household discount, not one per birth (the first birth's offer is not in `open` until it is stored).
+        self.household_offers: set[tuple[str, str]] = set()
 
     def household_of(self, citizen_id: str) -> Household | None:
         return self._by_citizen.get(citizen_id)
@@ -235,6 +238,8 @@ def on_birth(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
     parents = tuple(p.id for p in data.parents)
     outcome = Outcome(households=[household])
     outcome.offers = _offers(event, catalog, household, [child], data.registered_on, parents_of_child=parents)
+    if correcting is None:
+        outcome.offers = _one_per_household(outcome.offers, household, book)
     if correcting is not None:
         triggered = {b.id for b in catalog.by_trigger.get(event.type, ())}
         earlier = [
@@ -245,6 +250,16 @@ def on_birth(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
         outcome.offers = _supersede(outcome.offers, earlier, outcome)
     outcome.notifications = notification_intents(event, outcome.offers, household.id)
     return outcome
+
+
+def _one_per_household(fresh: list[Offer], household: Household, book: ProfileBook) -> list[Offer]:
+    """A household benefit the household already holds open (or was offered earlier in this batch) is not offered
+    again for a second child: KEPCO's newborn discount is one per household, twins or not."""
+    held = {e.benefit_id for e in book.open_for(household, household.id)}
+    held |= {benefit for hh, benefit in book.household_offers if hh == household.id}
+    kept = [o for o in fresh if o.beneficiary_id != household.id or o.benefit_id not in held]
+    book.household_offers |= {(household.id, o.benefit_id) for o in kept if o.beneficiary_id == household.id}
+    return kept
 
 
 def _supersede(fresh: list[Offer], earlier: list[OpenEntitlement], outcome: Outcome) -> list[Offer]:
