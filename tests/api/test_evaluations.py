@@ -92,8 +92,9 @@ def test_a_birth_gives_child_allowance_and_parental_benefit_with_amounts_deadlin
         assert "아동수당법" in decision["reason_ko"] and "Child Allowance Act" in decision["reason_en"]
         assert decision["trace"] and all(step["holds"] is True for step in decision["trace"])
     assert decisions["suwon_birth_grant"]["amount_krw"] == 1_000_000
-    assert decisions["yongin_birth_grant"]["eligibility"] == "not_eligible"  # not offered, but shown with why
-    assert "Yongin" in decisions["yongin_birth_grant"]["reason_en"]
+    multi_child = decisions["kepco_multi_child_discount"]  # not offered (a second child), but shown with why
+    assert multi_child["eligibility"] == "not_eligible" and "Three or More Children" in multi_child["reason_en"]
+    assert "yongin_birth_grant" not in decisions  # a household is decided against its own 시군구's grant only
     # Audited like every caseworker access (a hypothetical situation names no stored person).
     with stack.sessions() as session:
         last = session.scalars(select(AuditRow).where(AuditRow.account == "kim.suwon").order_by(AuditRow.id)).all()[-1]
@@ -130,7 +131,7 @@ def test_the_decision_equals_what_the_worker_stores_for_the_same_birth(stack: St
                 "eligibility": row.eligibility,
                 "offer_status": row.status,
                 "amount_krw": row.amount_krw,
-                "deadlines": [row.deadline.isoformat()] if row.deadline else [],
+                "deadlines": [(d.kind.value, d.last_day.isoformat()) for d in row.dated_deadlines()],
                 "missing": row.missing,
                 "reason_ko": row.reason_ko,
                 "reason_en": row.reason_en,
@@ -143,7 +144,7 @@ def test_the_decision_equals_what_the_worker_stores_for_the_same_birth(stack: St
     assert any(s["offer_status"] == "pending_review" for s in stored.values())  # residence unknown: undetermined
     for key, decision in offered.items():
         shown = {name: decision[name] for name in stored[key]}
-        shown["deadlines"] = [d["date"] for d in decision["deadlines"]]
+        shown["deadlines"] = [(d["kind"], d["date"]) for d in decision["deadlines"]]
         assert shown == stored[key], key
 
 
