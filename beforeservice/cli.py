@@ -41,7 +41,7 @@ app.add_typer(keys_app, name="keys")  # data keys sealing personal data at rest:
 def bench_notify(ctx: typer.Context) -> None:
     """Outbox dispatcher throughput and p99 outbox-to-accepted latency against a local FCM peer process
     (--messages, --rate, --seconds, --database-url, --processes, --paths; --help lists them)."""
-    from beforeservice.bench_notify import main
+    from beforeservice.bench.notify import main
 
     main(ctx.args)  # one set of options, parsed where the benchmark lives
 
@@ -57,8 +57,8 @@ def bench_pipeline(
     seed: Annotated[int, typer.Option(help="population and event seed")] = 7,
 ) -> None:
     """Engine end to end vs a raw aiokafka ceiling and a one-event-at-a-time Faust peer (PostgreSQL)."""
-    from beforeservice.bench_pipeline import run, table
-    from beforeservice.bench_rules import machine
+    from beforeservice.bench.pipeline import run, table
+    from beforeservice.bench.rules import machine
 
     typer.echo(f"machine: {machine()}")
     typer.echo(table(run(get_settings().database_url, events, rate or [2000.0], seconds, people, seed)))
@@ -85,9 +85,9 @@ def rules_backfill(
     """Find everyone in the profile store entitled to BENEFIT, in SQL; insert their offers unless --dry-run."""
     from datetime import date
 
-    from beforeservice.backfill import backfill
     from beforeservice.database import make_engine
     from entitlements import CATALOG_DIR
+    from entitlements.persistence.sweep import backfill
     from rules_engine.catalog import load_catalog
     from rules_engine.sql import NotTranslatable
 
@@ -124,9 +124,9 @@ def synth(
     seed: Annotated[int, typer.Option(help="same seed, same population")] = 7,
 ) -> None:
     """Load a synthetic population with realistic Korean distributions into DATABASE_URL."""
-    from beforeservice import synth as synthetic
-    from beforeservice.backfill import CITIZENS, HOUSEHOLDS
+    from beforeservice.bench import synth as synthetic
     from beforeservice.database import make_engine
+    from entitlements.persistence.sweep import CITIZENS, HOUSEHOLDS
 
     engine = make_engine(get_settings().database_url)
     started = time.perf_counter()
@@ -146,7 +146,7 @@ def bench_rules(
     """Catalog evaluation (compiled vs interpreted) and a population backfill in the database; figures only."""
     from datetime import date
 
-    from beforeservice import bench_rules as bench
+    from beforeservice.bench import rules as bench
     from beforeservice.database import make_engine
     from entitlements import CATALOG_DIR
     from rules_engine.catalog import load_catalog
@@ -180,7 +180,7 @@ def bench_rules(
 @schemas_app.command("export")
 def schemas_export(directory: Path) -> None:
     """Write the JSON Schema of every event type's data, and of the what-if situation file, into DIRECTORY."""
-    from beforeservice.situations import export_json_schema
+    from entitlements.situations import export_json_schema
     from events.contracts import export_json_schemas
 
     for path in [*export_json_schemas(directory), export_json_schema(directory)]:
@@ -227,7 +227,7 @@ def api() -> None:
     """Run the HTTP API."""
     import uvicorn
 
-    from beforeservice.api import create_app
+    from beforeservice.api.app import create_app
 
     settings = start(get_settings())
     # proxy_headers off: uvicorn would believe X-Forwarded-For from any local hop; the client address is read

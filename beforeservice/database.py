@@ -12,10 +12,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from beforeservice.settings import Settings
-from entitlements.sealed_columns import install_keyring, installed_keyring
-from entitlements.sealing import DEV_DATA_KEYS, Keyring
+from entitlements.persistence.sealed_columns import install_keyring, installed_keyring
+from entitlements.persistence.sealing import DEV_DATA_KEYS, Keyring
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "entitlements" / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def configure_keyring(settings: Settings) -> Keyring:

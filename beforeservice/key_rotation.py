@@ -16,8 +16,8 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import Engine, Text, column, func, select, table
 
-from entitlements.sealed_columns import SealedTable, reseal_page, reseal_with, sealed_tables
-from entitlements.sealing import Keyring, new_key_entry
+from entitlements.persistence.sealed_columns import SealedTable, reseal_page, reseal_with, sealed_tables
+from entitlements.persistence.sealing import Keyring, new_key_entry
 
 keys_app = typer.Typer(help="Keys sealing personal data at rest (DATA_KEYS): generate, rotate.", no_args_is_help=True)
 
@@ -26,7 +26,7 @@ def sealed_specs() -> list[SealedTable]:
     """Every sealed column of the schema (entitlements, notifications, the console's reviews)."""
     import notifiers.tables  # noqa: F401 - registers the notification tables
     from beforeservice.console.tables import ConsoleBase
-    from entitlements.tables import Base
+    from entitlements.persistence.tables import Base
 
     return sealed_tables(Base.metadata, ConsoleBase.metadata)
 

@@ -101,9 +101,9 @@ def reevaluate(
     """Re-decide every open offer of BENEFIT on the current catalog: corrections and retractions."""
     from datetime import date
 
-    from beforeservice.reevaluation import reevaluate_benefit
     from beforeservice.settings import get_settings
     from beforeservice.wiring import sessions
+    from entitlements.reevaluation import reevaluate_benefit
 
     when = date.fromisoformat(on) if on else date.today()
     report = reevaluate_benefit(sessions(get_settings()), load_catalog(CATALOG_DIR), benefit, when, dry_run)
@@ -119,10 +119,10 @@ def reevaluate(
 @rules_app.command("replay")
 def replay(candidate: Annotated[Path, typer.Option(help="the candidate catalog directory")]) -> None:
     """Shadow mode: replay the whole event history through the catalog in force and CANDIDATE; send nothing."""
-    from beforeservice.replay import read_history, shadow_replay
     from beforeservice.settings import get_settings
     from beforeservice.startup import PSEUDONYM_KEY, start
     from beforeservice.wiring import pseudonymizer
+    from entitlements.replay import read_history, shadow_replay
 
     settings = start(get_settings(), [PSEUDONYM_KEY], umask=False)
     history = read_history(settings.bootstrap_servers, pseudonymizer(settings))
@@ -143,7 +143,7 @@ def evaluate(
     """What if: every benefit's decision for SITUATION.yaml, by the worker's own rules and handlers; nothing stored.
 
     The format is docs/rules-format.md ("What if"); stored people need the API (POST /v1/evaluations)."""
-    from beforeservice.situations import MAX_SITUATION_CHARS, UnreadableSituation, evaluate, read_situation
+    from entitlements.situations import MAX_SITUATION_CHARS, UnreadableSituation, evaluate, read_situation
 
     try:
         situation = read_situation(situation_file.read_text(encoding="utf-8")[: MAX_SITUATION_CHARS + 1])

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from beforeservice.settings import Settings
 from beforeservice.wiring import sessions as make_sessions
 from entitlements.lifecycle import OPEN, UNDECIDED, EntitlementStatus
-from entitlements.tables import EntitlementRow
-from entitlements.transitions import move_where
+from entitlements.persistence.tables import EntitlementRow
+from entitlements.persistence.transitions import move_where
 from rules_engine.deadlines import DeadlineKind
 
 APPLICATION_CLOSES = DeadlineKind.APPLICATION_CLOSES.value
@@ -28,7 +28,7 @@ def expire_offers(sessions: sessionmaker[Session], today: date) -> int:
     """The day after an offer's end, by the kind of that end (rules_engine/deadlines.py): an application that
     closed makes it expired, an entitlement that ended makes it ended. A retroactive window or a voucher's use-by
     date never closes an offer (the right stands: only its text and reminders change). Every change goes through
-    the lifecycle's gate (entitlements/transitions.py). Returns how many offers closed."""
+    the lifecycle's gate (entitlements/persistence/transitions.py). Returns how many offers closed."""
     now = datetime.now(UTC)
     with sessions.begin() as session:
         expired = move_where(
@@ -68,7 +68,7 @@ def _expire_job(database_url: str, timezone: str, today: str | None = None) -> N
 
 def emit_milestones(sessions: sessionmaker[Session], bootstrap_servers: str, today: date) -> int:
     """Produce the milestone events due today (and in the catch-up window) to `life-events`."""
-    from beforeservice.milestones import due_on, milestone_event
+    from entitlements.milestones import due_on, milestone_event
     from events.producer import AgencyProducer
 
     with sessions() as session:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from beforeservice.console.audit_anchors import DEV_ANCHOR_KEY
 from beforeservice.settings import DEV_PSEUDONYM_KEY, DEV_TOKEN_SECRET, Settings
-from entitlements.sealing import DEV_DATA_KEYS, Keyring, SealingError
+from entitlements.persistence.sealing import DEV_DATA_KEYS, Keyring, SealingError
 
 log = logging.getLogger(__name__)
 

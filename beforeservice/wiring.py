@@ -6,8 +6,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.catalog_watch import CatalogWatch
 from beforeservice.database import configure_keyring, make_engine, session_factory
-from beforeservice.pipeline import LifeEventProcessor
 from beforeservice.settings import Settings
+from entitlements.batch import LifeEventProcessor
 from events.privacy import Pseudonymizer
 from notifiers.push import PushSender
 from notifiers.rendering import NotificationTemplates

@@ -192,7 +192,7 @@ class Declined:
     decision: Decision
 
 
-# Set only by `collecting_declined` (a what-if evaluation, beforeservice.situations): the worker never sets it, so
+# Set only by `collecting_declined` (a what-if evaluation, entitlements.situations): the worker never sets it, so
 # its handlers pay one lookup per subject and keep discarding not-eligible decisions.
 _DECLINED: ContextVar[list[Declined] | None] = ContextVar("declined_decisions", default=None)
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from entitlements.store import among
+from entitlements.persistence.store import among
 from notifiers.policy import CHANNELS
 from notifiers.tables import ConsentEventRow, ConsentRow
 

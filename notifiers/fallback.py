@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from entitlements.lifecycle import OPEN
-from entitlements.tables import CitizenRow, EntitlementRow
+from entitlements.persistence.tables import CitizenRow, EntitlementRow
 from notifiers.consent import consented
 from notifiers.gateway import MessageGateway, TextMessage
 from notifiers.policy import DispatchPolicy

@@ -23,9 +23,9 @@ from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from entitlements.lifecycle import OPEN, EntitlementStatus
-from entitlements.store import among, bulk_insert
-from entitlements.tables import CitizenRow, EntitlementRow
-from entitlements.transitions import move_where
+from entitlements.persistence.store import among, bulk_insert
+from entitlements.persistence.tables import CitizenRow, EntitlementRow
+from entitlements.persistence.transitions import move_where
 from notifiers.consent import consented
 from notifiers.policy import DispatchPolicy
 from notifiers.preferences import template_languages

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from entitlements.store import among
-from entitlements.tables import CitizenRow
+from entitlements.persistence.store import among
+from entitlements.persistence.tables import CitizenRow
 from notifiers.rendering import EASY_READ, LANGUAGES, language_of
 from notifiers.tables import PreferenceRow
 

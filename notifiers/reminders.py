@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from entitlements.lifecycle import OPEN, EntitlementStatus
-from entitlements.tables import CitizenRow, EntitlementRow
+from entitlements.persistence.tables import CitizenRow, EntitlementRow
 from notifiers.doorbell import ring
 from notifiers.offer_lines import offer_line
 from notifiers.preferences import template_languages

@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from entitlements.sealed_columns import SealedText
-from entitlements.tables import Base
+from entitlements.persistence.sealed_columns import SealedText
+from entitlements.persistence.tables import Base
 
 
 class NotificationRow(Base):

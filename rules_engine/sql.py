@@ -10,7 +10,7 @@ branch), `min`/`max` are unknown with one unknown argument (PostgreSQL's LEAST/G
 floors like Python (SQL truncates towards zero).
 
 No I/O and no ORM here: the caller says where each fact lives, as a column expression over its own FROM
-clause (see beforeservice/backfill.py), and runs the query.
+clause (see entitlements/persistence/sweep.py), and runs the query.
 """
 
 from __future__ import annotations

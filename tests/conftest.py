@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from beforeservice.broker import EmbeddedBroker, ensure_topics, free_port
 from beforeservice.console.audit_anchors import new_signing_key
 from beforeservice.database import make_engine, session_factory, upgrade
-from entitlements.sealing import new_key_entry
+from entitlements.persistence.sealing import new_key_entry
 from tests.support.fcm_server import LocalFcmServer, write_service_account
 
 # google-auth would look up a "regional access boundary" at iamcredentials.googleapis.com for the fake service

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.broker import EmbeddedBroker
-from entitlements.tables import EntitlementRow, ProcessedEventRow
+from entitlements.persistence.tables import EntitlementRow, ProcessedEventRow
 from events.cloudevents import binary_headers
 from events.producer import AgencyProducer
 from events.topics import DEAD_LETTERS

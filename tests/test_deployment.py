@@ -62,7 +62,7 @@ def test_dockerfile_ships_every_package() -> None:
 
 def test_published_json_schemas_match_the_contracts(tmp_path: Path) -> None:
     """Agencies validate against docs/schemas: a contract change must be a deliberate re-export."""
-    from beforeservice.situations import export_json_schema
+    from entitlements.situations import export_json_schema
     from events.contracts import export_json_schemas
 
     fresh = {p.name: p.read_text() for p in [*export_json_schemas(tmp_path), export_json_schema(tmp_path)]}

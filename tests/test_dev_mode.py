@@ -12,7 +12,7 @@ import pytest
 from beforeservice.console.audit_anchors import DEV_ANCHOR_KEY, new_signing_key
 from beforeservice.settings import DEV_PSEUDONYM_KEY, DEV_TOKEN_SECRET, Settings
 from beforeservice.startup import ALL_SECRETS, check_secrets, secret_problems
-from entitlements.sealing import DEV_DATA_KEYS, new_key_entry
+from entitlements.persistence.sealing import DEV_DATA_KEYS, new_key_entry
 
 STRONG = {
     "TOKEN_SECRET": "t" * 8 + os.urandom(24).hex(),

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.broker import EmbeddedBroker
 from beforeservice.scheduler import _expire_job, _milestones_job
-from entitlements.tables import EntitlementRow
+from entitlements.persistence.tables import EntitlementRow
 from events.cloudevents import CloudEvent
 from events.producer import AgencyProducer
 from events.topics import DEAD_LETTERS

@@ -16,7 +16,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.broker import EmbeddedBroker
-from entitlements.tables import CitizenRow
+from entitlements.persistence.tables import CitizenRow
 from events.cloudevents import CloudEvent, binary_headers
 from events.errors import InvalidEvent
 from events.privacy import Pseudonymizer, looks_like_rrn, mask

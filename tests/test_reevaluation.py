@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from beforeservice.pipeline import LifeEventProcessor, Record
-from beforeservice.reevaluation import RULES_CHANGED, reevaluate_benefit
 from entitlements import CATALOG_DIR
-from entitlements.tables import EntitlementRow
+from entitlements.batch import LifeEventProcessor, Record
+from entitlements.persistence.tables import EntitlementRow
+from entitlements.reevaluation import RULES_CHANGED, reevaluate_benefit
 from events.privacy import Pseudonymizer
 from notifiers.rendering import NotificationTemplates
 from notifiers.tables import NotificationRow

@@ -9,7 +9,14 @@ import json
 import pytest
 
 from beforeservice.database import MIGRATIONS
-from entitlements.sealing import DEV_DATA_KEYS, Keyring, SealingError, UnknownKeyError, key_id_of, new_key_entry
+from entitlements.persistence.sealing import (
+    DEV_DATA_KEYS,
+    Keyring,
+    SealingError,
+    UnknownKeyError,
+    key_id_of,
+    new_key_entry,
+)
 
 K1 = new_key_entry("k1")
 K2 = new_key_entry("k2")
@@ -83,7 +90,7 @@ def test_keys_from_settings_are_checked() -> None:
 
 
 def test_column_types_seal_on_bind_and_open_on_result() -> None:
-    from entitlements.sealed_columns import SealedJSON, SealedText, install_keyring, installed_keyring
+    from entitlements.persistence.sealed_columns import SealedJSON, SealedText, install_keyring, installed_keyring
 
     previous = installed_keyring()
     install_keyring(Keyring.parse(K1))
@@ -107,8 +114,8 @@ def test_column_types_seal_on_bind_and_open_on_result() -> None:
 def test_every_sealed_column_is_named_after_itself() -> None:
     import beforeservice.console.tables as console
     import notifiers.tables  # noqa: F401 - registers the notification tables
-    from entitlements.sealed_columns import sealed_tables
-    from entitlements.tables import Base
+    from entitlements.persistence.sealed_columns import sealed_tables
+    from entitlements.persistence.tables import Base
 
     found = {f"{t.name}.{c}" for t in sealed_tables(Base.metadata, console.ConsoleBase.metadata) for c in t.columns}
     assert found == {

@@ -19,10 +19,10 @@ from beforeservice.console.tables import ReviewActionRow, ReviewCaseRow
 from beforeservice.database import alembic_config, configure_keyring, make_engine, session_factory, upgrade
 from beforeservice.key_rotation import sealed_specs, status
 from beforeservice.settings import Settings, get_settings
-from entitlements.sealed_columns import install_keyring, installed_keyring
-from entitlements.sealing import SealingError, UnknownKeyError, new_key_entry
-from entitlements.store import bulk_insert
-from entitlements.tables import EntitlementRow, HouseholdRow
+from entitlements.persistence.sealed_columns import install_keyring, installed_keyring
+from entitlements.persistence.sealing import SealingError, UnknownKeyError, new_key_entry
+from entitlements.persistence.store import bulk_insert
+from entitlements.persistence.tables import EntitlementRow, HouseholdRow
 from notifiers.tables import NotificationRow
 
 pytestmark = pytest.mark.integration
@@ -275,10 +275,10 @@ def test_the_migration_seals_existing_plaintext_rows_and_the_downgrade_opens_the
 
 
 def test_the_sql_backfill_seals_what_it_computed(engine: Engine) -> None:
-    from beforeservice import synth
-    from beforeservice.backfill import backfill
+    from beforeservice.bench import synth
     from entitlements import CATALOG_DIR
-    from entitlements.tables import CitizenRow
+    from entitlements.persistence.sweep import backfill
+    from entitlements.persistence.tables import CitizenRow
     from rules_engine.catalog import load_catalog
 
     use_keys(K1)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from beforeservice.broker import EmbeddedBroker
-from beforeservice.replay import read_history, shadow_replay
 from entitlements import CATALOG_DIR
+from entitlements.replay import read_history, shadow_replay
 from events.cloudevents import CloudEvent
 from events.privacy import Pseudonymizer
 from events.producer import AgencyProducer

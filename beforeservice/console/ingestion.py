@@ -1,6 +1,6 @@
 """Agencies post CloudEvents over HTTP (structured, binary or batched): authenticated, scoped, idempotent.
 
-Order of checks: size, JSON depth and lone surrogates (413/400, beforeservice.request_guard, before anything
+Order of checks: size, JSON depth and lone surrogates (413/400, beforeservice.api.request_guard, before anything
 else), key (401), rate (429), parse (400/415), resident registration numbers (422: refused outside the `rrn`
 field, pseudonymised inside it, exactly as the Kafka path does, before anything is stored or produced), scope
 (403: type or spoofed source), contract (422), who may close the loop on a benefit (403, beforeservice.console.
@@ -31,12 +31,12 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from beforeservice import metrics
+from beforeservice.api.openapi import CLOUDEVENT_REF
+from beforeservice.api.problems import invalid_event, problem
 from beforeservice.console.agencies import AgencyCaller, authenticate_key
 from beforeservice.console.closing import closing_refusal
 from beforeservice.console.rate_limits import Allowance, RateLimiter
 from beforeservice.console.tables import IngestedEventRow
-from beforeservice.openapi_doc import CLOUDEVENT_REF
-from beforeservice.problems import invalid_event, problem
 from beforeservice.settings import Settings
 from events.cloudevents import STRUCTURED_CONTENT_TYPE, CloudEvent, parse_binary, parse_structured
 from events.contracts import LifeEvent, partition_key, validate

@@ -17,9 +17,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from beforeservice.auth import CurrentCitizen, own_citizen_id
-from entitlements import transitions
 from entitlements.lifecycle import EntitlementStatus, IllegalTransition
-from entitlements.tables import EntitlementRow
+from entitlements.persistence import transitions
+from entitlements.persistence.tables import EntitlementRow
 from notifiers.tables import NotificationRow
 from notifiers.timing import SEOUL
 from rules_engine.catalog import Benefit, Catalog

@@ -21,10 +21,10 @@ from beforeservice.console.accounts import colleagues
 from beforeservice.console.masking import mask_id, masked_date
 from beforeservice.console.offers import DeadlineView
 from beforeservice.console.tables import ReviewActionRow, ReviewCaseRow
-from entitlements import transitions
 from entitlements.households import ADULT_ROLES
 from entitlements.lifecycle import EntitlementStatus, IllegalTransition
-from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
+from entitlements.persistence import transitions
+from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
 from notifiers.tables import NotificationRow
 from rules_engine.catalog import Benefit, Catalog
 from rules_engine.deadlines import LABEL

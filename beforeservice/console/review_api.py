@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
+from beforeservice.api.problems import problem
 from beforeservice.auth import CurrentAuditor, CurrentStaff, Principal, client_ip, issue_token
 from beforeservice.console import review
 from beforeservice.console.accounts import principal_of
@@ -22,7 +23,6 @@ from beforeservice.console.audit import AuditEntry, AuditTransaction, append, ve
 from beforeservice.console.login import log_in
 from beforeservice.console.review import CaseSummary
 from beforeservice.console.tables import AuditRow
-from beforeservice.problems import problem
 
 router = APIRouter(tags=["caseworkers"])
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from entitlements.sealed_columns import SealedText
+from entitlements.persistence.sealed_columns import SealedText
 
 
 class ConsoleBase(DeclarativeBase):

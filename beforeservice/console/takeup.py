@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from beforeservice.auth import Principal
 from beforeservice.console.review import _scope_filter
 from beforeservice.console.tables import ReviewCaseRow
-from entitlements.tables import EntitlementRow, HouseholdRow, ProcessedEventRow
+from entitlements.persistence.tables import EntitlementRow, HouseholdRow, ProcessedEventRow
 from notifiers.tables import NotificationRow
 from rules_engine.catalog import Catalog
 

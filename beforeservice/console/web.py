@@ -26,7 +26,7 @@ from beforeservice.console.masking import mask_id
 from beforeservice.console.review_api import ENTITLEMENT_ID, NAME, Decision, _denied, decide, transaction
 from beforeservice.console.tables import AuditRow
 from beforeservice.console.web_session import CSRF_FIELD, CsrfRejected, LoginRequired
-from entitlements.tables import CitizenRow, HouseholdRow
+from entitlements.persistence.tables import CitizenRow, HouseholdRow
 from notifiers.tables import NotificationRow, OutreachTaskRow
 from rules_engine.deadlines import LABEL
 

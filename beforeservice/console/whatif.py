@@ -1,6 +1,6 @@
 """The console's "what if" page: a caseworker evaluates a situation (YAML/JSON, or a birth in a few fields).
 
-The same evaluation as POST /v1/evaluations (beforeservice.evaluations.run: scope, audit, the worker's handlers);
+The same evaluation as POST /v1/evaluations (beforeservice.api.evaluations.run: scope, audit, the worker's handlers);
 the page only reads the form and shows the decisions, their reasons and the trace, escaped like every page.
 """
 
@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
+from beforeservice.api.evaluations import NotYours, run
 from beforeservice.console import web_session
 from beforeservice.console.web import STAFF_ROLES, ConsoleUser, _forbidden, _page
-from beforeservice.evaluations import NotYours, run
-from beforeservice.situations import (
+from entitlements.situations import (
     MAX_SITUATION_CHARS,
     VERSION,
     FieldProblem,

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.broker import EmbeddedBroker
 from beforeservice.scheduler import _reminder_job
-from entitlements.tables import EntitlementRow
+from entitlements.persistence.tables import EntitlementRow
 from events.cloudevents import CloudEvent
 from events.producer import AgencyProducer
 from events.topics import DEAD_LETTERS, LIFE_EVENTS

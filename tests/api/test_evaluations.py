@@ -15,10 +15,10 @@ import yaml
 from sqlalchemy import select
 
 from beforeservice.console.tables import AuditRow
-from beforeservice.pipeline import Record
 from beforeservice.settings import Settings
 from beforeservice.wiring import processor
-from entitlements.tables import EntitlementRow
+from entitlements.batch import Record
+from entitlements.persistence.tables import EntitlementRow
 from tests.api.stack import GANGNAM, STRUCTURED, SUWON, Stack, start_stack
 from tests.conftest import citizen_headers
 from tests.support.births import birth_event, seed_household

@@ -8,9 +8,9 @@ import uuid
 import pytest
 
 from beforeservice.console.accounts import add_caseworker
-from beforeservice.pipeline import Record
 from beforeservice.settings import Settings
 from beforeservice.wiring import processor
+from entitlements.batch import Record
 from tests.api.stack import PASSWORD, SUWON, Stack
 from tests.support.births import birth_event, seed_household
 

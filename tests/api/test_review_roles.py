@@ -10,7 +10,7 @@ from sqlalchemy import select
 from beforeservice.auth import issue_token
 from beforeservice.console.tables import AuditRow, ReviewCaseRow
 from beforeservice.settings import Settings
-from entitlements.tables import EntitlementRow
+from entitlements.persistence.tables import EntitlementRow
 from notifiers.tables import NotificationRow
 from tests.api.stack import GANGNAM, PASSWORD, SUWON, Stack
 from tests.conftest import TOKEN_SECRET, citizen_headers

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from beforeservice.console.tables import AuditRow, ReviewCaseRow
-from entitlements.tables import EntitlementRow
+from entitlements.persistence.tables import EntitlementRow
 from notifiers.tables import NotificationRow
 from tests.api.stack import GANGNAM, PASSWORD, SUWON, Stack
 from tests.console.conftest import shot

@@ -31,8 +31,8 @@ from beforeservice.console.audit import AuditEntry, append
 from beforeservice.console.masking import mask_id
 from beforeservice.console.tables import CaseworkerRow, ReviewActionRow, ReviewCaseRow
 from beforeservice.console.web_session import CSRF_FIELD
-from beforeservice.pipeline import Record
-from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
+from entitlements.batch import Record
+from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
 from events.topics import LIFE_EVENTS
 from notifiers.tables import NotificationRow, OutreachTaskRow
 from tests.api.stack import PASSWORD, SUWON, Stack

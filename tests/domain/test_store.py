@@ -8,10 +8,10 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from entitlements import store
 from entitlements.households import Citizen, Household
 from entitlements.matching import _NAMESPACE, stable_id
-from entitlements.tables import CitizenRow, HouseholdRow
+from entitlements.persistence import store
+from entitlements.persistence.tables import CitizenRow, HouseholdRow
 
 
 def _household(household_id: str, *members: tuple[str, str]) -> Household:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.scheduler import expire_offers
-from entitlements.tables import EntitlementRow
+from entitlements.persistence.tables import EntitlementRow
 from tests.support.notification_seeds import offer, seed_citizen
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.broker import EmbeddedBroker
-from entitlements.tables import ProcessedEventRow
+from entitlements.persistence.tables import ProcessedEventRow
 from events.topics import DEAD_LETTERS, LIFE_EVENTS
 from tests.conftest import Component, migrated, wait_for
 from tests.support.births import birth_event

@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.catalog_watch import CatalogWatch
 from beforeservice.database import make_engine, session_factory, upgrade
-from beforeservice.pipeline import LifeEventProcessor, Record
 from entitlements import CATALOG_DIR
-from entitlements.tables import EntitlementRow, ProcessedEventRow
+from entitlements.batch import LifeEventProcessor, Record
+from entitlements.persistence.tables import EntitlementRow, ProcessedEventRow
 from events.privacy import Pseudonymizer
 from events.topics import LIFE_EVENTS
 from notifiers.rendering import NotificationTemplates

@@ -11,7 +11,7 @@ from kafka.errors import MessageSizeTooLargeError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from entitlements.tables import ProcessedEventRow
+from entitlements.persistence.tables import ProcessedEventRow
 from events.topics import DEAD_LETTERS, LIFE_EVENTS
 from tests.conftest import Stack
 from tests.faults import harness

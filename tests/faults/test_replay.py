@@ -10,7 +10,7 @@ from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from entitlements.tables import EntitlementRow
+from entitlements.persistence.tables import EntitlementRow
 from events.topics import LIFE_EVENTS
 from notifiers.tables import NotificationRow
 from tests.conftest import Stack

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from beforeservice import citizen_routes
+from beforeservice.api import citizens as citizen_routes
 from beforeservice.settings import Settings
 from notifiers.tables import ConsentEventRow, DeviceRow, NotificationRow
 from tests.conftest import TOKEN_SECRET, citizen_headers

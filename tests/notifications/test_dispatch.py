@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from entitlements.tables import CitizenRow, EntitlementRow
+from entitlements.persistence.tables import CitizenRow, EntitlementRow
 from notifiers import consent, devices
 from notifiers.fcm import FcmPushSender
 from notifiers.outbox import DispatchResult, dispatch_pending

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from entitlements.tables import EntitlementRow
+from entitlements.persistence.tables import EntitlementRow
 from notifiers.fallback import FallbackResult, escalate_unopened, mark_opened
 from notifiers.fcm import FcmPushSender
 from notifiers.gateway import HttpMessageGateway

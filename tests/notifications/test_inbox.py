@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from beforeservice.inbox import visible_notifications
+from notifiers.inbox import visible_notifications
 from tests.support.notification_seeds import T0, notification, seed_citizen
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.scheduler import _reminder_job, expire_offers
 from entitlements import CATALOG_DIR
-from entitlements.tables import EntitlementRow
+from entitlements.persistence.tables import EntitlementRow
 from notifiers.reminders import REMINDER_SOURCE, cancel_reminders, job_id, plan_reminders, send_reminder
 from notifiers.rendering import REMINDER, shared_templates
 from notifiers.tables import NotificationRow

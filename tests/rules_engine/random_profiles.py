@@ -6,7 +6,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from beforeservice.synth import CITIZEN_COLUMNS, MUNICIPALITIES, Household
+from beforeservice.bench.synth import CITIZEN_COLUMNS, MUNICIPALITIES, Household
 
 CODES = [code for code, _ in MUNICIPALITIES] + ["41110", "41117", "41460", "41463", "11680", "46820", "99999"]
 ROLES = ["parent", "parent", "guardian", "head", "spouse", "adult", "child", "child", "child"]

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import Engine, Table, func, select
 from typer.testing import CliRunner
 
-from beforeservice import synth
-from beforeservice.backfill import BACKFILL_SOURCE, backfill, stable_id
+from beforeservice.bench import synth
 from beforeservice.database import make_engine
 from entitlements import CATALOG_DIR
-from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow
+from entitlements.persistence.sweep import BACKFILL_SOURCE, backfill, stable_id
+from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow
 from rules_engine.catalog import load_catalog
 
 CATALOG = load_catalog(CATALOG_DIR)

@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import Engine, Table, select
 from sqlalchemy.orm import Session
 
-from beforeservice import synth
-from beforeservice.backfill import profile_facts as fact_columns
-from beforeservice.backfill import sweep
+from beforeservice.bench import synth
 from beforeservice.database import make_engine
-from entitlements import CATALOG_DIR, store
+from entitlements import CATALOG_DIR
+from entitlements.persistence import store
+from entitlements.persistence.sweep import profile_facts as fact_columns
+from entitlements.persistence.sweep import sweep
+from entitlements.persistence.tables import CitizenRow, HouseholdRow
 from entitlements.profiles import profile_facts
-from entitlements.tables import CitizenRow, HouseholdRow
 from rules_engine.catalog import Benefit, load_catalog
 from rules_engine.evaluation import evaluate_benefit
 from rules_engine.explanation import reason, trace_record

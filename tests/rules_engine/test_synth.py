@@ -9,9 +9,9 @@ from typing import cast
 import pytest
 from sqlalchemy import Table, func, select
 
-from beforeservice import synth
+from beforeservice.bench import synth
 from beforeservice.database import make_engine
-from entitlements.tables import CitizenRow, HouseholdRow
+from entitlements.persistence.tables import CitizenRow, HouseholdRow
 
 ON = date(2025, 6, 30)
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from entitlements.tables import CitizenRow, HouseholdRow
+from entitlements.persistence.tables import CitizenRow, HouseholdRow
 from events.cloudevents import CloudEvent
 from notifiers.tables import ConsentRow, DeviceRow
 

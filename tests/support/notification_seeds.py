@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow
+from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow
 from notifiers import consent, devices
 from notifiers.tables import NotificationRow
 

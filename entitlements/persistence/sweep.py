@@ -6,7 +6,7 @@ pending_review, deterministic ids, skipping beneficiaries who already have an of
 is decided in Python one by one, and nothing is sent from here; only the new rows' trace and reasons pass through
 Python afterwards, a page at a time, to be sealed (docs/privacy.md).
 
-This module holds the concrete mapping from rule facts to the profile tables (entitlements/tables.py), the
+This module holds the concrete mapping from rule facts to the profile tables (entitlements/persistence/tables.py), the
 same facts entitlements.profiles.profile_facts gives the Python engine; rules_engine.sql does the rest.
 """
 
@@ -46,8 +46,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from entitlements.households import HOUSEHOLD_FACTS, PERSON_FACTS
-from entitlements.sealed_columns import current_keyring, reseal_all, reseal_with, sealed_tables
-from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow
+from entitlements.persistence.sealed_columns import current_keyring, reseal_all, reseal_with, sealed_tables
+from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow
 from rules_engine.catalog import Benefit
 from rules_engine.eligibility import Eligibility
 from rules_engine.evaluation import ConditionOutcome, Decision

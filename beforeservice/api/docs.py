@@ -1,4 +1,4 @@
-"""/docs (Swagger UI) and /redoc from files this package ships (beforeservice/docs_static): nothing from a CDN.
+"""/docs (Swagger UI) and /redoc from files this package ships (beforeservice/api/docs_static): nothing from a CDN.
 
 FastAPI's own pages load their scripts from a CDN without integrity checks and start Swagger UI with an inline
 script; these pages load only same-origin files, under a Content-Security-Policy that allows nothing else.

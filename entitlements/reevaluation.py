@@ -14,12 +14,12 @@ from datetime import UTC, date, datetime
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
-from beforeservice.notification_texts import NotificationTexts
-from entitlements import store
 from entitlements.matching import Offer, Outcome, notification_intents, reconsider
+from entitlements.persistence import store
 from events.cloudevents import CloudEvent
 from events.contracts import LifeEvent
 from notifiers.rendering import NotificationTemplates, shared_templates
+from notifiers.texts import NotificationTexts
 from rules_engine.catalog import Catalog
 
 RULES_CHANGED = "kr.go.beforeservice.rules.changed"

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from entitlements import store
 from entitlements.matching import NotificationIntent, Offer
+from entitlements.persistence import store
 from notifiers.offer_lines import offer_line
 from notifiers.rendering import TEMPLATE_OF_EVENT, NotificationTemplates, Rendered
 from rules_engine.catalog import Catalog

@@ -10,10 +10,9 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.console.closing import closes_the_loop, refuse_foreign_closings
-from beforeservice.notification_texts import NotificationTexts
-from entitlements import store
 from entitlements.lifecycle import EntitlementStatus, IllegalTransition
 from entitlements.matching import ProfileBook, ProfileContradiction, handle
+from entitlements.persistence import store
 from events import applications, birth, death, marriage, moves
 from events.contracts import LifeEvent
 from events.dead_letter import DeadLetter
@@ -21,6 +20,7 @@ from events.errors import FieldError, InvalidEvent
 from events.kafka_record import decode
 from events.privacy import Pseudonymizer, mask
 from notifiers.rendering import NotificationTemplates
+from notifiers.texts import NotificationTexts
 from rules_engine.catalog import Catalog
 
 log = logging.getLogger(__name__)

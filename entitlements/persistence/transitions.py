@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from entitlements.lifecycle import EntitlementStatus, IllegalTransition, sources, transition
 from entitlements.matching import StatusChange
-from entitlements.tables import EntitlementRow
+from entitlements.persistence.tables import EntitlementRow
 
 log = logging.getLogger(__name__)
 _CHUNK = 500

@@ -1,6 +1,6 @@
 """The HTTP API: agencies post CloudEvents; citizens' apps read their inbox; caseworkers review. Routes stay thin.
 
-The routes live in routers (beforeservice.console.*, beforeservice.citizen_routes); this module assembles them.
+The routes live in routers (beforeservice.console.*, beforeservice.api.citizens); this module assembles them.
 """
 
 from __future__ import annotations
@@ -20,18 +20,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from beforeservice import api_docs, citizen_routes, evaluations, openapi_doc
+from beforeservice.api import citizens as citizen_routes
+from beforeservice.api import docs as api_docs
+from beforeservice.api import evaluations
+from beforeservice.api import openapi as openapi_doc
+from beforeservice.api.problems import problem
+from beforeservice.api.request_guard import RequestGuard
 from beforeservice.auth import CurrentCitizen, issue_token, own_citizen_id
 from beforeservice.console import contracts_docs, ingestion, offers, review_api, web, whatif
 from beforeservice.console.offers import OfferExplanation
 from beforeservice.console.rate_limits import RateLimiter
-from beforeservice.inbox import visible_notifications
-from beforeservice.problems import problem
-from beforeservice.request_guard import RequestGuard
 from beforeservice.settings import Settings, get_settings
 from beforeservice.wiring import pseudonymizer
 from beforeservice.wiring import sessions as make_sessions
-from entitlements.tables import EntitlementRow
+from entitlements.persistence.tables import EntitlementRow
+from notifiers.inbox import visible_notifications
 from rules_engine.catalog import load_catalog
 
 

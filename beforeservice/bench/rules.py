@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from beforeservice import synth
-from beforeservice.backfill import CITIZENS, HOUSEHOLDS, backfill, count_synthetic
+from beforeservice.bench import synth
 from entitlements.households import Citizen, Household
+from entitlements.persistence.sweep import CITIZENS, HOUSEHOLDS, backfill, count_synthetic
 from entitlements.profiles import profile_facts
 from rules_engine.catalog import Catalog
 from rules_engine.evaluation import evaluate

@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from beforeservice.problems import PROBLEM_JSON
+from beforeservice.api.problems import PROBLEM_JSON
 from events.cloudevents import CloudEvent
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from entitlements.tables import CitizenRow
+from entitlements.persistence.tables import CitizenRow
 from events.cloudevents import CloudEvent
 from events.milestones import MILESTONE_REACHED
 

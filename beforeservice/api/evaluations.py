@@ -1,4 +1,4 @@
-"""`POST /v1/evaluations`: what-if evaluations for caseworkers and citizens (beforeservice.situations).
+"""`POST /v1/evaluations`: what-if evaluations for caseworkers and citizens (entitlements.situations).
 
 Who may ask about whom (docs/rules-format.md, "What if"): a situation is hypothetical and nothing is stored.
 Only `stored_people` reads stored data — those people's households and open offers, as the worker loads them.
@@ -13,12 +13,12 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from beforeservice.api.problems import problem
 from beforeservice.auth import STAFF_ROLES, CurrentPrincipal, Principal, client_ip
 from beforeservice.console.audit import AuditEntry, append
 from beforeservice.console.review_api import transaction
-from beforeservice.problems import problem
-from beforeservice.situations import Evaluation, Situation, SituationRefused, evaluate
-from entitlements import store
+from entitlements.persistence import store
+from entitlements.situations import Evaluation, Situation, SituationRefused, evaluate
 
 router = APIRouter(tags=["evaluations"])
 

@@ -1,6 +1,6 @@
 """Sealing personal data at rest: AES-256-GCM under named keys, one of them active (key rotation).
 
-Pure: no database here (the SQLAlchemy column types are in entitlements/sealed_columns.py).
+Pure: no database here (the SQLAlchemy column types are in entitlements/persistence/sealed_columns.py).
 
 A sealed value is text, so it fits a Text column on SQLite and PostgreSQL alike::
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import Connection, Text, column, func, or_, select, table
 
-from entitlements.sealed_columns import SealedTable, installed_keyring, open_with, reseal_all, reseal_with
-from entitlements.sealing import Keyring, SealingError
+from entitlements.persistence.sealed_columns import SealedTable, installed_keyring, open_with, reseal_all, reseal_with
+from entitlements.persistence.sealing import Keyring, SealingError
 
 revision = "0004s"
 down_revision = ("0003c", "0003n")

@@ -33,12 +33,12 @@ import httpx
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from beforeservice import synth
-from beforeservice.backfill import CITIZENS, HOUSEHOLDS
-from beforeservice.bench_notify import _service_account, register_phones, serve_fcm
+from beforeservice.bench import synth
+from beforeservice.bench.notify import _service_account, register_phones, serve_fcm
 from beforeservice.broker import EmbeddedBroker, ensure_topics, free_port
 from beforeservice.database import make_engine
-from entitlements.tables import ProcessedEventRow
+from entitlements.persistence.sweep import CITIZENS, HOUSEHOLDS
+from entitlements.persistence.tables import ProcessedEventRow
 from events.topics import DEAD_LETTERS, LIFE_EVENTS
 from notifiers.tables import NotificationRow
 
@@ -540,7 +540,7 @@ def run_peer(
     env = engine_env(bootstrap, schema_url(database_url, "bench_peer"), workdir)
     dead_before = dead_lettered(bootstrap)
     peer = subprocess.Popen(
-        [sys.executable, "-m", "beforeservice.bench_pipeline", "peer", "worker", "-l", "warn"],
+        [sys.executable, "-m", "beforeservice.bench.pipeline", "peer", "worker", "-l", "warn"],
         env=env,
         stdout=subprocess.DEVNULL,
     )
@@ -560,9 +560,9 @@ def run_peer(
 def peer_app() -> Any:
     """The straightforward Faust agent: each event decoded, matched and committed in its own transaction."""
     from beforeservice.faust_app import raw_topic, worker_app
-    from beforeservice.pipeline import Record
     from beforeservice.settings import get_settings
     from beforeservice.wiring import processor
+    from entitlements.batch import Record
 
     settings = get_settings()
     app = worker_app(settings)  # the worker's own consumer settings: only the work per event differs
@@ -629,7 +629,7 @@ def table(figures: list[Figures]) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # `python -m beforeservice.bench_pipeline peer worker`: the peer as a Faust worker
+if __name__ == "__main__":  # `python -m beforeservice.bench.pipeline peer worker`: the peer as a Faust worker
     if sys.argv[1:2] == ["peer"]:
         sys.argv = [sys.argv[0], *sys.argv[2:]]
         peer_app().main()

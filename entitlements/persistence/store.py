@@ -15,9 +15,9 @@ from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session
 from entitlements.households import HOUSEHOLD_FACTS, PERSON_FACTS, Citizen, Household
 from entitlements.lifecycle import CLOSABLE, UNDECIDED, EntitlementStatus
 from entitlements.matching import Offer, OpenEntitlement, StatusChange
-from entitlements.sealed_columns import SealedJSON
-from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
-from entitlements.transitions import apply_changes
+from entitlements.persistence.sealed_columns import SealedJSON
+from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
+from entitlements.persistence.transitions import apply_changes
 from notifiers.doorbell import ring
 from notifiers.tables import NotificationRow
 from rules_engine.deadlines import DeadlineKind, of_kind, offer_end, to_json
@@ -47,7 +47,8 @@ def bulk_insert(session: Session, model: type[DeclarativeBase], rows: Sequence[M
     every row must name every column it sets (missing columns get the server default, NULL here, as with the
     executemany path). It bypasses SQLAlchemy's bind processing too, so that is applied here, once per value, by
     a callable chosen per column up front: JSON columns are serialised as SQLAlchemy would (json.dumps), and
-    TypeDecorator columns (the sealed ones: entitlements/sealed_columns.py) go through their process_bind_param.
+    TypeDecorator columns (the sealed ones: entitlements/persistence/sealed_columns.py) go through their
+    process_bind_param.
     """
     if not rows:
         return

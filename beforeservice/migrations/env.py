@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
 import notifiers.tables  # noqa: F401 - registers the notification tables on the same metadata
-from entitlements.tables import Base
+from entitlements.persistence.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

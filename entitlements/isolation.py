@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import exc as sql
 
-from beforeservice.pipeline import BatchResult, Record
+from entitlements.batch import BatchResult, Record
 from events.errors import FieldError, InvalidEvent
 from events.privacy import mask
 

@@ -404,7 +404,7 @@ def table(figures: list[Figures]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m beforeservice.bench_notify`: the same as `beforeservice bench notify`, with every option."""
+    """`python -m beforeservice.bench.notify`: the same as `beforeservice bench notify`, with every option."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--messages", type=int, default=5000, help="notifications for the throughput run")
     parser.add_argument("--rate", type=int, default=1000, help="messages/s offered in the latency run")
@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> None:
     paths = tuple(p.strip() for p in args.paths.split(",") if p.strip())
     if unknown := set(paths) - set(SENDERS):
         parser.error(f"unknown path(s): {', '.join(sorted(unknown))}")
-    from beforeservice.bench_rules import machine
+    from beforeservice.bench.rules import machine
 
     print(f"machine: {machine()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     figures = run(args.messages, args.rate, args.seconds, args.database_url, args.processes, paths)

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from entitlements.sealed_columns import SealedJSON, SealedText
+from entitlements.persistence.sealed_columns import SealedJSON, SealedText
 from rules_engine.deadlines import DatedDeadline, DeadlineKind, from_json
 
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy column types that seal personal data at rest (an adapter around entitlements/sealing.py).
+"""SQLAlchemy column types that seal personal data at rest (an adapter around entitlements/persistence/sealing.py).
 
 ``SealedText("entitlements.reason_ko")`` and ``SealedJSON("entitlements.trace")`` are transparent to the ORM and
 to Core statements: values are sealed when bound and opened when read, under the process-wide keyring that
@@ -23,7 +23,7 @@ from sqlalchemy import Column, Connection, MetaData, Table, Text, and_, bindpara
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from entitlements.sealing import Keyring, SealingError
+from entitlements.persistence.sealing import Keyring, SealingError
 
 _keyring: Keyring | None = None
 T = TypeVar("T")

@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from beforeservice.problems import problem
+from beforeservice.api.problems import problem
 
 MAX_JSON_DEPTH = 32  # the deepest contract is 4 levels below the envelope; a batch adds one
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
