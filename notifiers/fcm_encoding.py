@@ -6,7 +6,7 @@ firebase-admin's encoder (``_MessagingService.encode_message``, which also valid
 here it runs once per shape, on the message built with unique placeholder strings in the varying fields, and that
 encoding's JSON text becomes a ``str.format`` template. A message's body is the template with its own values
 JSON-escaped by the same C function ``json.dumps(..., ensure_ascii=False)`` uses for strings, so it is the text
-``request_body(encode_message(message))`` gives, byte for byte (pinned by tests/test_fcm_sender.py).
+``request_body(encode_message(message))`` gives, byte for byte (pinned by tests/notifiers/test_fcm_sender.py).
 
 Validation of the substituted fields is firebase-admin's own as long as every value is an exact ``str`` (and the
 token non-empty): its validators check nothing else of them (``check_string``, ``check_string_dict``). Anything

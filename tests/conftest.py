@@ -131,7 +131,7 @@ def engine_env(
             "TOKEN_SECRET": TOKEN_SECRET,
             "DEV_LOGIN": "false",
             # No quiet hours (start = end): whether a push goes out now must not depend on the hour the suite runs
-            # (tests/notifications/test_dispatch.py and test_timing.py prove quiet hours on a fixed clock).
+            # (tests/notifiers/test_dispatch.py and test_timing.py prove quiet hours on a fixed clock).
             "QUIET_HOURS_START": "0",
             "QUIET_HOURS_END": "0",
         }

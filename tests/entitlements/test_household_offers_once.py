@@ -6,7 +6,7 @@ from typing import Any
 
 from entitlements.lifecycle import EntitlementStatus
 from entitlements.matching import OpenEntitlement, handle
-from tests.domain.test_life_events import CATALOG, book_of, event, suwon_family
+from tests.entitlements.test_life_events import CATALOG, book_of, event, suwon_family
 
 KEPCO = "kepco_birth_household_discount"
 

@@ -18,7 +18,7 @@ from entitlements.lifecycle import (
     transition,
 )
 from entitlements.matching import OpenEntitlement, StatusChange, handle
-from tests.domain.test_life_events import CATALOG, book_of, event, suwon_family
+from tests.entitlements.test_life_events import CATALOG, book_of, event, suwon_family
 
 S = EntitlementStatus
 FORBIDDEN = [(a, b) for a in S for b in S if b not in TRANSITIONS[a]]

@@ -11,12 +11,12 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from beforeservice.console.tables import AuditRow
-from tests.api.stack import Stack
-from tests.console.conftest import shot
-from tests.console.test_console_browser import login, wcag_violations
+from tests.beforeservice.api.stack import Stack
+from tests.beforeservice.console.conftest import shot
+from tests.beforeservice.console.test_console_browser import login, wcag_violations
 
 pytestmark = pytest.mark.integration
-EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "birth-in-suwon.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "docs" / "examples" / "birth-in-suwon.yaml"
 
 
 def test_what_if_page(page: Page, stack: Stack) -> None:

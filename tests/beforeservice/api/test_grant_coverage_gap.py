@@ -11,7 +11,7 @@ from beforeservice.console.accounts import add_caseworker
 from beforeservice.settings import Settings
 from beforeservice.wiring import processor
 from entitlements.batch import Record
-from tests.api.stack import PASSWORD, SUWON, Stack
+from tests.beforeservice.api.stack import PASSWORD, SUWON, Stack
 from tests.support.births import birth_event, seed_household
 
 pytestmark = pytest.mark.integration

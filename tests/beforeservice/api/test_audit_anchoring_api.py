@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.api.stack import Stack
+from tests.beforeservice.api.stack import Stack
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from beforeservice.console.tables import IngestedEventRow
 from events.cloudevents import binary_headers
 from events.topics import LIFE_EVENTS
-from tests.api.stack import Stack
+from tests.beforeservice.api.stack import Stack
 from tests.conftest import agency_key
 from tests.support.births import as_json, birth_event
 

@@ -35,8 +35,8 @@ from entitlements.batch import Record
 from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
 from events.topics import LIFE_EVENTS
 from notifiers.tables import NotificationRow, OutreachTaskRow
-from tests.api.stack import PASSWORD, SUWON, Stack
-from tests.console.test_console_browser import login, wcag_violations
+from tests.beforeservice.api.stack import PASSWORD, SUWON, Stack
+from tests.beforeservice.console.test_console_browser import login, wcag_violations
 from tests.support.births import as_json, birth_event, seed_household
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from beforeservice.console.tables import AuditRow, ReviewCaseRow
 from entitlements.persistence.tables import EntitlementRow
 from notifiers.tables import NotificationRow
-from tests.api.stack import GANGNAM, PASSWORD, SUWON, Stack
-from tests.console.conftest import shot
+from tests.beforeservice.api.stack import GANGNAM, PASSWORD, SUWON, Stack
+from tests.beforeservice.console.conftest import shot
 
 pytestmark = pytest.mark.integration
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"

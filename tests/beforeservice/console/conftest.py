@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.api.stack import Stack, start_stack
+from tests.beforeservice.api.stack import Stack, start_stack
 
 CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

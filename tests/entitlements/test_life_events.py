@@ -108,7 +108,7 @@ def test_moving_out_of_suwon_retracts_the_suwon_grant() -> None:
 
 
 # The first-birthday correction of 부모급여 (1,000,000 → 500,000 KRW) is proven end to end, driven by the scheduler's
-# own expiry and milestone jobs on a real database (tests/test_life_events_end_to_end.py), not by an offer whose
+# own expiry and milestone jobs on a real database (tests/e2e/test_life_events_end_to_end.py), not by an offer whose
 # status is set by hand; the pure re-check of a milestone is in tests/entitlements/test_milestone_household_offers.py.
 
 

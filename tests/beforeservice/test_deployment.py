@@ -12,7 +12,7 @@ import yaml
 from beforeservice.cli import app
 from beforeservice.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 

@@ -12,7 +12,7 @@ from beforeservice.console.tables import AuditRow, ReviewCaseRow
 from beforeservice.settings import Settings
 from entitlements.persistence.tables import EntitlementRow
 from notifiers.tables import NotificationRow
-from tests.api.stack import GANGNAM, PASSWORD, SUWON, Stack
+from tests.beforeservice.api.stack import GANGNAM, PASSWORD, SUWON, Stack
 from tests.conftest import TOKEN_SECRET, citizen_headers
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.api.stack import Stack, start_stack
+from tests.beforeservice.api.stack import Stack, start_stack
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -23,7 +23,7 @@ from beforeservice.console import web_session
 from beforeservice.console.accounts import add_caseworker
 from beforeservice.console.tables import AuditRow, CaseworkerRow
 from beforeservice.settings import DEV_TOKEN_SECRET, Settings
-from tests.api.stack import PASSWORD, SUWON, Stack, api_process, start_stack
+from tests.beforeservice.api.stack import PASSWORD, SUWON, Stack, api_process, start_stack
 from tests.conftest import TOKEN_SECRET
 
 pytestmark = pytest.mark.integration

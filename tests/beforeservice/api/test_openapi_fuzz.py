@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Request, sync_playwright
 
-from tests.api.stack import SUWON, Stack
+from tests.beforeservice.api.stack import SUWON, Stack
+from tests.beforeservice.console.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import citizen_headers
-from tests.console.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.integration
 SCHEMATHESIS = Path(shutil.which("schemathesis") or Path(sys.executable).parent / "schemathesis")

@@ -25,7 +25,7 @@ from beforeservice.database import make_engine, session_factory
 from events.cloudevents import binary_headers
 from events.privacy import Pseudonymizer, looks_like_rrn
 from events.topics import LIFE_EVENTS
-from tests.api.stack import Stack, api_process
+from tests.beforeservice.api.stack import Stack, api_process
 from tests.conftest import agency_key, citizen_headers
 from tests.support.births import as_json, birth_event
 

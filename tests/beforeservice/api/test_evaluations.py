@@ -19,12 +19,12 @@ from beforeservice.settings import Settings
 from beforeservice.wiring import processor
 from entitlements.batch import Record
 from entitlements.persistence.tables import EntitlementRow
-from tests.api.stack import GANGNAM, STRUCTURED, SUWON, Stack, start_stack
+from tests.beforeservice.api.stack import GANGNAM, STRUCTURED, SUWON, Stack, start_stack
 from tests.conftest import citizen_headers
 from tests.support.births import birth_event, seed_household
 
 pytestmark = pytest.mark.integration
-EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "birth-in-suwon.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "docs" / "examples" / "birth-in-suwon.yaml"
 
 
 @pytest.fixture(scope="module")
