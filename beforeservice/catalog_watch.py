@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from rules_engine.catalog import Catalog, CatalogError, load_catalog
+from rules_engine.catalog import Catalog, CatalogError
+from rules_engine.loader import load_catalog
 
 log = logging.getLogger(__name__)
 

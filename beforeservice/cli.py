@@ -88,7 +88,7 @@ def rules_backfill(
     from beforeservice.database import make_engine
     from entitlements import CATALOG_DIR
     from entitlements.persistence.sweep import backfill
-    from rules_engine.catalog import load_catalog
+    from rules_engine.loader import load_catalog
     from rules_engine.sql import NotTranslatable
 
     catalog = load_catalog(CATALOG_DIR)
@@ -149,7 +149,7 @@ def bench_rules(
     from beforeservice.bench import rules as bench
     from beforeservice.database import make_engine
     from entitlements import CATALOG_DIR
-    from rules_engine.catalog import load_catalog
+    from rules_engine.loader import load_catalog
 
     when = date.fromisoformat(on)
     catalog = load_catalog(CATALOG_DIR)

@@ -9,7 +9,8 @@ import typer
 
 from entitlements import CATALOG_DIR
 from rules_engine.casebook import read_cases, run_case
-from rules_engine.catalog import CatalogError, load_catalog
+from rules_engine.catalog import CatalogError
+from rules_engine.loader import load_catalog
 
 rules_app = typer.Typer(help="The benefit catalog: lint, test, backfill.", no_args_is_help=True)
 DEFAULT_CASES = Path("tests/rules")
@@ -122,7 +123,8 @@ def replay(candidate: Annotated[Path, typer.Option(help="the candidate catalog d
     from beforeservice.settings import get_settings
     from beforeservice.startup import PSEUDONYM_KEY, start
     from beforeservice.wiring import pseudonymizer
-    from entitlements.replay import read_history, shadow_replay
+    from entitlements.replay import shadow_replay
+    from events.history import read_history
 
     settings = start(get_settings(), [PSEUDONYM_KEY], umask=False)
     history = read_history(settings.bootstrap_servers, pseudonymizer(settings))

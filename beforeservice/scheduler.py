@@ -68,7 +68,8 @@ def _expire_job(database_url: str, timezone: str, today: str | None = None) -> N
 
 def emit_milestones(sessions: sessionmaker[Session], bootstrap_servers: str, today: date) -> int:
     """Produce the milestone events due today (and in the catch-up window) to `life-events`."""
-    from entitlements.milestones import due_on, milestone_event
+    from entitlements.milestones import milestone_event
+    from entitlements.persistence.birthdays import due_on
     from events.producer import AgencyProducer
 
     with sessions() as session:
@@ -100,7 +101,7 @@ def _reminder_job(
     from entitlements import CATALOG_DIR
     from notifiers.reminders import send_reminder
     from notifiers.rendering import NotificationTemplates
-    from rules_engine.catalog import load_catalog
+    from rules_engine.loader import load_catalog
 
     sessions = make_sessions(_Settings(database_url=database_url))
     queued = send_reminder(

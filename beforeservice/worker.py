@@ -3,7 +3,7 @@
 Faust acks every event of a batch when the loop body finishes, even when it raised: so a batch that fails
 because the database or the network is down is retried here until it succeeds, and never acked unprocessed.
 Any other failure is the fault of an event, not of the infrastructure: the batch is halved until the event that
-raises is alone, that event is dead-lettered with the reason and the rest go on (entitlements/isolation.py).
+raises is alone, that event is dead-lettered with the reason and the rest go on (entitlements/persistence/isolation.py).
 A worker told to stop while it retries leaves the batch unacked, for the next owner of the partition.
 """
 
@@ -22,7 +22,7 @@ from beforeservice.faust_app import raw_topic, worker_app
 from beforeservice.settings import get_settings
 from beforeservice.wiring import processor, push_sender, sessions
 from entitlements.batch import BatchResult, Record
-from entitlements.isolation import FailedRecord, infrastructure_failure, merge, processing_failure
+from entitlements.persistence.isolation import FailedRecord, infrastructure_failure, merge, processing_failure
 from events.topics import DEAD_LETTERS, LIFE_EVENTS
 
 log = logging.getLogger(__name__)

@@ -59,7 +59,7 @@ def resolve_conflicts(
 
 
 def load_conflicts(path: Path, benefit_ids: Mapping[str, object]) -> tuple[Conflict, ...]:
-    from rules_engine.catalog import CatalogError, read_yaml
+    from rules_engine.yaml_source import CatalogError, read_yaml
 
     if not path.exists():
         return ()

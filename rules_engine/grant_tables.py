@@ -19,7 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rules_engine.catalog import Agency, CatalogError, Places, _line, _Lines, load_agencies, read_yaml
+from rules_engine.catalog import Agency, Places, load_agencies
+from rules_engine.yaml_source import CatalogError, Lines, line_of, read_yaml
 
 MUNICIPALITIES_FILE = "municipalities.yaml"
 TABLES_DIR = "tables"
@@ -102,7 +103,7 @@ def load_code_list(path: Path) -> CodeList:
     raw = read_yaml(path)
 
     def fail(within: Any, key: str | None, message: str) -> CatalogError:
-        return CatalogError(f"{path}:{_line(within, key)}: {message}")
+        return CatalogError(f"{path}:{line_of(within, key)}: {message}")
 
     if not isinstance(raw, dict) or not {"source", "as_of", "sido", "municipalities"} <= set(raw):
         raise CatalogError(f"{path}: needs source, as_of, sido and municipalities")
@@ -139,7 +140,7 @@ def _place(code: str, sido: str, spec: Any, fail: Any, extra: tuple[str, ...]) -
     for key, value in (("from", start), ("until", until)):
         if value is not None and not isinstance(value, date):
             raise fail(spec, key, f"{code}: '{key}' must be a date")
-    return Municipality(code, spec["ko"], spec["en"], sido, start, until, (code, *extra), _line(spec))
+    return Municipality(code, spec["ko"], spec["en"], sido, start, until, (code, *extra), line_of(spec))
 
 
 # --- the tables --------------------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ class _Expander:
         self.new_agencies: dict[str, Agency] = {}
 
     def fail(self, path: Path, within: Any, key: str | None, message: str) -> CatalogError:
-        return CatalogError(f"{path}:{_line(within, key)}: {message}")
+        return CatalogError(f"{path}:{line_of(within, key)}: {message}")
 
     def need(self, path: Path, within: Any, key: str, kind: type | tuple[type, ...]) -> Any:
         if not isinstance(within, dict) or key not in within:
@@ -287,17 +288,17 @@ class _Expander:
                     raise self.fail(
                         file, row, None, f"{code}: a row without 'amounts' or 'none' must say why under 'unconfirmed'"
                     )
-                yield Row(code, None, tuple(unconfirmed), None, str(file), _line(row)), None
+                yield Row(code, None, tuple(unconfirmed), None, str(file), line_of(row)), None
                 continue
             if "none" in row:
                 none = self.need(file, row, "none", str)
-                yield Row(code, None, tuple(unconfirmed), none, str(file), _line(row)), None
+                yield Row(code, None, tuple(unconfirmed), none, str(file), line_of(row)), None
                 continue
             benefit_id = row.get("id") or f"{self.raw['id_prefix']}_{code}"
             if not (isinstance(benefit_id, str) and _ID.match(benefit_id)):
                 raise self.fail(file, row, "id", f"{code}: id must be snake_case ASCII")
             spec = self.grant(file, row, place, benefit_id, source, unconfirmed, codes)
-            yield Row(code, benefit_id, tuple(unconfirmed), None, str(file), _line(row)), spec
+            yield Row(code, benefit_id, tuple(unconfirmed), None, str(file), line_of(row)), spec
 
     def amounts(self, file: Path, row: Any) -> tuple[list[date], list[list[int]]]:
         """Dates (ascending) and, per date, the amount for birth order 1..N (the last one also for later)."""
@@ -508,8 +509,8 @@ def _condition(when: str, reasons: Any, key: str, words: Mapping[str, str], refe
 
 def _at(within: Any, spec: dict[str, Any]) -> dict[str, Any]:
     """A generated mapping whose errors point at the row it was generated from."""
-    lines = _Lines(spec)
-    lines.lines, lines.line = {}, _line(within)
+    lines = Lines(spec)
+    lines.lines, lines.line = {}, line_of(within)
     return lines
 
 

@@ -35,7 +35,7 @@ from beforeservice.wiring import pseudonymizer
 from beforeservice.wiring import sessions as make_sessions
 from entitlements.persistence.tables import EntitlementRow
 from notifiers.inbox import visible_notifications
-from rules_engine.catalog import load_catalog
+from rules_engine.loader import load_catalog
 
 
 class Offer(OfferExplanation):

@@ -13,7 +13,7 @@ from entitlements.lifecycle import EntitlementStatus
 from entitlements.matching import OpenEntitlement, Outcome, ProfileBook, ProfileContradiction, handle
 from events.cloudevents import CloudEvent
 from events.contracts import validate
-from rules_engine.catalog import load_catalog
+from rules_engine.loader import load_catalog
 
 CATALOG = load_catalog(CATALOG_DIR)
 S = EntitlementStatus

@@ -17,7 +17,7 @@ from entitlements.reevaluation import RULES_CHANGED, reevaluate_benefit
 from events.privacy import Pseudonymizer
 from notifiers.rendering import NotificationTemplates
 from notifiers.tables import NotificationRow
-from rules_engine.catalog import load_catalog
+from rules_engine.loader import load_catalog
 from tests.support.births import birth_event, seed_household
 
 pytestmark = pytest.mark.integration

@@ -10,11 +10,12 @@ import pytest
 
 from beforeservice.broker import EmbeddedBroker
 from entitlements import CATALOG_DIR
-from entitlements.replay import read_history, shadow_replay
+from entitlements.replay import shadow_replay
 from events.cloudevents import CloudEvent
+from events.history import read_history
 from events.privacy import Pseudonymizer
 from events.producer import AgencyProducer
-from rules_engine.catalog import load_catalog
+from rules_engine.loader import load_catalog
 from tests.support.births import birth_event
 from tests.support.fcm_server import LocalFcmServer
 

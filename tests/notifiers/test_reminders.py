@@ -18,8 +18,8 @@ from notifiers.reminders import REMINDER_SOURCE, cancel_reminders, job_id, plan_
 from notifiers.rendering import REMINDER, shared_templates
 from notifiers.tables import NotificationRow
 from notifiers.timing import SEOUL
-from rules_engine.catalog import load_catalog
 from rules_engine.deadlines import DeadlineKind
+from rules_engine.loader import load_catalog
 from tests.conftest import wait_for
 from tests.support.notification_seeds import T0, notification, offer, seed_citizen
 

@@ -16,7 +16,7 @@ from beforeservice.database import make_engine
 from entitlements import CATALOG_DIR
 from entitlements.persistence.sweep import BACKFILL_SOURCE, backfill, stable_id
 from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow
-from rules_engine.catalog import load_catalog
+from rules_engine.loader import load_catalog
 
 CATALOG = load_catalog(CATALOG_DIR)
 ON = date(2025, 6, 30)

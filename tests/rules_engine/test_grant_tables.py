@@ -19,11 +19,12 @@ from entitlements.persistence import store
 from entitlements.persistence.sweep import sweep
 from entitlements.persistence.tables import CitizenRow, HouseholdRow
 from entitlements.profiles import profile_facts
-from rules_engine.catalog import CatalogError, load_catalog
+from rules_engine.catalog import CatalogError
 from rules_engine.eligibility import Eligibility
 from rules_engine.evaluation import evaluate, evaluate_benefit
 from rules_engine.facts import situation
 from rules_engine.interpreter import interpret_event
+from rules_engine.loader import load_catalog
 from tests.rules_engine.random_profiles import random_households
 
 CITIZENS = cast(Table, CitizenRow.__table__)
@@ -91,8 +92,9 @@ def test_two_amounts_for_one_birth_date_overlap(tmp_path: Path) -> None:
 
 
 def test_every_listed_municipality_gets_a_grant_or_the_information_offer() -> None:
-    from rules_engine.catalog import load_agencies, read_yaml
+    from rules_engine.catalog import load_agencies
     from rules_engine.grant_tables import expand
+    from rules_engine.yaml_source import read_yaml
 
     declaration = CATALOG_DIR / "birth" / "local_birth_grant.yaml"
     table = expand(declaration, read_yaml(declaration), CATALOG_DIR, load_agencies(CATALOG_DIR / "agencies.yaml"))

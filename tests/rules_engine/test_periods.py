@@ -16,11 +16,12 @@ from sqlalchemy import Column, Date, Integer, MetaData, Table, select
 from beforeservice.database import make_engine
 from entitlements import CATALOG_DIR
 from rules_engine import periods
-from rules_engine.catalog import CatalogError, load_catalog
+from rules_engine.catalog import CatalogError
 from rules_engine.evaluation import evaluate_benefit
 from rules_engine.expressions import UNKNOWN, ExpressionError, compile_expression, parse
 from rules_engine.facts import FACTS, situation, whole_months_between
 from rules_engine.interpreter import interpret, interpret_benefit
+from rules_engine.loader import load_catalog
 from rules_engine.sql import expression_sql
 
 DAYS = [date(2020, 1, 1) + timedelta(days=n) for n in range((date(2032, 12, 31) - date(2020, 1, 1)).days + 1)]

@@ -8,7 +8,7 @@ import pytest
 
 from entitlements import CATALOG_DIR
 from rules_engine.casebook import Case, read_cases, run_case
-from rules_engine.catalog import load_catalog
+from rules_engine.loader import load_catalog
 
 CASES_DIR = Path(__file__).resolve().parents[1] / "rules"
 CATALOG = load_catalog(CATALOG_DIR)

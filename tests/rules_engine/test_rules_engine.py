@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from entitlements import CATALOG_DIR
-from rules_engine.catalog import CatalogError, load_catalog
+from rules_engine.catalog import CatalogError
 from rules_engine.expressions import UNKNOWN, ExpressionError, compile_expression
 from rules_engine.facts import FACTS, situation
+from rules_engine.loader import load_catalog
 
 PARAMS = {"limit"}
 

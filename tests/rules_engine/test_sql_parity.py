@@ -20,11 +20,12 @@ from entitlements.persistence.sweep import profile_facts as fact_columns
 from entitlements.persistence.sweep import sweep
 from entitlements.persistence.tables import CitizenRow, HouseholdRow
 from entitlements.profiles import profile_facts
-from rules_engine.catalog import Benefit, load_catalog
+from rules_engine.catalog import Benefit
 from rules_engine.evaluation import evaluate_benefit
 from rules_engine.explanation import reason, trace_record
 from rules_engine.facts import situation
 from rules_engine.interpreter import interpret_benefit
+from rules_engine.loader import load_catalog
 from rules_engine.sql import NotTranslatable, benefit_sql
 from tests.rules_engine.random_profiles import random_households
 

@@ -279,7 +279,7 @@ def test_the_sql_backfill_seals_what_it_computed(engine: Engine) -> None:
     from entitlements import CATALOG_DIR
     from entitlements.persistence.sweep import backfill
     from entitlements.persistence.tables import CitizenRow
-    from rules_engine.catalog import load_catalog
+    from rules_engine.loader import load_catalog
 
     use_keys(K1)
     on = date(2025, 6, 30)
