@@ -6,14 +6,9 @@ creates nothing twice: the pipeline de-duplicates on (source, id).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from entitlements.persistence.tables import CitizenRow
 from events.cloudevents import CloudEvent
 from events.milestones import MILESTONE_REACHED
 
@@ -38,7 +33,7 @@ def shift_years(day: date, years: int) -> date:
         return date(day.year + years, 3, 1)
 
 
-def _month_before(day: date) -> date:
+def month_before(day: date) -> date:
     month, year = (day.month - 1, day.year) if day.month > 1 else (12, day.year - 1)
     for d in (day.day, 30, 29, 28):
         try:
@@ -58,31 +53,7 @@ MILESTONES = {
 }
 
 
-def due_on(session: Session, today: date) -> Iterator[Due]:
-    for milestone, (roles, years, month_early) in MILESTONES.items():
-        for day in (today - timedelta(days=n) for n in range(CATCH_UP_DAYS, -1, -1)):
-            # Whose birthday `years` on is `day` (or a month after `day`)? Leap-day births: both candidates.
-            birthday = day if not month_early else _next_month(day)
-            born = [shift_years(birthday, -years)]
-            if birthday.month == 3 and birthday.day == 1:
-                leap = date(birthday.year - years, 2, 28) + timedelta(days=1)
-                born.append(leap)
-            rows = session.execute(
-                select(CitizenRow.id, CitizenRow.household_id, CitizenRow.birth_date).where(
-                    CitizenRow.birth_date.in_(set(born)),
-                    CitizenRow.role.in_(roles),
-                    CitizenRow.deceased_on.is_(None),
-                )
-            )
-            for row in rows:
-                reached = shift_years(row.birth_date, years)
-                if month_early:
-                    reached = _month_before(reached)
-                if reached == day:
-                    yield Due(row.id, row.household_id, row.birth_date, milestone, day)
-
-
-def _next_month(day: date) -> date:
+def next_month(day: date) -> date:
     month, year = (day.month + 1, day.year) if day.month < 12 else (1, day.year + 1)
     for d in (day.day, 30, 29, 28):
         try:

@@ -11,14 +11,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kafka import KafkaConsumer, TopicPartition
-
 from entitlements.matching import ProfileBook, ProfileContradiction, handle
 from events.contracts import LifeEvent
-from events.errors import InvalidEvent
-from events.kafka_record import decode
-from events.privacy import Pseudonymizer
-from events.topics import LIFE_EVENTS
 from rules_engine.catalog import Catalog
 
 
@@ -32,30 +26,6 @@ class ShadowReport:
     def differences(self) -> dict[str, tuple[int, int]]:
         names = set(self.current) | set(self.candidate)
         return {b: (self.current[b], self.candidate[b]) for b in sorted(names) if self.current[b] != self.candidate[b]}
-
-
-def read_history(
-    bootstrap_servers: str, pseudonymizer: Pseudonymizer, topic: str = LIFE_EVENTS
-) -> Iterable[LifeEvent | None]:
-    """Every record of the topic from offset 0 to its current end, decoded (None for a refused one)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None)
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        remaining = {tp for tp in partitions if ends[tp] > 0}
-        while remaining:
-            for tp, records in consumer.poll(timeout_ms=1000).items():
-                for record in records:
-                    try:
-                        yield decode(record.value, list(record.headers or []), pseudonymizer)
-                    except InvalidEvent:
-                        yield None
-                if consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-    finally:
-        consumer.close()
 
 
 def shadow_replay(history: Iterable[LifeEvent | None], current: Catalog, candidate: Catalog) -> ShadowReport:
