@@ -48,6 +48,8 @@ test-unit: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy events rules_engine entitlements notifiers beforeservice tests
 
 schemas: install
