@@ -42,6 +42,19 @@ DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://beforeservice:beforeservice@12
 PARTITIONS = 4
 
 
+# A test that needs a server is an integration test whatever its module says, so that `make test-unit` runs the
+# rest with no database server or broker (SQLite is embedded, not a server).
+SERVER_FIXTURES = frozenset({"broker", "fcm", "engine_env", "stack", "worker", "api"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        needs = SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if needs or params.get("database_url") == "postgresql" or "postgres" in item.name:
+            item.add_marker(pytest.mark.integration)
+
+
 RUNNING: list[Component] = []  # engine processes of the current test: a crash ends a wait at once
 
 
