@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from beforeservice import api_docs, citizen_routes, evaluations, openapi_doc
+from beforeservice import api_docs, api_metrics, api_readiness, citizen_routes, evaluations, openapi_doc
 from beforeservice.auth import CurrentCitizen, issue_token, own_citizen_id
 from beforeservice.console import contracts_docs, ingestion, offers, review_api, web, whatif
 from beforeservice.console.offers import OfferExplanation
@@ -121,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestGuard, limit_for=_body_limit(settings))
     openapi_doc.install(app)
     api_docs.install(app)
+    api_readiness.install(app)  # GET /readyz
+    api_metrics.install(app)  # latency by route; last, so outermost
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_problem(_: Request, exc: StarletteHTTPException) -> JSONResponse:
