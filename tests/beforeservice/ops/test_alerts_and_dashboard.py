@@ -76,9 +76,7 @@ def github_anchor(heading: str) -> str:
 
 
 def test_every_alert_has_a_runbook_section() -> None:
-    anchors = {
-        github_anchor(line.lstrip("#")) for line in OPERATIONS.read_text().splitlines() if line.startswith("#")
-    }
+    anchors = {github_anchor(line.lstrip("#")) for line in OPERATIONS.read_text().splitlines() if line.startswith("#")}
     for rule in alert_rules():
         url = rule["annotations"]["runbook_url"]
         assert url.partition("#")[0].endswith("docs/operations.md"), url
