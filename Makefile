@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgresql+psycopg://beforeservice:beforeservice@127.0.0.1:
 FAULT_EVENTS ?= 50000
 FAULT_EVENTS_IN_TEST ?= 3000
 
-.PHONY: install run test test-unit test-faults lint postgres schemas clean browsers
+.PHONY: install run test test-unit test-faults lint postgres schemas clean browsers ops-tools
 
 install: $(STAMP)
 
@@ -37,7 +37,16 @@ browsers:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-nanum; \
 	fi
 
-test: install postgres browsers
+# promtool (alert rules) and kubectl (kustomize renders deploy/k8s) from Debian, for tests/beforeservice/ops.
+# Only when missing; non-interactive for CI.
+ops-tools:
+	@if ! command -v promtool >/dev/null || ! command -v kubectl >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			$$(command -v promtool >/dev/null || echo prometheus) $$(command -v kubectl >/dev/null || echo kubernetes-client); \
+	fi
+
+test: install postgres browsers ops-tools
 	FAULT_EVENTS=$(FAULT_EVENTS_IN_TEST) TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -q -p no:cacheprovider
 
 test-faults: install postgres

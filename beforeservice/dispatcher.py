@@ -14,6 +14,9 @@ from types import FrameType
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice import metrics
+from beforeservice.outbox_gauges import OutboxGauges
+from beforeservice.probes import Probes, serve
+from beforeservice.push_outcomes import counted
 from beforeservice.settings import Settings
 from beforeservice.wiring import push_sender, sessions
 from notifiers.doorbell import Doorbell
@@ -28,16 +31,24 @@ log = logging.getLogger(__name__)
 def run_dispatcher(settings: Settings, stop: threading.Event | None = None) -> None:
     """Send from the outbox until `stop` is set (or SIGTERM/SIGINT when run as the main thread)."""
     stop = stop or _stop_on_signals()
-    outbox, push = sessions(settings), push_sender(settings)
+    outbox, push = sessions(settings), counted(push_sender(settings))
     policy, templates = DispatchPolicy.of(settings), shared_templates()
     doorbell = Doorbell(settings.database_url, stop)
+    # Ready when the database answered the last gauge refresh; live while this loop goes round (probes.py).
+    probes, gauges = Probes(["database"]), OutboxGauges(outbox)
+    server = serve(probes, settings.worker_metrics_host, settings.dispatcher_metrics_port)
     log.info(
         "dispatching the outbox every %.1fs or when rung (push: %s)", settings.dispatch_interval_seconds, bool(push)
     )
     try:
         while not stop.is_set():
+            probes.beat()
+            reached = gauges.refresh()
+            if reached is not None:
+                probes.report("database", reached)
             try:
-                taken = dispatch_round(outbox, push, policy, templates)
+                with probes.working():
+                    taken = dispatch_round(outbox, push, policy, templates)
             except Exception:  # the rows stay pending; the next round tries again
                 log.exception("outbox dispatch failed")
                 taken = 0
@@ -45,6 +56,9 @@ def run_dispatcher(settings: Settings, stop: threading.Event | None = None) -> N
                 doorbell.wait(settings.dispatch_interval_seconds)
     finally:
         doorbell.close()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
 
 
 def dispatch_round(

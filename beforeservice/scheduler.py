@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -11,12 +13,17 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import or_
 from sqlalchemy.orm import Session, sessionmaker
 
+from beforeservice import metrics
 from beforeservice.settings import Settings
 from beforeservice.wiring import sessions as make_sessions
 from entitlements.lifecycle import OPEN, UNDECIDED, EntitlementStatus
 from entitlements.persistence.tables import EntitlementRow
 from entitlements.persistence.transitions import move_where
 from rules_engine.deadlines import DeadlineKind
+
+if TYPE_CHECKING:
+    from beforeservice.probes import Probes
+    from beforeservice.scheduler_lease import SchedulerLease
 
 APPLICATION_CLOSES = DeadlineKind.APPLICATION_CLOSES.value
 ENTITLEMENT_ENDS = DeadlineKind.ENTITLEMENT_ENDS.value
@@ -159,9 +166,11 @@ def _fallback_job(database_url: str) -> None:
         else None
     )
     try:
-        escalate_unopened(
+        result = escalate_unopened(
             make_sessions(settings), gateway, NotificationTemplates(), DispatchPolicy.of(settings), datetime.now(UTC)
         )
+        metrics.FALLBACK_TEXTS.inc(result.texted)
+        metrics.OUTREACH_TASKS.inc(result.outreach)
     finally:
         if gateway is not None:
             gateway.close()
@@ -236,17 +245,29 @@ def run_scheduler(settings: Settings, poll_seconds: float = 5.0) -> int:
     """Run the jobs while this process holds the scheduler lease; a second scheduler stands by.
 
     Returns 0 after a normal stop, 1 when the lease was lost (the orchestrator restarts us as a standby)."""
+    from beforeservice.probes import Probes, serve
     from beforeservice.scheduler_lease import SchedulerLease
+    from beforeservice.scheduler_metrics import count_job_results
 
+    # Live while standing by or checking the lease; ready when the database answered the last look (probes.py).
+    probes = Probes(["database"])
+    server = serve(probes, settings.worker_metrics_host, settings.scheduler_metrics_port)
+    metrics.SCHEDULER_LEASE_HELD.set(0)
     lease = SchedulerLease(settings.database_url)
-    lease.acquire(poll_seconds)
+    _stand_by(lease, probes, poll_seconds)
+    metrics.SCHEDULER_LEASE_HELD.set(1)
     log.info("scheduler lease taken; running the jobs")
     scheduler = build_scheduler(settings)
+    count_job_results(scheduler)
     lost = False
 
     def check_lease() -> None:
         nonlocal lost
-        if not lease.alive():
+        probes.beat()
+        alive = lease.alive()
+        probes.report("database", alive)
+        if not alive:
+            metrics.SCHEDULER_LEASE_HELD.set(0)
             lost = True
             log.error("scheduler lease lost; stopping so that only one scheduler runs the jobs")
             scheduler.shutdown(wait=False)
@@ -260,4 +281,23 @@ def run_scheduler(settings: Settings, poll_seconds: float = 5.0) -> int:
         scheduler.start()
     finally:
         lease.release()
+        metrics.SCHEDULER_LEASE_HELD.set(0)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     return 1 if lost else 0
+
+
+def _stand_by(lease: SchedulerLease, probes: Probes, poll_seconds: float) -> None:
+    """Wait until this process holds the lease (as SchedulerLease.acquire), beating the liveness probe meanwhile:
+    a standby is healthy, not stuck."""
+    announced = False
+    while not lease.try_acquire():
+        probes.beat()
+        probes.report("database", True)  # the database answered: another scheduler holds the lease
+        if not announced:
+            log.warning("another scheduler is active; standing by until it stops")
+            announced = True
+        time.sleep(poll_seconds)
+    probes.beat()
+    probes.report("database", True)

@@ -35,8 +35,12 @@ class Settings(BaseSettings):
     kafka_fetch_max_wait_ms: int = Field(
         default=50, description="Longest a worker's fetch waits on the broker for new records (Faust fixes 1500)"
     )
-    worker_metrics_host: str = Field(default="127.0.0.1", description="Worker's Prometheus bind address")
-    worker_metrics_port: int = Field(default=9101, description="Worker's Prometheus port; 0 disables")
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Bind address of the worker's, dispatcher's and scheduler's metrics and probes"
+    )
+    worker_metrics_port: int = Field(default=9101, description="Worker's metrics and probes port; 0 disables")
+    dispatcher_metrics_port: int = Field(default=0, description="Dispatcher's metrics and probes port; 0 disables")
+    scheduler_metrics_port: int = Field(default=0, description="Scheduler's metrics and probes port; 0 disables")
     dispatch_interval_seconds: float = Field(default=0.5, description="How often the outbox is dispatched")
     worker_dispatches_outbox: bool = Field(
         default=True, description="The worker also dispatches the outbox; false when `beforeservice dispatcher` runs"

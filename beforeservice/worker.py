@@ -14,11 +14,14 @@ import logging
 from collections.abc import Sequence
 
 import faust
-from prometheus_client import start_http_server
 
 from beforeservice import metrics
+from beforeservice.consumer_lag import refresh_consumer_lag
 from beforeservice.dispatcher import dispatch_round
 from beforeservice.faust_app import raw_topic, worker_app
+from beforeservice.outbox_gauges import OutboxGauges
+from beforeservice.probes import Probes, database_reachable, serve
+from beforeservice.push_outcomes import counted
 from beforeservice.settings import get_settings
 from beforeservice.wiring import processor, push_sender, sessions
 from entitlements.batch import BatchResult, Record
@@ -33,8 +36,11 @@ dead_letters = raw_topic(app, DEAD_LETTERS, 1)
 
 _processor = processor(settings)
 _sessions = sessions(settings)
-_push = push_sender(settings)
+_push = counted(push_sender(settings))
 _RETRY_MAX_SECONDS = 30.0
+_WATCH_SECONDS = 5.0
+# Ready: holds partitions of life-events and reached the database on the last check (beforeservice/probes.py).
+probes = Probes(["partitions", "database"])
 
 
 @app.agent(life_events)
@@ -52,7 +58,8 @@ async def process_life_events(stream: faust.StreamT[bytes]) -> None:
             )
             for e in events
         ]
-        result = await _process_until_done(records)
+        with metrics.BATCH_DURATION.time():
+            result = await _process_until_done(records)
         if result is None:  # stopping: the batch must not be acked, so that the next owner processes it
             _leave_unacked(events)
             continue
@@ -73,7 +80,9 @@ async def _process_until_done(records: list[Record]) -> BatchResult | None:
     while pending:
         batch = pending.pop(0)
         try:
-            merge(result, await asyncio.to_thread(_processor.process, batch))
+            with probes.working():  # a call that never returns makes the worker not live (restarted)
+                part = await asyncio.to_thread(_processor.process, batch)
+            merge(result, part)
             delay = 0.5
         except Exception as error:
             if infrastructure_failure(error):  # not the events' fault: try the same events again
@@ -118,11 +127,15 @@ def _count(result: BatchResult) -> None:
     metrics.NOTIFICATIONS_QUEUED.inc(result.notifications)
 
 
+_outbox_gauges = OutboxGauges(_sessions)
+
+
 async def dispatch_outbox() -> None:
     from notifiers.policy import DispatchPolicy
     from notifiers.rendering import shared_templates
 
     policy, templates = DispatchPolicy.of(settings), shared_templates()  # templates load (and check) once
+    await asyncio.to_thread(_outbox_gauges.refresh)
     try:
         while await asyncio.to_thread(dispatch_round, _sessions, _push, policy, templates):
             pass  # until the outbox is drained
@@ -136,8 +149,20 @@ if settings.worker_dispatches_outbox:  # otherwise `beforeservice dispatcher` pr
 
 @app.task
 async def serve_metrics() -> None:
-    if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+    serve(probes, settings.worker_metrics_host, settings.worker_metrics_port)  # /metrics, /livez, /readyz
+
+
+@app.timer(interval=_WATCH_SECONDS)
+async def watch() -> None:
+    """Beat the liveness heartbeat from the event loop; report partitions held, their lag, and the database."""
+    probes.beat()
+    try:
+        held = await refresh_consumer_lag(app.consumer, LIFE_EVENTS)
+    except Exception:  # not started yet, or a rebalance under way: not ready until the next look
+        log.debug("consumer lag not available yet", exc_info=True)
+        held = 0
+    probes.report("partitions", held > 0)
+    probes.report("database", await asyncio.to_thread(database_reachable, _sessions))
 
 
 def main() -> None:

@@ -23,7 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from beforeservice.api import citizens as citizen_routes
 from beforeservice.api import docs as api_docs
 from beforeservice.api import evaluations
+from beforeservice.api import metrics as api_metrics
 from beforeservice.api import openapi as openapi_doc
+from beforeservice.api import readiness as api_readiness
 from beforeservice.api.problems import problem
 from beforeservice.api.request_guard import RequestGuard
 from beforeservice.auth import CurrentCitizen, issue_token, own_citizen_id
@@ -124,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestGuard, limit_for=_body_limit(settings))
     openapi_doc.install(app)
     api_docs.install(app)
+    api_readiness.install(app)  # GET /readyz
+    api_metrics.install(app)  # latency by route; last, so outermost
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_problem(_: Request, exc: StarletteHTTPException) -> JSONResponse:
