@@ -1,5 +1,5 @@
-"""A push sender on FCM HTTP v1 over aiohttp (``notifiers.fcm_http``), a batch multiplexed on one event loop over
-a bounded keep-alive pool. The dispatcher's default is now ``notifiers.fcm_curl.CurlFcmPushSender`` (libcurl,
+"""A push sender on FCM HTTP v1 over aiohttp (``notifiers.fcm.http``), a batch multiplexed on one event loop over
+a bounded keep-alive pool. The dispatcher's default is now ``notifiers.fcm.transport.CurlFcmPushSender`` (libcurl,
 ~1.4x the messages/s at ~55% of the CPU per message: docs/benchmarks.md); this one stays as the bench's
 comparison path and for callers that already run an event loop.
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from firebase_admin import messaging
 
-from notifiers.fcm_http import FcmHttpClient, HttpFcmPushSender
+from notifiers.fcm.http import FcmHttpClient, HttpFcmPushSender
 
 
 class AsyncFcmPushSender(HttpFcmPushSender[FcmHttpClient]):

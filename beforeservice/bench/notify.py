@@ -34,9 +34,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.database import MIGRATIONS, make_engine, session_factory, upgrade
-from notifiers.fcm import FcmPushSender
+from notifiers.fcm.sender import FcmPushSender
+from notifiers.fcm.transport import CurlFcmPushSender
 from notifiers.fcm_async import AsyncFcmPushSender
-from notifiers.fcm_curl import CurlFcmPushSender
 from notifiers.outbox import dispatch_pending
 from notifiers.policy import DispatchPolicy
 from notifiers.push import PushSender

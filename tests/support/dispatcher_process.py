@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime
 
 from beforeservice.database import make_engine, session_factory
-from notifiers.fcm import FcmPushSender
+from notifiers.fcm.sender import FcmPushSender
 from notifiers.outbox import dispatch_pending
 from notifiers.policy import DispatchPolicy
 from notifiers.timing import PushBudget, QuietHours

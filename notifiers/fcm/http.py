@@ -4,7 +4,7 @@ firebase-admin's own async path (``send_each_async``) runs on httpx, whose per-r
 near 80–350 messages/s; aiohttp does the same HTTP for a fraction of the CPU. Only the transport is replaced:
 
 - the JSON body is firebase-admin's encoding of the ``messaging.Message`` (``_MessagingService.encode_message``),
-  made by ``FcmPushSender.encode_body`` (once per message shape, ``notifiers.fcm_encoding``) for its size check
+  made by ``FcmPushSender.encode_body`` (once per message shape, ``notifiers.fcm.encoding``) for its size check
   and posted as is;
 - the URL and the FCM headers are those of the app's ``_MessagingService`` (so the ``fcm_endpoint`` override
   applied to it by ``FcmPushSender`` holds here too);
@@ -13,7 +13,7 @@ near 80–350 messages/s; aiohttp does the same HTTP for a fraction of the CPU. 
   (``_MessagingService._handle_fcm_httpx_error``), so retry policy and error codes do not change;
 - results come back as ``messaging.BatchResponse`` / ``SendResponse``, in the order of the messages.
 
-What the libcurl transport (``notifiers.fcm_curl``) shares with this one lives here too: ``FcmClientBase`` (the
+What the libcurl transport (``notifiers.fcm.transport``) shares with this one lives here too: ``FcmClientBase`` (the
 app's URL, FCM headers and credential), ``HttpFcmPushSender`` (the sender side: per-shape bodies, the client's
 life cycle) and the error mapping (``platform_error``, ``transport_error``).
 """
@@ -36,7 +36,7 @@ import yarl
 from firebase_admin import exceptions, messaging
 from firebase_admin._http_client import METRICS_HEADERS
 
-from notifiers.fcm import FcmPushSender
+from notifiers.fcm.sender import FcmPushSender
 from notifiers.push import PushMessage
 
 log = logging.getLogger(__name__)

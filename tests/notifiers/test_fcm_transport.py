@@ -1,5 +1,5 @@
-"""The HTTP transports against the local FCM server: AsyncFcmPushSender (aiohttp, notifiers/fcm_http.py) and
-CurlFcmPushSender (libcurl, notifiers/fcm_curl.py), each test run for both. The real firebase-admin encoding and
+"""The HTTP transports against the local FCM server: AsyncFcmPushSender (aiohttp, notifiers/fcm/http.py) and
+CurlFcmPushSender (libcurl, notifiers/fcm/transport.py), each test run for both. The real firebase-admin encoding and
 error mapping, the real google-auth grant, over real HTTP."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from firebase_admin import messaging
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from notifiers.fcm import FcmPushSender, fcm_message_of
+from notifiers.fcm.sender import FcmPushSender, fcm_message_of
+from notifiers.fcm.transport import CurlFcmPushSender
 from notifiers.fcm_async import AsyncFcmPushSender
-from notifiers.fcm_curl import CurlFcmPushSender
 from notifiers.outbox import dispatch_pending
 from notifiers.tables import DeliveryRow, DeviceRow
 from tests.support.fcm_senders import PROJECT, local_senders, offer_pushes

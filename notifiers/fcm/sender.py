@@ -21,7 +21,7 @@ import requests
 from firebase_admin import credentials, exceptions, messaging
 from urllib3.util.retry import Retry
 
-from notifiers.fcm_encoding import ShapeEncoder
+from notifiers.fcm.encoding import ShapeEncoder
 from notifiers.push import PushMessage, PushResult
 
 log = logging.getLogger(__name__)
@@ -282,7 +282,7 @@ class FcmPushSender:
 
     def encode_body(self, message: PushMessage) -> bytes:
         """The ``messages:send`` request body for one push, size-checked: byte for byte ``build_encoded``'s, but
-        firebase-admin encodes (and validates) once per message shape (``notifiers.fcm_encoding``), not per message.
+        firebase-admin encodes (and validates) once per message shape (``notifiers.fcm.encoding``), not per message.
         Raises ValueError as ``build_encoded`` does."""
         collapse_key = _checked_collapse_key(message)
         expiration = str(int(time.time()) + message.ttl_seconds)

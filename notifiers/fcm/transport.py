@@ -1,6 +1,6 @@
 """FCM HTTP v1 over libcurl (pycurl's CurlMulti), with firebase-admin still doing the FCM parts.
 
-The aiohttp transport (``notifiers.fcm_http``) spent ~145–180 µs of Python per request; here a batch is driven
+The aiohttp transport (``notifiers.fcm.http``) spent ~145–180 µs of Python per request; here a batch is driven
 by libcurl's multi interface from the calling thread, with a fixed pool of reused easy handles on keep-alive
 connections. Per request Python only sets the body, starts the transfer and reads the result; HTTP framing,
 chunked replies, content decoding (gzip, ...), TLS, proxies from the environment and timeouts are libcurl's.
@@ -31,7 +31,7 @@ import httpx
 import pycurl
 from firebase_admin import exceptions, messaging
 
-from notifiers.fcm_http import FcmClientBase, HttpFcmPushSender, platform_error, transport_error
+from notifiers.fcm.http import FcmClientBase, HttpFcmPushSender, platform_error, transport_error
 from notifiers.push import PushResult
 
 log = logging.getLogger(__name__)
