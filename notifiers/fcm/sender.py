@@ -153,9 +153,9 @@ class FcmPushSender:
             pool_connections=1, pool_maxsize=pool_size, max_retries=_transport_retry()
         )
         session.mount(base, adapter)
-        # requests re-reads proxy settings from os.environ on every request; that scan was ~25% of the
-        # client CPU per message. Resolve them once for the FCM endpoint instead (same proxies, same
-        # CA bundle); the sender is long-lived and only ever talks to this one host.
+        # requests re-reads proxy settings from os.environ on every request, a large share of the client's
+        # CPU per message (docs/benchmarks.md, notify). Resolve them once for the FCM endpoint instead (same
+        # proxies, same CA bundle); the sender is long-lived and only ever talks to this one host.
         session.proxies.update(requests.utils.get_environ_proxies(base))
         ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         if ca_bundle:
