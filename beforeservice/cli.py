@@ -202,8 +202,9 @@ def worker(loglevel: str = "warn") -> None:
     """Run one Faust worker (start several to scale; partitions are shared among them)."""
     start(get_settings())
     if importlib.util.find_spec("uvloop"):
-        # Faust's cost per event is mostly event-loop work (tasks, futures, callbacks), which uvloop does in C:
-        # ~25% more events/s through take_events here. Chosen before the Faust app (and its loop) exists.
+        # Faust's cost per event is mostly event-loop work (tasks, futures, callbacks), which uvloop does in C
+        # (events/s through take_events with and without it: docs/benchmarks.md, pipeline). Chosen before the
+        # Faust app (and its loop) exists.
         import mode.loop
 
         mode.loop.use("uvloop")

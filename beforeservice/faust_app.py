@@ -3,9 +3,8 @@
 Faust fixes aiokafka's `fetch_max_wait_ms` at 1,500 ms; the app here takes ours. A fetch that finds no new
 records waits up to that long on the broker. Apache Kafka answers it as soon as a record arrives, so the wait
 costs no latency there; the embedded broker (tansu) lets it run out, so a record produced into a quiet topic
-waited 420 ms at the median and up to 750 ms before the worker saw it (measured with an aiokafka consumer:
-4 ms median at a 10 ms wait). A short wait costs only idle fetch requests (20 a second at 50 ms), which either
-broker answers cheaply.
+waited most of that wait before the worker saw it (figures in docs/benchmarks.md, pipeline). A short wait costs
+only idle fetch requests (20 a second at 50 ms), which either broker answers cheaply.
 """
 
 from __future__ import annotations

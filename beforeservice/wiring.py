@@ -36,7 +36,7 @@ def push_sender(settings: Settings) -> PushSender | None:
     """FCM when credentials are configured; otherwise None: notifications stay in the in-app inbox."""
     if not settings.firebase_credentials:
         return None
-    from notifiers.fcm_curl import CurlFcmPushSender  # libcurl; aiohttp and send_each are slower (docs/benchmarks.md)
+    from notifiers.fcm.transport import CurlFcmPushSender  # the one production transport (docs/benchmarks.md)
 
     return CurlFcmPushSender(
         credentials_file=settings.firebase_credentials,

@@ -123,7 +123,7 @@ _WRITE_BACK = (
     .values({name: bindparam(name) for name in ("dispatch_attempts", *_DECIDED)})
 )
 # On PostgreSQL the same as one statement over arrays (UPDATE ... FROM unnest): one plan and one index join
-# instead of a statement per row (see _write_back for the measured difference).
+# instead of a statement per row (the difference: docs/benchmarks.md, notify).
 _PG_TYPES = {
     "id": "varchar",
     "dispatch_attempts": "integer",

@@ -1,6 +1,6 @@
 """`beforeservice bench notify`: outbox dispatcher throughput and outbox-to-accepted latency against a local
-FCM-compatible peer in its own process (aiohttp), for the sync reference (send_each, `FcmPushSender`), the
-aiohttp sender (`AsyncFcmPushSender`) and the libcurl sender (`CurlFcmPushSender`, the dispatcher's default).
+FCM-compatible peer in its own process (aiohttp), for the production sender (`CurlFcmPushSender`, libcurl) and
+the reference it is measured against (firebase-admin's own `send_each`, `FcmPushSender`).
 
 Every dispatcher runs in a process of its own (several share the outbox via SKIP LOCKED with `processes` > 1,
 PostgreSQL only); this process queues the notifications and, in the latency run, is the producer. The outbox is
@@ -34,9 +34,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.database import MIGRATIONS, make_engine, session_factory, upgrade
-from notifiers.fcm import FcmPushSender
-from notifiers.fcm_async import AsyncFcmPushSender
-from notifiers.fcm_curl import CurlFcmPushSender
+from notifiers.fcm.sender import FcmPushSender
+from notifiers.fcm.transport import CurlFcmPushSender
 from notifiers.outbox import dispatch_pending
 from notifiers.policy import DispatchPolicy
 from notifiers.push import PushSender
@@ -194,12 +193,10 @@ def _drain(sessions: sessionmaker[Session], sender: PushSender, stop: Callable[[
 
 SENDERS: dict[str, type[FcmPushSender]] = {
     "sync": FcmPushSender,
-    "aiohttp": AsyncFcmPushSender,
     "curl": CurlFcmPushSender,
 }
 LABELS = {
     "sync": "sync send_each (reference)",
-    "aiohttp": "aiohttp AsyncFcmPushSender",
     "curl": "libcurl CurlFcmPushSender",
 }
 PHASES = ("warm", "throughput", "latency")

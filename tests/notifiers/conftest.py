@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from notifiers.fcm import FcmPushSender
+from notifiers.fcm.sender import FcmPushSender
 from tests.support.fcm_server import LocalFcmServer, write_service_account
 from tests.support.message_gateway_server import LocalMessageGateway
 

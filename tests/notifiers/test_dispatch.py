@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from entitlements.persistence.tables import CitizenRow, EntitlementRow
 from notifiers import consent, devices
-from notifiers.fcm import FcmPushSender
+from notifiers.fcm.sender import FcmPushSender
 from notifiers.outbox import DispatchResult, dispatch_pending
 from notifiers.policy import DispatchPolicy
 from notifiers.preferences import set_preferences

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from entitlements.persistence.tables import EntitlementRow
 from notifiers.fallback import FallbackResult, escalate_unopened, mark_opened
-from notifiers.fcm import FcmPushSender
+from notifiers.fcm.sender import FcmPushSender
 from notifiers.gateway import HttpMessageGateway
 from notifiers.outbox import dispatch_pending
 from notifiers.policy import DispatchPolicy

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from notifiers.fcm import FcmPushSender
+from notifiers.fcm.sender import FcmPushSender
 from notifiers.outbox import dispatch_pending
 from notifiers.tables import DeliveryRow
 from tests.support.fcm_server import LocalFcmServer

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from firebase_admin import messaging
 
-from notifiers.fcm import MAX_PAYLOAD_BYTES, FcmPushSender, encode_full, fcm_message_of, payload_size
-from notifiers.fcm_encoding import ShapeEncoder
+from notifiers.fcm.encoding import ShapeEncoder
+from notifiers.fcm.sender import MAX_PAYLOAD_BYTES, FcmPushSender, encode_full, fcm_message_of, payload_size
 from notifiers.push import PushMessage
 from tests.support.fcm_senders import PROJECT, local_senders, offer_pushes
 from tests.support.fcm_server import LocalFcmServer, write_service_account
@@ -243,7 +243,7 @@ def test_the_4kb_limit_holds_at_the_exact_byte(sender: FcmPushSender) -> None:
         sender.build_encoded(push("device-1", data={"blob": "x" * (MAX_PAYLOAD_BYTES - base + 1)}))
 
 
-# -- the per-shape encoding (notifiers.fcm_encoding) against firebase-admin's own, message by message ----------
+# -- the per-shape encoding (notifiers.fcm.encoding) against firebase-admin's own, message by message ----------
 
 _AWKWARD = [
     "a",

@@ -1,5 +1,6 @@
 """The outbox dispatcher alone, as a process a test can kill -9: `python -m tests.support.dispatcher_process
-DATABASE_URL CREDENTIALS FCM_ENDPOINT BATCH`. Loops dispatch_pending with the real FcmPushSender forever."""
+DATABASE_URL CREDENTIALS FCM_ENDPOINT BATCH`. Loops dispatch_pending with the production push sender
+(CurlFcmPushSender, as beforeservice/wiring.py builds it) forever."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from datetime import UTC, datetime
 
 from beforeservice.database import make_engine, session_factory
-from notifiers.fcm import FcmPushSender
+from notifiers.fcm.transport import CurlFcmPushSender
 from notifiers.outbox import dispatch_pending
 from notifiers.policy import DispatchPolicy
 from notifiers.timing import PushBudget, QuietHours
@@ -21,7 +22,7 @@ def main() -> None:
     from datetime import time as clock
 
     policy = DispatchPolicy(quiet_hours=QuietHours(clock(0), clock(0)), budget=PushBudget(10**6))
-    with FcmPushSender(credentials, project_id="before-service-test", endpoint=endpoint) as sender:
+    with CurlFcmPushSender(credentials, project_id="before-service-test", endpoint=endpoint) as sender:
         print("dispatcher ready", flush=True)
         while True:
             if dispatch_pending(sessions, sender, batch, policy=policy, now=datetime.now(UTC)).notifications == 0:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from notifiers.fcm import FcmPushSender
+from notifiers.fcm.sender import FcmPushSender
 from notifiers.push import PushMessage
 from tests.support.fcm_server import LocalFcmServer
 

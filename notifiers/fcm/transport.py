@@ -1,14 +1,21 @@
-"""FCM HTTP v1 over libcurl (pycurl's CurlMulti), with firebase-admin still doing the FCM parts.
+"""The production FCM transport: HTTP v1 over libcurl (pycurl's CurlMulti), with firebase-admin still doing the
+FCM parts. ``CurlFcmPushSender`` is the dispatcher's push sender (``beforeservice/wiring.py``).
 
-The aiohttp transport (``notifiers.fcm_http``) spent ~145–180 µs of Python per request; here a batch is driven
-by libcurl's multi interface from the calling thread, with a fixed pool of reused easy handles on keep-alive
-connections. Per request Python only sets the body, starts the transfer and reads the result; HTTP framing,
-chunked replies, content decoding (gzip, ...), TLS, proxies from the environment and timeouts are libcurl's.
+A batch is driven by libcurl's multi interface from the calling thread, with a fixed pool of reused easy handles
+on keep-alive connections. Per request Python only sets the body, starts the transfer and reads the result; HTTP
+framing, chunked replies, content decoding (gzip, ...), TLS, proxies from the environment and timeouts are
+libcurl's. Only the transport differs from firebase-admin's own ``send_each`` (``FcmPushSender``):
 
-As in ``fcm_http``: the body is firebase-admin's encoding (``FcmPushSender.encode_body``, per message shape), URL and
-FCM headers are those of the app's ``_MessagingService``, the google-auth access token is shared by every request
-(one refresh on a 401, whoever saw it), and error replies become firebase-admin's exception types through its
-own mapping (``_handle_fcm_httpx_error``).
+- the body is firebase-admin's encoding of the ``messaging.Message`` (``FcmPushSender.encode_body``, once per
+  message shape: ``notifiers.fcm.encoding``), size-checked and posted as is;
+- the URL and the FCM headers are those of the app's ``_MessagingService`` (so the ``fcm_endpoint`` override
+  applied to it by ``FcmPushSender`` holds here too);
+- the google-auth access token is the app credential's, shared by every request (one refresh on a 401,
+  whoever saw it);
+- error replies become firebase-admin's exception types through its own mapping (``_handle_fcm_httpx_error``),
+  so retry policy and error codes are ``FcmPushSender``'s.
+
+How it compares with ``send_each`` and with the aiohttp transport it replaced: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -21,21 +28,24 @@ import select
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import certifi
+import google.auth.credentials
 import google.auth.exceptions
 import google.auth.transport.requests
 import httpx
 import pycurl
 from firebase_admin import exceptions, messaging
+from firebase_admin._http_client import METRICS_HEADERS
 
-from notifiers.fcm_http import FcmClientBase, HttpFcmPushSender, platform_error, transport_error
-from notifiers.push import PushResult
+from notifiers.fcm.sender import FcmPushSender
+from notifiers.push import PushMessage, PushResult
 
 log = logging.getLogger(__name__)
 
+DEFAULT_CONNECTIONS = 100  # keep-alive connections to FCM; also the number of requests in flight
 _Outcome = tuple[dict[str, Any] | None, exceptions.FirebaseError | None]
 
 # A keep-alive connection the peer closed under us: sent once more on a fresh one, as firebase-admin's
@@ -68,13 +78,26 @@ class _Slot:
         self.index = -1
 
 
-class FcmCurlClient(FcmClientBase):
-    """A CurlMulti with ``connections`` reused easy handles posting encoded messages to ``messages:send``.
+class FcmCurlClient:
+    """A CurlMulti with ``connections`` reused easy handles posting encoded messages to ``messages:send`` for one
+    firebase-admin app: the URL and FCM headers are its ``_MessagingService``'s (so the ``fcm_endpoint`` override
+    holds), the access token its credential's; requests give up after ``timeout`` seconds.
 
     Not reentrant: one batch at a time (a lock serialises callers). ``send_each`` returns, for each body in
     order, (FCM's JSON reply, None) or (None, the firebase-admin error)."""
 
-    def _open(self, connections: int, timeout: float) -> None:
+    def __init__(
+        self,
+        service: messaging._MessagingService,
+        credential: google.auth.credentials.Credentials,
+        *,
+        connections: int = DEFAULT_CONNECTIONS,
+        timeout: float = 30.0,
+    ) -> None:
+        self._service = service
+        self._credential = credential
+        self._url: str = service._fcm_url
+        self._fcm_headers = {**service._fcm_headers, **METRICS_HEADERS, "Content-Type": "application/json"}
         self._header_list: list[str] = []
         self._header_token: str | None = None
         self._timeout_ms = max(1, int(timeout * 1000))
@@ -106,6 +129,10 @@ class FcmCurlClient(FcmClientBase):
         curl.setopt(pycurl.HEADERFUNCTION, slot.headers.append)
         curl.slot = slot  # info_read hands back the Curl object; this finds its buffers
         return slot
+
+    @property
+    def url(self) -> str:
+        return self._url
 
     def close(self) -> None:
         with self._lock:
@@ -250,7 +277,9 @@ class FcmCurlClient(FcmClientBase):
         token = self._credential.token
         if token != self._header_token:
             # "Expect:" stops libcurl's 100-continue round trip for bodies over 1 KB.
-            self._header_list = [f"{k}: {v}" for k, v in self._signed_fcm_headers().items()] + ["Expect:"]
+            headers = dict(self._fcm_headers)
+            self._credential.apply(headers)  # Authorization, and whatever else google-auth adds for the token
+            self._header_list = [f"{k}: {v}" for k, v in headers.items()] + ["Expect:"]
             self._header_token = token
         return self._header_list
 
@@ -280,12 +309,51 @@ def _parse_headers(lines: list[bytes]) -> list[tuple[str, str]]:
     return fields
 
 
-class CurlFcmPushSender(HttpFcmPushSender[FcmCurlClient]):
-    """The dispatcher's push sender: FcmPushSender (message building, retry, backoff, PushResult mapping) with
-    each batch sent by ``FcmCurlClient`` from the calling thread, no event loop."""
+def platform_error(
+    service: messaging._MessagingService,
+    url: str,
+    status: int,
+    headers: Iterable[tuple[str, str]],
+    content: bytes,
+) -> exceptions.FirebaseError:
+    """firebase-admin's own mapping of an FCM error reply (Google error body, FcmError detail), fed an httpx
+    response that carries the status, headers (Retry-After) and body the transport received."""
+    request = httpx.Request("POST", url)
+    response = httpx.Response(status, headers=list(headers), content=content, request=request)
+    error = httpx.HTTPStatusError(f"FCM replied {status}", request=request, response=response)
+    return service._handle_fcm_httpx_error(error)
 
-    def _open_client(self, service: messaging._MessagingService, timeout: float) -> FcmCurlClient:
-        return FcmCurlClient(service, self._google_credential, connections=self._connections, timeout=timeout)
+
+def transport_error(
+    service: messaging._MessagingService, kind: type[httpx.TransportError], message: str
+) -> exceptions.FirebaseError:
+    """firebase-admin's mapping of a failure without a reply: TimeoutException → DeadlineExceededError,
+    ConnectError → UnavailableError (both retryable), anything else → UnknownError."""
+    return service._handle_fcm_httpx_error(kind(message))
+
+
+class CurlFcmPushSender(FcmPushSender):
+    """The dispatcher's push sender: FcmPushSender (message building, retry, backoff, PushResult mapping) with
+    each batch sent by ``FcmCurlClient`` from the calling thread, as request bodies encoded per message shape."""
+
+    def __init__(self, *args: Any, connections: int = DEFAULT_CONNECTIONS, **kwargs: Any) -> None:
+        self._connections = connections
+        self._client: FcmCurlClient | None = None
+        super().__init__(*args, **kwargs)
+
+    def _configure_service(self, endpoint: str | None, pool_size: int) -> None:
+        super()._configure_service(endpoint, pool_size)  # sets the SDK's URL for the endpoint override
+        service = messaging._get_messaging_service(self._app)
+        timeout = float(self._app.options.get("httpTimeout") or 30.0)
+        self._client = FcmCurlClient(service, self._google_credential, connections=self._connections, timeout=timeout)
+
+    @property
+    def url(self) -> str:
+        assert self._client is not None
+        return self._client.url
+
+    def _prepare(self, message: PushMessage) -> bytes:
+        return self.encode_body(message)  # the body size-checked is the one sent (firebase-admin's encoding)
 
     def _send_batch(self, batch: list[bytes], tokens: list[str]) -> list[tuple[PushResult, float | None]]:
         assert self._client is not None

@@ -1,6 +1,6 @@
-"""The HTTP transports against the local FCM server: AsyncFcmPushSender (aiohttp, notifiers/fcm_http.py) and
-CurlFcmPushSender (libcurl, notifiers/fcm_curl.py), each test run for both. The real firebase-admin encoding and
-error mapping, the real google-auth grant, over real HTTP."""
+"""The production FCM transport against the local FCM server: CurlFcmPushSender (libcurl,
+notifiers/fcm/transport.py), the dispatcher's sender. The real firebase-admin encoding and error mapping, the real
+google-auth grant, over real HTTP."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from firebase_admin import messaging
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from notifiers.fcm import FcmPushSender, fcm_message_of
-from notifiers.fcm_async import AsyncFcmPushSender
-from notifiers.fcm_curl import CurlFcmPushSender
+from notifiers.fcm.sender import FcmPushSender, fcm_message_of
+from notifiers.fcm.transport import CurlFcmPushSender
 from notifiers.outbox import dispatch_pending
 from notifiers.tables import DeliveryRow, DeviceRow
 from tests.support.fcm_senders import PROJECT, local_senders, offer_pushes
@@ -25,14 +24,7 @@ from tests.support.notification_seeds import T0, notification, offer, opt_in, ro
 
 pytestmark = pytest.mark.integration
 
-HttpSender = AsyncFcmPushSender | CurlFcmPushSender
-Factory = Callable[..., HttpSender]
-TRANSPORTS: dict[str, type[HttpSender]] = {"aiohttp": AsyncFcmPushSender, "curl": CurlFcmPushSender}
-
-
-@pytest.fixture(params=sorted(TRANSPORTS))
-def transport(request: pytest.FixtureRequest) -> type[HttpSender]:
-    return TRANSPORTS[request.param]
+Factory = Callable[..., CurlFcmPushSender]
 
 
 @pytest.fixture
@@ -41,16 +33,16 @@ def credentials(fcm_server: LocalFcmServer, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_aio(
-    fcm_server: LocalFcmServer, credentials: Path, backoff_sleeps: list[float], transport: type[HttpSender]
-) -> Iterator[Factory]:
-    with local_senders(transport, fcm_server, credentials, backoff_sleeps, app_prefix="aio", seed=3) as factory:
+def make_curl(fcm_server: LocalFcmServer, credentials: Path, backoff_sleeps: list[float]) -> Iterator[Factory]:
+    with local_senders(
+        CurlFcmPushSender, fcm_server, credentials, backoff_sleeps, app_prefix="curl", seed=3
+    ) as factory:
         yield factory
 
 
 @pytest.fixture
-def aio(make_aio: Factory) -> HttpSender:
-    return make_aio()
+def curl(make_curl: Factory) -> CurlFcmPushSender:
+    return make_curl()
 
 
 push = offer_pushes(
@@ -58,52 +50,54 @@ push = offer_pushes(
 )
 
 
-def test_success_uses_the_override_endpoint_and_one_shared_grant(aio: HttpSender, fcm_server: LocalFcmServer) -> None:
-    results = aio.send([push(f"device-{i}") for i in range(50)])
+def test_success_uses_the_override_endpoint_and_one_shared_grant(
+    curl: CurlFcmPushSender, fcm_server: LocalFcmServer
+) -> None:
+    results = curl.send([push(f"device-{i}") for i in range(50)])
 
     assert all(r.accepted for r in results)
     assert results[0].message_id is not None and results[0].message_id.startswith(f"projects/{PROJECT}/messages/")
-    assert aio.url == f"{fcm_server.url}/v1/projects/{PROJECT}/messages:send"
+    assert curl.url == f"{fcm_server.url}/v1/projects/{PROJECT}/messages:send"
     assert fcm_server.token_requests == 1  # one JWT-bearer grant for all 50 requests
 
 
-def test_a_revoked_access_token_is_granted_again_once(aio: HttpSender, fcm_server: LocalFcmServer) -> None:
-    assert aio.send([push("device-1")])[0].accepted
+def test_a_revoked_access_token_is_granted_again_once(curl: CurlFcmPushSender, fcm_server: LocalFcmServer) -> None:
+    assert curl.send([push("device-1")])[0].accepted
     fcm_server.revoke_access_tokens()
 
-    results = aio.send([push(f"device-{i}") for i in range(20)])
+    results = curl.send([push(f"device-{i}") for i in range(20)])
 
     assert all(r.accepted for r in results)
     assert fcm_server.token_requests == 2  # 20 requests saw the 401; one new grant served them all
 
 
 def test_same_json_body_as_the_send_each_path(
-    aio: HttpSender, sender: FcmPushSender, fcm_server: LocalFcmServer
+    curl: CurlFcmPushSender, sender: FcmPushSender, fcm_server: LocalFcmServer
 ) -> None:
     message = push("device-1")
     sender.send([message])
-    aio.send([message])
+    curl.send([message])
 
-    via_send_each, via_aiohttp = fcm_server.received
+    via_send_each, via_curl = fcm_server.received
     # apns-expiration is "now + ttl" at build time: the two builds may be a second apart.
-    expiry = [int(m["apns"]["headers"].pop("apns-expiration")) for m in (via_send_each, via_aiohttp)]
+    expiry = [int(m["apns"]["headers"].pop("apns-expiration")) for m in (via_send_each, via_curl)]
     assert abs(expiry[0] - expiry[1]) <= 2
-    assert via_aiohttp == via_send_each
-    assert via_aiohttp["android"] == {
+    assert via_curl == via_send_each
+    assert via_curl["android"] == {
         "priority": "high",
         "ttl": "3600s",
         "collapse_key": "n-offers-2024-birth",
         "notification": {"visibility": "PRIVATE", "tag": "n-offers-2024-birth"},
     }
-    assert via_aiohttp["data"] == {"notification_id": "n-1", "kind": "offers"}
+    assert via_curl["data"] == {"notification_id": "n-1", "kind": "offers"}
 
 
-def test_results_keep_the_order_of_a_500_message_batch(aio: HttpSender, fcm_server: LocalFcmServer) -> None:
+def test_results_keep_the_order_of_a_500_message_batch(curl: CurlFcmPushSender, fcm_server: LocalFcmServer) -> None:
     tokens = [f"device-{i}" for i in range(500)]
     for i in range(0, 500, 37):
         fcm_server.fail_token(tokens[i], 400, "INVALID_ARGUMENT")
 
-    results = aio.send([push(t) for t in tokens])
+    results = curl.send([push(t) for t in tokens])
 
     assert [r.token for r in results] == tokens
     assert [r.accepted for r in results] == [i % 37 != 0 for i in range(500)]
@@ -116,11 +110,11 @@ def test_results_keep_the_order_of_a_500_message_batch(aio: HttpSender, fcm_serv
 
 
 def test_quota_exceeded_with_retry_after_is_retried_then_delivered(
-    aio: HttpSender, fcm_server: LocalFcmServer, backoff_sleeps: list[float]
+    curl: CurlFcmPushSender, fcm_server: LocalFcmServer, backoff_sleeps: list[float]
 ) -> None:
     fcm_server.fail_token("busy", 429, "QUOTA_EXCEEDED", times=1, retry_after=2)
 
-    [result] = aio.send([push("busy")])
+    [result] = curl.send([push("busy")])
 
     assert result.accepted
     assert fcm_server.attempts("busy") == 2
@@ -128,11 +122,11 @@ def test_quota_exceeded_with_retry_after_is_retried_then_delivered(
 
 
 def test_unavailable_twice_then_delivered_with_jittered_backoff(
-    aio: HttpSender, fcm_server: LocalFcmServer, backoff_sleeps: list[float]
+    curl: CurlFcmPushSender, fcm_server: LocalFcmServer, backoff_sleeps: list[float]
 ) -> None:
     fcm_server.fail_token("flaky", 503, "UNAVAILABLE", times=2)
 
-    steady, flaky = aio.send([push("steady"), push("flaky")])
+    steady, flaky = curl.send([push("steady"), push("flaky")])
 
     assert steady.accepted and flaky.accepted
     assert fcm_server.attempts("flaky") == 3 and fcm_server.attempts("steady") == 1
@@ -141,11 +135,11 @@ def test_unavailable_twice_then_delivered_with_jittered_backoff(
 
 @pytest.mark.parametrize("max_attempts", [4, 2])
 def test_persistent_internal_error_is_retried_a_bounded_number_of_times(
-    make_aio: Factory, fcm_server: LocalFcmServer, backoff_sleeps: list[float], max_attempts: int
+    make_curl: Factory, fcm_server: LocalFcmServer, backoff_sleeps: list[float], max_attempts: int
 ) -> None:
     fcm_server.fail_token("broken", 500, "INTERNAL")
 
-    [result] = make_aio(max_attempts=max_attempts).send([push("broken")])
+    [result] = make_curl(max_attempts=max_attempts).send([push("broken")])
 
     assert not result.accepted and result.retryable and result.error_code == "INTERNAL"
     assert fcm_server.attempts("broken") == max_attempts  # no hidden transport retries under ours
@@ -154,11 +148,11 @@ def test_persistent_internal_error_is_retried_a_bounded_number_of_times(
 
 @pytest.mark.parametrize(("status", "code"), [(400, "INVALID_ARGUMENT"), (403, "SENDER_ID_MISMATCH")])
 def test_permanent_errors_are_not_retried(
-    aio: HttpSender, fcm_server: LocalFcmServer, backoff_sleeps: list[float], status: int, code: str
+    curl: CurlFcmPushSender, fcm_server: LocalFcmServer, backoff_sleeps: list[float], status: int, code: str
 ) -> None:
     fcm_server.fail_token("bad", status, code)
 
-    [result] = aio.send([push("bad")])
+    [result] = curl.send([push("bad")])
 
     assert not result.accepted and not result.retryable and not result.token_invalid
     assert result.error_code == code
@@ -166,14 +160,14 @@ def test_permanent_errors_are_not_retried(
 
 
 def test_unregistered_token_is_deleted_by_the_dispatcher(
-    sessions: sessionmaker[Session], aio: HttpSender, fcm_server: LocalFcmServer
+    sessions: sessionmaker[Session], curl: CurlFcmPushSender, fcm_server: LocalFcmServer
 ) -> None:
     seed_citizen(sessions, "c1")
     opt_in(sessions, "c1", ["gone", "kept"])
     n = notification(sessions, "c1", [offer(sessions, "c1")])
     fcm_server.fail_token("gone", 404, "UNREGISTERED")
 
-    result = dispatch_pending(sessions, aio, now=T0)
+    result = dispatch_pending(sessions, curl, now=T0)
 
     assert result.pushed == 1 and result.tokens_removed == 1
     assert fcm_server.attempts("gone") == 1  # not retried
@@ -184,17 +178,15 @@ def test_unregistered_token_is_deleted_by_the_dispatcher(
         assert codes == ["", "UNREGISTERED"]
 
 
-def test_an_unreachable_fcm_is_a_retryable_failure(
-    credentials: Path, backoff_sleeps: list[float], transport: type[HttpSender]
-) -> None:
+def test_an_unreachable_fcm_is_a_retryable_failure(credentials: Path, backoff_sleeps: list[float]) -> None:
     # The OAuth grant still goes to the live fixture server (the credentials' token_uri); only FCM is gone.
     with LocalFcmServer() as gone:
         endpoint = gone.url  # a port nobody listens on once the server stopped
-    with transport(
+    with CurlFcmPushSender(
         credentials,
         project_id=PROJECT,
         endpoint=endpoint,
-        app_name=f"aio-{uuid.uuid4().hex}",
+        app_name=f"curl-{uuid.uuid4().hex}",
         max_attempts=2,
         sleep=backoff_sleeps.append,
     ) as sender:
@@ -206,7 +198,7 @@ def test_an_unreachable_fcm_is_a_retryable_failure(
 
 
 def test_firebase_admin_encodes_once_per_message_shape(
-    aio: HttpSender, fcm_server: LocalFcmServer, monkeypatch: pytest.MonkeyPatch
+    curl: CurlFcmPushSender, fcm_server: LocalFcmServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The body sized for the 4 KB check is the body posted, firebase-admin's encoding of the message: its encoder
     # runs once per shape (title, body, ttl, data keys), the tokens and data values are substituted into that.
@@ -220,7 +212,7 @@ def test_firebase_admin_encodes_once_per_message_shape(
     monkeypatch.setattr(messaging._MessagingService, "encode_message", classmethod(counting))
     pushes = [push(f"device-{i}", data={"notification_id": f"n-{i}", "kind": '혜택 "{i}"'}) for i in range(10)]
 
-    results = aio.send(pushes)
+    results = curl.send(pushes)
 
     assert all(r.accepted for r in results) and len(calls) == 1
     monkeypatch.setattr(messaging._MessagingService, "encode_message", encode)
@@ -232,38 +224,35 @@ def test_firebase_admin_encodes_once_per_message_shape(
 
 
 def test_a_slow_fcm_times_out_as_a_retryable_deadline(
-    make_aio: Factory, fcm_server: LocalFcmServer, backoff_sleeps: list[float]
+    make_curl: Factory, fcm_server: LocalFcmServer, backoff_sleeps: list[float]
 ) -> None:
     fcm_server.delay_token("slow", 2.0)
 
-    fast, slow = make_aio(http_timeout=0.5, max_attempts=1).send([push("fast"), push("slow")])
+    fast, slow = make_curl(http_timeout=0.5, max_attempts=1).send([push("fast"), push("slow")])
 
     assert fast.accepted
     assert not slow.accepted and slow.retryable and slow.error_code == "DEADLINE_EXCEEDED"
 
 
 def test_gzip_chunked_replies_are_decoded(
-    aio: HttpSender, fcm_server: LocalFcmServer, backoff_sleeps: list[float], transport: type[HttpSender]
+    curl: CurlFcmPushSender, fcm_server: LocalFcmServer, backoff_sleeps: list[float]
 ) -> None:
     fcm_server.gzip_chunked_replies = True
     fcm_server.fail_token("busy", 429, "QUOTA_EXCEEDED", times=1, retry_after=3)
     fcm_server.fail_token("bad", 400, "INVALID_ARGUMENT")
 
-    ok, busy, bad = aio.send([push("ok"), push("busy"), push("bad")])
+    ok, busy, bad = curl.send([push("ok"), push("busy"), push("bad")])
 
     assert ok.accepted and ok.message_id is not None and ok.message_id.startswith(f"projects/{PROJECT}/messages/")
     assert busy.accepted and backoff_sleeps and backoff_sleeps[0] >= 3.0  # Retry-After read from the gzip reply
     assert not bad.accepted and bad.error_code == "INVALID_ARGUMENT" and not bad.retryable
-    if transport is CurlFcmPushSender:  # libcurl asks for compression and decodes it; aiohttp asks for none
-        assert all("gzip" in accepted for accepted in fcm_server.accept_encodings)
+    assert all("gzip" in accepted for accepted in fcm_server.accept_encodings)  # libcurl asks for compression
 
 
 def test_a_refused_new_grant_fails_only_the_requests_that_saw_401(
-    make_aio: Factory, fcm_server: LocalFcmServer, transport: type[HttpSender]
+    make_curl: Factory, fcm_server: LocalFcmServer
 ) -> None:
-    if transport is not CurlFcmPushSender:
-        pytest.skip("aiohttp fails the whole batch here (UnknownError), as firebase-admin's send_each_async")
-    sender = make_aio()
+    sender = make_curl()
     assert sender.send([push("device-0")])[0].accepted
     fcm_server.revoke_access_tokens()
     fcm_server.refuse_grants = True

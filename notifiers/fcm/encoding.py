@@ -2,10 +2,11 @@
 
 The pushes of a batch differ only in a few plain strings (device token, collapse key, data values such as the
 notification id, the APNs expiry) while title, body, TTL, the data keys and the Android / APNs configuration repeat.
-firebase-admin's encoder (``_MessagingService.encode_message``, which also validates) cost ~45 µs per message;
-here it runs once per shape, on the message built with unique placeholder strings in the varying fields, and that
-encoding's JSON text becomes a ``str.format`` template. A message's body is the template with its own values
-JSON-escaped by the same C function ``json.dumps(..., ensure_ascii=False)`` uses for strings, so it is the text
+firebase-admin's encoder (``_MessagingService.encode_message``, which also validates) was the largest cost of a
+push in the dispatcher (docs/benchmarks.md, notify); here it runs once per shape, on the message built with
+unique placeholder strings in the varying fields, and that encoding's JSON text becomes a ``str.format``
+template. A message's body is the template with its own values JSON-escaped by the same C function
+``json.dumps(..., ensure_ascii=False)`` uses for strings, so it is the text
 ``request_body(encode_message(message))`` gives, byte for byte (pinned by tests/notifiers/test_fcm_sender.py).
 
 Validation of the substituted fields is firebase-admin's own as long as every value is an exact ``str`` (and the

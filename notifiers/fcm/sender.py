@@ -1,4 +1,12 @@
-"""FCM implementation of the push port, on the official firebase-admin SDK (HTTP v1, ``send_each``)."""
+"""FCM implementation of the push port, on the official firebase-admin SDK (HTTP v1).
+
+``FcmPushSender`` owns everything but the wire: the firebase-admin app and its credentials, message building and
+the 4 KB checks, firebase-admin's error types mapped to ``PushResult``, and the retry policy (UNREGISTERED marks
+the token for deletion; 429/500/503 and timeouts are re-sent with jittered exponential backoff honouring
+Retry-After; 400/403 are never re-sent). On its own it sends each batch with firebase-admin's ``send_each`` (the
+reference ``beforeservice bench notify`` measures against); in production its batches go over the one transport,
+libcurl (``notifiers.fcm.transport.CurlFcmPushSender``).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +29,7 @@ import requests
 from firebase_admin import credentials, exceptions, messaging
 from urllib3.util.retry import Retry
 
-from notifiers.fcm_encoding import ShapeEncoder
+from notifiers.fcm.encoding import ShapeEncoder
 from notifiers.push import PushMessage, PushResult
 
 log = logging.getLogger(__name__)
@@ -145,9 +153,9 @@ class FcmPushSender:
             pool_connections=1, pool_maxsize=pool_size, max_retries=_transport_retry()
         )
         session.mount(base, adapter)
-        # requests re-reads proxy settings from os.environ on every request; that scan was ~25% of the
-        # client CPU per message. Resolve them once for the FCM endpoint instead (same proxies, same
-        # CA bundle); the sender is long-lived and only ever talks to this one host.
+        # requests re-reads proxy settings from os.environ on every request, a large share of the client's
+        # CPU per message (docs/benchmarks.md, notify). Resolve them once for the FCM endpoint instead (same
+        # proxies, same CA bundle); the sender is long-lived and only ever talks to this one host.
         session.proxies.update(requests.utils.get_environ_proxies(base))
         ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         if ca_bundle:
@@ -204,17 +212,14 @@ class FcmPushSender:
 
     def _prepare(self, message: PushMessage) -> Any:
         """What ``_send_batch`` sends for ``message``: here the ``messaging.Message`` (send_each encodes it itself);
-        the HTTP transports (``fcm_http.HttpFcmPushSender``) take the request body ``encode_body`` sized instead."""
+        the libcurl transport (``transport.CurlFcmPushSender``) takes the request body ``encode_body`` sized."""
         return self.build_message(message)
 
-    def _send_each(self, batch: list[Any]) -> messaging.BatchResponse:
-        """One batch on the wire, with firebase-admin's ``send_each`` contract: a transport whose client has that
-        contract (fcm_async) overrides only this, and shares the result mapping of ``_send_batch``."""
-        return messaging.send_each(batch, app=self._app)
-
     def _send_batch(self, batch: list[Any], tokens: list[str]) -> list[tuple[PushResult, float | None]]:
+        """One batch on the wire, here by firebase-admin's own ``send_each`` (one thread per message); the
+        libcurl transport overrides this."""
         try:
-            response = self._send_each(batch)
+            response = messaging.send_each(batch, app=self._app)
         except exceptions.FirebaseError as exc:
             # Whole-batch failure (send_each wraps unexpected errors in UnknownError): report it per
             # message so results of earlier batches are kept and nothing accepted is sent twice.
@@ -282,7 +287,7 @@ class FcmPushSender:
 
     def encode_body(self, message: PushMessage) -> bytes:
         """The ``messages:send`` request body for one push, size-checked: byte for byte ``build_encoded``'s, but
-        firebase-admin encodes (and validates) once per message shape (``notifiers.fcm_encoding``), not per message.
+        firebase-admin encodes (and validates) once per message shape (``notifiers.fcm.encoding``), not per message.
         Raises ValueError as ``build_encoded`` does."""
         collapse_key = _checked_collapse_key(message)
         expiration = str(int(time.time()) + message.ttl_seconds)

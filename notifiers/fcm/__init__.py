@@ -1,0 +1,1 @@
+"""FCM, the production push channel: the firebase-admin-based sender and its one transport."""
