@@ -102,12 +102,12 @@ def reevaluate(
     """Re-decide every open offer of BENEFIT on the current catalog: corrections and retractions."""
     from datetime import date
 
+    from beforeservice.bootstrap import reevaluator
     from beforeservice.settings import get_settings
     from beforeservice.wiring import sessions
-    from entitlements.reevaluation import reevaluate_benefit
 
     when = date.fromisoformat(on) if on else date.today()
-    report = reevaluate_benefit(sessions(get_settings()), load_catalog(CATALOG_DIR), benefit, when, dry_run)
+    report = reevaluator(sessions(get_settings())).reevaluate(load_catalog(CATALOG_DIR), benefit, when, dry_run)
     mode = "shadow mode, nothing written" if dry_run else "written"
     typer.echo(
         f"{benefit} on {when}: {report.examined} open offers examined, {report.unchanged} unchanged, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from beforeservice.bootstrap import life_event_processor
 from beforeservice.catalog_watch import CatalogWatch
 from beforeservice.database import configure_keyring, make_engine, session_factory
 from beforeservice.settings import Settings
@@ -23,7 +24,7 @@ def pseudonymizer(settings: Settings) -> Pseudonymizer:
 
 
 def processor(settings: Settings) -> LifeEventProcessor:
-    return LifeEventProcessor(
+    return life_event_processor(
         sessions(settings),
         CatalogWatch(settings.catalog_directory).current,
         NotificationTemplates(),

@@ -1,4 +1,4 @@
-"""One batch of Kafka records through the engine: decode, de-duplicate, match, persist (one transaction)."""
+"""One batch of Kafka records through the engine: decode, de-duplicate, match, persist (one unit of work)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from beforeservice.console.closing import closes_the_loop, refuse_foreign_closings
 from entitlements.lifecycle import EntitlementStatus, IllegalTransition
 from entitlements.matching import ProfileBook, ProfileContradiction, handle
-from entitlements.persistence import store
+from entitlements.ports import LoopClosing, Outbox, ProcessedEvent, Units
 from events import applications, birth, death, marriage, moves
 from events.contracts import LifeEvent
 from events.dead_letter import DeadLetter
 from events.errors import FieldError, InvalidEvent
 from events.kafka_record import decode
 from events.privacy import Pseudonymizer, mask
-from notifiers.rendering import NotificationTemplates
-from notifiers.texts import NotificationTexts
 from rules_engine.catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -112,22 +107,22 @@ def people_of(event: LifeEvent) -> list[str]:
 
 
 class LifeEventProcessor:
-    """Holds what a worker needs across batches: the catalog, the templates and the database."""
+    """Holds what a worker needs across batches: the catalog and the ports (wired by beforeservice/bootstrap.py)."""
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        units: Units,
+        outbox: Outbox,
+        loop_closing: LoopClosing,
         catalog: Catalog | Callable[[], Catalog],
-        templates: NotificationTemplates,
         pseudonymizer: Pseudonymizer,
         max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
+        self.units, self.outbox, self.loop_closing = units, outbox, loop_closing
         self.pseudonymizer, self.max_event_bytes = pseudonymizer, max_event_bytes
         # A callable (CatalogWatch.current) lets rule edits take effect between batches, never within one.
         self._catalog_now = catalog if callable(catalog) else (lambda: catalog)
-        self.sessions, self.templates = sessions, templates
         self.catalog = self._catalog_now()
-        self.texts = NotificationTexts(templates, self.catalog)
 
     def process(self, records: Sequence[Record]) -> BatchResult:
         events, dead = decode_records(records, self.pseudonymizer, self.max_event_bytes)
@@ -137,12 +132,9 @@ class LifeEventProcessor:
         return result
 
     def apply(self, events: Sequence[tuple[Record, LifeEvent]], result: BatchResult) -> None:
-        catalog = self._catalog_now()
-        if catalog is not self.catalog:
-            self.catalog = catalog
-            self.texts.use_catalog(catalog)
-        with self.sessions.begin() as session:
-            seen = store.already_processed(session, [e.envelope.key for _, e in events])
+        self.catalog = catalog = self._catalog_now()
+        with self.units() as unit:
+            seen = unit.already_processed([e.envelope.key for _, e in events])
             fresh: list[tuple[Record, LifeEvent]] = []
             for record, event in events:
                 if event.envelope.key in seen:
@@ -150,25 +142,26 @@ class LifeEventProcessor:
                 else:
                     seen.add(event.envelope.key)
                     fresh.append((record, event))
-            households = store.households_of(session, [p for _, e in fresh for p in people_of(e)])
-            loaded = store.snapshot({h.id: h for h in households.values()}.values())
+            households = unit.households_of([p for _, e in fresh for p in people_of(e)])
             # Households an agency closes the loop for: every entitlement its event may concern is loaded, so that
             # the transition table decides (entitlements/lifecycle.py), not a row the batch did not read.
             closing = {
-                households[p].id for _, e in fresh if closes_the_loop(e) for p in people_of(e) if p in households
+                households[p].id
+                for _, e in fresh
+                if self.loop_closing.closes_the_loop(e)
+                for p in people_of(e)
+                if p in households
             }
-            book = ProfileBook(
-                households, store.open_entitlements(session, {h.id for h in households.values()}, closing)
-            )
+            book = ProfileBook(households, unit.open_entitlements({h.id for h in households.values()}, closing))
             changed: dict[str, Any] = {}
             processed, offers, intents, changes = [], [], [], []
-            foreign = refuse_foreign_closings(session, self.catalog, [e for _, e in fresh])  # H2: not its benefit
+            foreign = self.loop_closing.refusals(unit, catalog, [e for _, e in fresh])  # H2: not its benefit
             for record, event in fresh:
                 if event.envelope.key in foreign:
                     result.dead_letters.append(record.dead_letter(foreign[event.envelope.key]))
                     continue
                 try:
-                    outcome = handle(event, book, self.catalog)
+                    outcome = handle(event, book, catalog)
                 except ProfileContradiction as contradiction:
                     result.dead_letters.append(
                         record.dead_letter(
@@ -190,30 +183,18 @@ class LifeEventProcessor:
                 for household in outcome.households:
                     changed[household.id] = household
                 household_id = outcome.households[0].id if outcome.households else None
-                processed.append(
-                    store.ProcessedEvent(event.envelope.source, event.envelope.id, event.type, household_id)
-                )
+                processed.append(ProcessedEvent(event.envelope.source, event.envelope.id, event.type, household_id))
                 offers.extend(outcome.offers)
                 intents.extend(outcome.notifications)
                 changes.extend(outcome.status_changes)
                 result.deceased.extend(outcome.deceased)
-            languages = store.languages_of(session, [i.recipient_id for i in intents])
-            by_id = {o.id: o for o in offers}
-            rendered = [self.texts.render(i, by_id, languages.get(i.recipient_id, "ko")) for i in intents]
-            store.save_batch(session, list(changed.values()), processed, offers, rendered, changes, loaded)
-            self._on_deaths(session, result.deceased)
+            unit.save(list(changed.values()), processed, offers, changes)
+            # The transactional outbox: the notifications commit with their offers, or neither does.
+            notifications = self.outbox.add(unit, intents, offers, catalog)
+            if result.deceased:  # tact: nothing more is pushed to the deceased's devices, in the death's transaction
+                self.outbox.cancel_for(unit, result.deceased)
+            unit.commit()
         result.processed += len(processed)
         result.offers += sum(1 for o in offers if o.status is EntitlementStatus.MATCHED)
         result.undetermined += sum(1 for o in offers if o.status is EntitlementStatus.PENDING_REVIEW)
-        result.notifications += len(rendered)
-
-    def _on_deaths(self, session: Session, deceased: list[str]) -> None:
-        """Tact: nothing more is pushed to the deceased's devices, in the same transaction as the death."""
-        if not deceased:
-            return
-        try:
-            from notifiers.tact import on_deaths
-        except ImportError:  # pragma: no cover - the notifier side is optional
-            return
-        for start in range(0, len(deceased), 500):  # one statement per 500 deaths, within parameter limits
-            on_deaths(session, deceased[start : start + 500])
+        result.notifications += notifications

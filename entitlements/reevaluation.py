@@ -12,14 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from pydantic import BaseModel
-from sqlalchemy.orm import Session, sessionmaker
 
-from entitlements.matching import Offer, Outcome, notification_intents, reconsider
-from entitlements.persistence import store
+from entitlements.matching import NotificationIntent, Offer, Outcome, notification_intents, reconsider
+from entitlements.ports import Outbox, Units
 from events.cloudevents import CloudEvent
 from events.contracts import LifeEvent
-from notifiers.rendering import NotificationTemplates, shared_templates
-from notifiers.texts import NotificationTexts
 from rules_engine.catalog import Catalog
 
 RULES_CHANGED = "kr.go.beforeservice.rules.changed"
@@ -41,68 +38,60 @@ class Reevaluation:
     by_municipality: Counter[str] = field(default_factory=Counter)
 
 
-def reevaluate_benefit(
-    sessions: sessionmaker[Session],
-    catalog: Catalog,
-    benefit_id: str,
-    on: date,
-    dry_run: bool,
-    templates: NotificationTemplates | None = None,
-) -> Reevaluation:
-    if benefit_id not in catalog.benefits:
-        raise ValueError(f"unknown benefit '{benefit_id}'")
-    change = CloudEvent(
-        id=f"{benefit_id}:{on.isoformat()}:{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}",
-        source="/beforeservice/catalog",
-        specversion="1.0",
-        type=RULES_CHANGED,
-        data={"benefit_id": benefit_id, "on": on.isoformat()},
-    )
-    event = LifeEvent(change, RuleChange(benefit_id=benefit_id, on=on))
-    texts = NotificationTexts(templates or shared_templates(), catalog)
-    report, after = Reevaluation(), ""
-    while True:
-        with sessions.begin() as session:
-            page = store.open_offers_of_benefit(session, benefit_id, after, PAGE)
-            if not page:
-                return report
-            after = page[-1].id
-            households = store.households_by_id(session, {o.household_id for o in page})
-            outcome = Outcome()
-            for offer in page:
-                household = households.get(offer.household_id)
-                report.examined += 1
-                if household is None:
+class Reevaluator:
+    """Re-decides a benefit's open offers on a new law, a page per unit of work (ports: entitlements/ports.py)."""
+
+    def __init__(self, units: Units, outbox: Outbox) -> None:
+        self.units, self.outbox = units, outbox
+
+    def reevaluate(self, catalog: Catalog, benefit_id: str, on: date, dry_run: bool) -> Reevaluation:
+        if benefit_id not in catalog.benefits:
+            raise ValueError(f"unknown benefit '{benefit_id}'")
+        change = CloudEvent(
+            id=f"{benefit_id}:{on.isoformat()}:{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}",
+            source="/beforeservice/catalog",
+            specversion="1.0",
+            type=RULES_CHANGED,
+            data={"benefit_id": benefit_id, "on": on.isoformat()},
+        )
+        event = LifeEvent(change, RuleChange(benefit_id=benefit_id, on=on))
+        report, after = Reevaluation(), ""
+        while True:
+            with self.units() as unit:
+                page = unit.open_offers_of_benefit(benefit_id, after, PAGE)
+                if not page:
+                    return report
+                after = page[-1].id
+                households = unit.households_by_id({o.household_id for o in page})
+                outcome = Outcome()
+                for offer in page:
+                    household = households.get(offer.household_id)
+                    report.examined += 1
+                    if household is None:
+                        continue
+                    before = len(outcome.status_changes)
+                    corrected = reconsider(event, catalog, household, offer, on, outcome)
+                    if corrected is not None:
+                        outcome.offers.append(corrected)
+                        report.corrected += 1
+                    elif len(outcome.status_changes) > before:
+                        report.retracted += 1
+                    else:
+                        report.unchanged += 1
+                        continue
+                    report.by_municipality[household.municipality_code or "unknown"] += 1
+                if dry_run:  # shadow mode: leaving the unit of work uncommitted writes nothing
                     continue
-                before = len(outcome.status_changes)
-                corrected = reconsider(event, catalog, household, offer, on, outcome)
-                if corrected is not None:
-                    outcome.offers.append(corrected)
-                    report.corrected += 1
-                elif len(outcome.status_changes) > before:
-                    report.retracted += 1
-                else:
-                    report.unchanged += 1
-                    continue
-                report.by_municipality[household.municipality_code or "unknown"] += 1
-            if not dry_run:
-                notices = _notices(session, event, outcome.offers, texts)
-                report.notified += len(notices)
-                store.save_batch(session, [], [], outcome.offers, notices, outcome.status_changes)
-            else:
-                session.rollback()
+                unit.save([], [], outcome.offers, outcome.status_changes)
+                report.notified += self.outbox.add(unit, notices(event, outcome.offers), outcome.offers, catalog)
+                unit.commit()
 
 
-def _notices(
-    session: Session, event: LifeEvent, corrected: list[Offer], texts: NotificationTexts
-) -> list[store.RenderedNotification]:
+def notices(event: LifeEvent, corrected: list[Offer]) -> list[NotificationIntent]:
     """Citizens hear of a correction as they heard of the offer (Gubi re-notifies changed amounts): one notice per
     recipient and household, through the outbox, with the usual consent, quiet hours and budget. A retraction is
     not pushed: the inbox shows the offer as withdrawn."""
     by_household: dict[str, list[Offer]] = {}
     for offer in corrected:
         by_household.setdefault(offer.household_id, []).append(offer)
-    intents = [i for household, offers in by_household.items() for i in notification_intents(event, offers, household)]
-    languages = store.languages_of(session, [i.recipient_id for i in intents])
-    by_id = {o.id: o for o in corrected}
-    return [texts.render(i, by_id, languages.get(i.recipient_id, "ko")) for i in intents]
+    return [i for household, offers in by_household.items() for i in notification_intents(event, offers, household)]

@@ -1,21 +1,40 @@
 """The texts of the notifications a batch produced: one per intent, rendered from its offers (Jinja, memoised).
 
-Shared by the life-event pipeline and the re-evaluation after a rule change, so both write outbox rows alike.
+Used by the outbox writer (notifiers/outbox_writer.py), so the batch and the re-evaluation write rows alike.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from entitlements.matching import NotificationIntent, Offer
-from entitlements.persistence import store
 from notifiers.offer_lines import offer_line
 from notifiers.rendering import TEMPLATE_OF_EVENT, NotificationTemplates, Rendered
 from rules_engine.catalog import Catalog
 from rules_engine.deadlines import DatedDeadline
 
 _CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class RenderedNotification:
+    """An outbox row to be: the intent, in the recipient's language, with its lock-screen and inbox texts."""
+
+    id: str
+    recipient_id: str
+    household_id: str
+    event_source: str
+    event_id: str
+    event_type: str
+    category: str
+    offer_ids: tuple[str, ...]
+    language: str
+    lock_screen_title: str
+    lock_screen_body: str
+    message_ko: str
+    message_en: str
 
 
 class NotificationTexts:
@@ -31,13 +50,13 @@ class NotificationTexts:
         if catalog is not self.catalog:
             self.catalog, self._rendered = catalog, {}
 
-    def render(self, intent: NotificationIntent, offers: dict[str, Offer], language: str) -> store.RenderedNotification:
+    def render(self, intent: NotificationIntent, offers: dict[str, Offer], language: str) -> RenderedNotification:
         bundle = [offers[i] for i in intent.offer_ids]
         event_type = intent.event_type if intent.event_type in TEMPLATE_OF_EVENT else "kr.go.mois.birth.registered"
         ko = self._render_once(event_type, "ko", bundle)
         en = self._render_once(event_type, "en", bundle)
         lock = en if language == "en" else ko
-        return store.RenderedNotification(
+        return RenderedNotification(
             id=intent.id,
             recipient_id=intent.recipient_id,
             household_id=intent.household_id,

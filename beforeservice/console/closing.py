@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from beforeservice.console.agencies import UnsafeSource, namespace_of, source_segments, type_namespace
 from beforeservice.console.tables import AgencyKeyRow
+from entitlements.persistence.uow import session_of
+from entitlements.ports import UnitOfWork
 from events.applications import ApplicationReceived, BenefitGranted
 from events.contracts import LifeEvent
 from events.errors import FieldError, InvalidEvent
@@ -114,3 +116,16 @@ def refuse_foreign_closings(
         if refusal is not None:
             refusals[event.envelope.key] = refusal
     return refusals
+
+
+class AgencyLoopClosing:
+    """entitlements.ports.LoopClosing for the worker: agencies by the sources their active keys registered, read in
+    the batch's own transaction."""
+
+    def closes_the_loop(self, event: LifeEvent) -> bool:
+        return closes_the_loop(event)
+
+    def refusals(
+        self, unit: UnitOfWork, catalog: Catalog, events: Sequence[LifeEvent]
+    ) -> dict[tuple[str, str], InvalidEvent]:
+        return refuse_foreign_closings(session_of(unit), catalog, events)

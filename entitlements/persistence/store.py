@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -18,8 +17,7 @@ from entitlements.matching import Offer, OpenEntitlement, StatusChange
 from entitlements.persistence.sealed_columns import SealedJSON
 from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
 from entitlements.persistence.transitions import apply_changes
-from notifiers.doorbell import ring
-from notifiers.tables import NotificationRow
+from entitlements.ports import ProcessedEvent
 from rules_engine.deadlines import DeadlineKind, of_kind, offer_end, to_json
 
 _CHUNK = 500  # keeps IN-lists and bulk statements within every driver's parameter limits
@@ -126,31 +124,6 @@ def _sealed_json(column_type: SealedJSON) -> Callable[[Any], Any]:
         return column_type.seal_document(known[1])
 
     return convert
-
-
-@dataclass(frozen=True)
-class ProcessedEvent:
-    source: str
-    event_id: str
-    type: str
-    household_id: str | None
-
-
-@dataclass(frozen=True)
-class RenderedNotification:
-    id: str
-    recipient_id: str
-    household_id: str
-    event_source: str
-    event_id: str
-    event_type: str
-    category: str
-    offer_ids: tuple[str, ...]
-    language: str
-    lock_screen_title: str
-    lock_screen_body: str
-    message_ko: str
-    message_en: str
 
 
 def already_processed(session: Session, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -316,11 +289,11 @@ def save_batch(
     households: Sequence[Household],
     processed: Sequence[ProcessedEvent],
     offers: Sequence[Offer],
-    notifications: Sequence[RenderedNotification],
     status_changes: Sequence[StatusChange] = (),
     loaded: ProfileSnapshot | None = None,
 ) -> None:
-    """Everything a batch of events produced, in the caller's transaction (the outbox pattern).
+    """Everything a batch of events produced but its notifications, in the caller's transaction (the outbox rows
+    follow in the same one: notifiers/outbox_writer.py).
 
     With `loaded` (the snapshot taken when the profiles were read in this transaction) only the profile rows
     that differ from it are written, and only the ids it lacks are looked up."""
@@ -345,22 +318,6 @@ def save_batch(
         bulk_insert(session, EntitlementRow, [_offer_row(o, now) for o in offers])
     if status_changes:  # through the lifecycle's gate; the last change of an entitlement in a batch wins
         apply_changes(session, status_changes, now)
-    if notifications:
-        bulk_insert(
-            session,
-            NotificationRow,
-            [
-                {
-                    **n.__dict__,
-                    "offer_ids": list(n.offer_ids),
-                    "dispatch_status": "pending",
-                    "dispatch_attempts": 0,
-                    "created_at": now,
-                }
-                for n in notifications
-            ],
-        )
-        ring(session)  # dispatchers wake when this commits
 
 
 def _upsert_profiles(

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from beforeservice.bootstrap import life_event_processor, reevaluator
 from entitlements import CATALOG_DIR
-from entitlements.batch import LifeEventProcessor, Record
+from entitlements.batch import Record
 from entitlements.persistence.tables import EntitlementRow
-from entitlements.reevaluation import RULES_CHANGED, reevaluate_benefit
+from entitlements.reevaluation import RULES_CHANGED
 from events.privacy import Pseudonymizer
 from notifiers.rendering import NotificationTemplates
 from notifiers.tables import NotificationRow
@@ -40,7 +41,7 @@ def notices(sessions: sessionmaker[Session], event_type: str | None = None) -> l
 def test_rule_change_corrects_amounts_and_shadow_mode_writes_nothing(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    processor = LifeEventProcessor(
+    processor = life_event_processor(
         sessions, load_catalog(CATALOG_DIR), NotificationTemplates(), Pseudonymizer(b"k" * 32)
     )
     for n in range(3):
@@ -58,12 +59,12 @@ def test_rule_change_corrects_amounts_and_shadow_mode_writes_nothing(
     new_law = load_catalog(new_catalog)
 
     births_notified = len(notices(sessions))
-    shadow = reevaluate_benefit(sessions, new_law, "child_allowance", date(2026, 6, 1), dry_run=True)
+    shadow = reevaluator(sessions).reevaluate(new_law, "child_allowance", date(2026, 6, 1), dry_run=True)
     assert (shadow.examined, shadow.corrected, shadow.retracted) == (3, 3, 0)
     assert [o.status for o in allowances(sessions)] == ["matched"] * 3  # nothing written
     assert len(notices(sessions)) == births_notified  # nor notified
 
-    real = reevaluate_benefit(sessions, new_law, "child_allowance", date(2026, 6, 1), dry_run=False)
+    real = reevaluator(sessions).reevaluate(new_law, "child_allowance", date(2026, 6, 1), dry_run=False)
     assert real.corrected == 3
     rows = allowances(sessions)
     assert sorted((o.status, o.amount_krw) for o in rows) == [("matched", 120_000)] * 3 + [("retracted", 100_000)] * 3
@@ -79,6 +80,6 @@ def test_rule_change_corrects_amounts_and_shadow_mode_writes_nothing(
         assert notice.lock_screen_title == "혜택 안내가 바뀌었어요"
         assert "120,000원" in notice.message_ko and "120,000" not in notice.lock_screen_body  # lock screen: no amount
         assert "replaces the earlier notice" in notice.message_en
-    again = reevaluate_benefit(sessions, new_law, "child_allowance", date(2026, 6, 1), dry_run=False)
+    again = reevaluator(sessions).reevaluate(new_law, "child_allowance", date(2026, 6, 1), dry_run=False)
     assert (again.examined, again.unchanged, again.corrected, again.notified) == (3, 3, 0, 0)
     assert len(notices(sessions, RULES_CHANGED)) == 3  # nothing changed, nobody is told again

@@ -24,10 +24,11 @@ from kafka import KafkaProducer
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from beforeservice.bootstrap import life_event_processor
 from beforeservice.catalog_watch import CatalogWatch
 from beforeservice.database import make_engine, session_factory, upgrade
 from entitlements import CATALOG_DIR
-from entitlements.batch import LifeEventProcessor, Record
+from entitlements.batch import Record
 from entitlements.persistence.tables import EntitlementRow, ProcessedEventRow
 from events.privacy import Pseudonymizer
 from events.topics import LIFE_EVENTS
@@ -96,7 +97,7 @@ def expected_offers() -> dict[int, int]:
     scratch = Path(os.environ.get("TMPDIR", "/tmp")) / f"fault-reference-{uuid.uuid4().hex}.db"
     engine = make_engine(f"sqlite:///{scratch}")
     upgrade(engine)
-    processor = LifeEventProcessor(
+    processor = life_event_processor(
         session_factory(engine),
         CatalogWatch(CATALOG_DIR).current,
         NotificationTemplates(),

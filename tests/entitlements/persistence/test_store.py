@@ -29,8 +29,8 @@ def _updated_at(session: Session) -> dict[str, object]:
 
 def test_a_birth_writes_the_child_and_leaves_unchanged_parents_alone(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
-        store.save_batch(session, [_household("hh-1", ("m-1", "parent"), ("f-1", "parent"))], [], [], [])
-        store.save_batch(session, [_household("hh-2", ("m-2", "parent"))], [], [], [])
+        store.save_batch(session, [_household("hh-1", ("m-1", "parent"), ("f-1", "parent"))], [], [])
+        store.save_batch(session, [_household("hh-2", ("m-2", "parent"))], [], [])
     with sessions.begin() as session:
         before = _updated_at(session)
     with sessions.begin() as session:
@@ -40,7 +40,7 @@ def test_a_birth_writes_the_child_and_leaves_unchanged_parents_alone(sessions: s
         born, moved = households["m-1"], households["m-2"]
         born.members["c-1"] = Citizen("c-1", "hh-1", "child", date(2026, 11, 1), 1)
         moved.registered_at("11680", date(2026, 11, 2))
-        store.save_batch(session, [born, moved], [], [], [], loaded=loaded)
+        store.save_batch(session, [born, moved], [], [], loaded=loaded)
     with sessions.begin() as session:
         after = _updated_at(session)
         assert session.get(CitizenRow, "c-1") is not None
@@ -53,11 +53,11 @@ def test_a_birth_writes_the_child_and_leaves_unchanged_parents_alone(sessions: s
 
 def test_without_a_snapshot_existing_rows_are_updated_not_inserted_twice(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
-        store.save_batch(session, [_household("hh-1", ("m-1", "parent"))], [], [], [])
+        store.save_batch(session, [_household("hh-1", ("m-1", "parent"))], [], [])
     changed = _household("hh-1", ("m-1", "parent"))
     changed.members["m-1"].facts["insured_days"] = 400
     with sessions.begin() as session:
-        store.save_batch(session, [changed], [], [], [])
+        store.save_batch(session, [changed], [], [])
     with sessions.begin() as session:
         assert session.get(CitizenRow, "m-1").insured_days == 400  # type: ignore[union-attr]
 
@@ -65,7 +65,7 @@ def test_without_a_snapshot_existing_rows_are_updated_not_inserted_twice(session
 def test_already_processed_finds_exactly_the_pairs_seen(sessions: sessionmaker[Session]) -> None:
     seen = [store.ProcessedEvent(f"/agencies/a{i % 3}", f"e-{i}", "t", None) for i in range(1200)]
     with sessions.begin() as session:
-        store.save_batch(session, [], seen, [], [])
+        store.save_batch(session, [], seen, [])
     asked = [(f"/agencies/a{i % 3}", f"e-{i}") for i in range(0, 1500, 2)]
     asked += [("/agencies/a1", "e-0")]  # a known id under another source: not the same event
     with sessions.begin() as session:
