@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from beforeservice.auth import issue_token
 from beforeservice.console.agencies import add_agency_key
 from beforeservice.settings import Settings
-from beforeservice.wiring import sessions as make_sessions
+from beforeservice.bootstrap import sessions as make_sessions
 from entitlements.persistence.tables import CitizenRow, HouseholdRow
 from events.birth import BIRTH_REGISTERED
 from events.cloudevents import CloudEvent

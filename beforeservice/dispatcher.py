@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice import metrics
 from beforeservice.settings import Settings
-from beforeservice.wiring import push_sender, sessions
+from beforeservice.bootstrap import push_sender, sessions
 from notifiers.doorbell import Doorbell
 from notifiers.outbox import dispatch_pending
 from notifiers.policy import DispatchPolicy

@@ -102,7 +102,7 @@ def reevaluate(
     from datetime import date
 
     from beforeservice.settings import get_settings
-    from beforeservice.wiring import sessions
+    from beforeservice.bootstrap import sessions
     from entitlements.reevaluation import reevaluate_benefit
 
     when = date.fromisoformat(on) if on else date.today()
@@ -121,7 +121,7 @@ def replay(candidate: Annotated[Path, typer.Option(help="the candidate catalog d
     """Shadow mode: replay the whole event history through the catalog in force and CANDIDATE; send nothing."""
     from beforeservice.settings import get_settings
     from beforeservice.startup import PSEUDONYM_KEY, start
-    from beforeservice.wiring import pseudonymizer
+    from beforeservice.bootstrap import pseudonymizer
     from entitlements.replay import read_history, shadow_replay
 
     settings = start(get_settings(), [PSEUDONYM_KEY], umask=False)

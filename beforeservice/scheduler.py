@@ -12,7 +12,7 @@ from sqlalchemy import or_
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.settings import Settings
-from beforeservice.wiring import sessions as make_sessions
+from beforeservice.bootstrap import sessions as make_sessions
 from entitlements.lifecycle import OPEN, UNDECIDED, EntitlementStatus
 from entitlements.persistence.tables import EntitlementRow
 from entitlements.persistence.transitions import move_where

@@ -20,7 +20,7 @@ from beforeservice import metrics
 from beforeservice.dispatcher import dispatch_round
 from beforeservice.faust_app import raw_topic, worker_app
 from beforeservice.settings import get_settings
-from beforeservice.wiring import processor, push_sender, sessions
+from beforeservice.bootstrap import processor, push_sender, sessions
 from entitlements.batch import BatchResult, Record
 from entitlements.isolation import FailedRecord, infrastructure_failure, merge, processing_failure
 from events.topics import DEAD_LETTERS, LIFE_EVENTS

@@ -31,8 +31,8 @@ from beforeservice.console import contracts_docs, ingestion, offers, review_api,
 from beforeservice.console.offers import OfferExplanation
 from beforeservice.console.rate_limits import RateLimiter
 from beforeservice.settings import Settings, get_settings
-from beforeservice.wiring import pseudonymizer
-from beforeservice.wiring import sessions as make_sessions
+from beforeservice.bootstrap import pseudonymizer
+from beforeservice.bootstrap import sessions as make_sessions
 from entitlements.persistence.tables import EntitlementRow
 from notifiers.inbox import visible_notifications
 from rules_engine.catalog import load_catalog

@@ -19,7 +19,7 @@ audit_app = typer.Typer(help="The audit log of caseworker access.", no_args_is_h
 
 
 def _sessions() -> sessionmaker[Session]:
-    from beforeservice.wiring import sessions
+    from beforeservice.bootstrap import sessions
 
     return sessions(get_settings())
 
