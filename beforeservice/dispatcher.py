@@ -14,13 +14,13 @@ from types import FrameType
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice import metrics
+from beforeservice.bootstrap import Process
 from beforeservice.settings import Settings
-from beforeservice.bootstrap import push_sender, sessions
 from notifiers.doorbell import Doorbell
 from notifiers.outbox import dispatch_pending
 from notifiers.policy import DispatchPolicy
 from notifiers.push import PushSender
-from notifiers.rendering import NotificationTemplates, shared_templates
+from notifiers.rendering import NotificationTemplates
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 def run_dispatcher(settings: Settings, stop: threading.Event | None = None) -> None:
     """Send from the outbox until `stop` is set (or SIGTERM/SIGINT when run as the main thread)."""
     stop = stop or _stop_on_signals()
-    outbox, push = sessions(settings), push_sender(settings)
-    policy, templates = DispatchPolicy.of(settings), shared_templates()
+    process = Process(settings).with_schema()
+    outbox, push = process.sessions, process.push_sender
+    policy, templates = DispatchPolicy.of(settings), process.templates
     doorbell = Doorbell(settings.database_url, stop)
     log.info(
         "dispatching the outbox every %.1fs or when rung (push: %s)", settings.dispatch_interval_seconds, bool(push)
@@ -45,6 +46,7 @@ def run_dispatcher(settings: Settings, stop: threading.Event | None = None) -> N
                 doorbell.wait(settings.dispatch_interval_seconds)
     finally:
         doorbell.close()
+        process.close()
 
 
 def dispatch_round(

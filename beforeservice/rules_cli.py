@@ -101,12 +101,13 @@ def reevaluate(
     """Re-decide every open offer of BENEFIT on the current catalog: corrections and retractions."""
     from datetime import date
 
+    from beforeservice.bootstrap import command_process
     from beforeservice.settings import get_settings
-    from beforeservice.bootstrap import sessions
     from entitlements.reevaluation import reevaluate_benefit
 
     when = date.fromisoformat(on) if on else date.today()
-    report = reevaluate_benefit(sessions(get_settings()), load_catalog(CATALOG_DIR), benefit, when, dry_run)
+    sessions = command_process(get_settings()).sessions
+    report = reevaluate_benefit(sessions, load_catalog(CATALOG_DIR), benefit, when, dry_run)
     mode = "shadow mode, nothing written" if dry_run else "written"
     typer.echo(
         f"{benefit} on {when}: {report.examined} open offers examined, {report.unchanged} unchanged, "
@@ -119,9 +120,9 @@ def reevaluate(
 @rules_app.command("replay")
 def replay(candidate: Annotated[Path, typer.Option(help="the candidate catalog directory")]) -> None:
     """Shadow mode: replay the whole event history through the catalog in force and CANDIDATE; send nothing."""
+    from beforeservice.bootstrap import pseudonymizer
     from beforeservice.settings import get_settings
     from beforeservice.startup import PSEUDONYM_KEY, start
-    from beforeservice.bootstrap import pseudonymizer
     from entitlements.replay import read_history, shadow_replay
 
     settings = start(get_settings(), [PSEUDONYM_KEY], umask=False)

@@ -17,10 +17,10 @@ import faust
 from prometheus_client import start_http_server
 
 from beforeservice import metrics
+from beforeservice.bootstrap import Process
 from beforeservice.dispatcher import dispatch_round
 from beforeservice.faust_app import raw_topic, worker_app
 from beforeservice.settings import get_settings
-from beforeservice.bootstrap import processor, push_sender, sessions
 from entitlements.batch import BatchResult, Record
 from entitlements.isolation import FailedRecord, infrastructure_failure, merge, processing_failure
 from events.topics import DEAD_LETTERS, LIFE_EVENTS
@@ -31,9 +31,10 @@ app = worker_app(settings)
 life_events = raw_topic(app, LIFE_EVENTS, settings.life_events_partitions)
 dead_letters = raw_topic(app, DEAD_LETTERS, 1)
 
-_processor = processor(settings)
-_sessions = sessions(settings)
-_push = push_sender(settings)
+process = Process(settings)  # one engine, keyring, catalog watch and FCM sender for this worker
+_processor = process.processor
+_sessions = process.sessions
+_push = process.push_sender
 _RETRY_MAX_SECONDS = 30.0
 
 
@@ -120,9 +121,8 @@ def _count(result: BatchResult) -> None:
 
 async def dispatch_outbox() -> None:
     from notifiers.policy import DispatchPolicy
-    from notifiers.rendering import shared_templates
 
-    policy, templates = DispatchPolicy.of(settings), shared_templates()  # templates load (and check) once
+    policy, templates = DispatchPolicy.of(settings), process.templates  # templates load (and check) once
     try:
         while await asyncio.to_thread(dispatch_round, _sessions, _push, policy, templates):
             pass  # until the outbox is drained

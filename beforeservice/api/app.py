@@ -27,12 +27,12 @@ from beforeservice.api import openapi as openapi_doc
 from beforeservice.api.problems import problem
 from beforeservice.api.request_guard import RequestGuard
 from beforeservice.auth import CurrentCitizen, issue_token, own_citizen_id
+from beforeservice.bootstrap import pseudonymizer
+from beforeservice.bootstrap import sessions as make_sessions
 from beforeservice.console import contracts_docs, ingestion, offers, review_api, web, whatif
 from beforeservice.console.offers import OfferExplanation
 from beforeservice.console.rate_limits import RateLimiter
 from beforeservice.settings import Settings, get_settings
-from beforeservice.bootstrap import pseudonymizer
-from beforeservice.bootstrap import sessions as make_sessions
 from entitlements.persistence.tables import EntitlementRow
 from notifiers.inbox import visible_notifications
 from rules_engine.catalog import load_catalog

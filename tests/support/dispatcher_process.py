@@ -7,7 +7,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from beforeservice.database import make_engine, session_factory
+from beforeservice.bootstrap import Process
+from beforeservice.settings import Settings
 from notifiers.fcm import FcmPushSender
 from notifiers.outbox import dispatch_pending
 from notifiers.policy import DispatchPolicy
@@ -16,7 +17,7 @@ from notifiers.timing import PushBudget, QuietHours
 
 def main() -> None:
     database_url, credentials, endpoint, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    sessions = session_factory(make_engine(database_url))
+    sessions = Process(Settings(database_url=database_url)).sessions
     # Timing rules are not under test here: a huge budget and no quiet hours let every row go at once.
     from datetime import time as clock
 
