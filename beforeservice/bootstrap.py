@@ -85,7 +85,10 @@ class Process:
 
     @property
     def catalog_watch(self) -> CatalogWatch:
-        return self._once("catalog_watch", lambda: CatalogWatch(self.settings.catalog_directory))
+        return self._once(
+            "catalog_watch",
+            lambda: CatalogWatch(self.settings.catalog_directory, self.settings.catalog_check_seconds),
+        )
 
     def catalog(self) -> Catalog:
         """The catalog in force now (reloaded when its files changed and the new version loads)."""
