@@ -184,11 +184,13 @@ def bench_rules(
 
 @schemas_app.command("export")
 def schemas_export(directory: Path) -> None:
-    """Write the JSON Schema of every event type's data, and of the what-if situation file, into DIRECTORY."""
+    """Write the JSON Schema of every event type's data, of the what-if situation file, and the API's OpenAPI
+    document into DIRECTORY."""
+    from beforeservice.api import openapi
     from entitlements.situations import export_json_schema
     from events.contracts import export_json_schemas
 
-    for path in [*export_json_schemas(directory), export_json_schema(directory)]:
+    for path in [*export_json_schemas(directory), export_json_schema(directory), openapi.export(directory)]:
         typer.echo(path)
 
 
