@@ -5,6 +5,7 @@ pseudonymous id; every citizen route reads only that citizen's data (another id 
 so ids cannot be probed). Caseworkers and supervisors carry scopes {"agencies": [...], "municipalities": [...]}
 (catalog agency ids; 시군구 code prefixes; "*" for all) and see only entitlements inside both; anything else
 is a 404 too. Agencies do not hold tokens: they send an API key (X-API-Key), checked in beforeservice.console.
+The FastAPI dependencies that read the caller (PrincipalDep, CitizenDep, StaffDep…) are in beforeservice.api.deps.
 """
 
 from __future__ import annotations
@@ -12,20 +13,17 @@ from __future__ import annotations
 import ipaddress
 import time
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Any
 
 import jwt
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import HTTPException, Request
 
-from beforeservice.console.accounts import session_principal
 from beforeservice.principals import CONSOLE_ROLES as CONSOLE_ROLES  # re-exported: imported from here too
 from beforeservice.principals import ROLES as ROLES
 from beforeservice.principals import STAFF_ROLES as STAFF_ROLES
 from beforeservice.principals import Principal as Principal
-from beforeservice.settings import Settings, get_settings
+from beforeservice.settings import Settings
 
-_bearer = HTTPBearer(auto_error=False)
 CLOCK_SKEW_SECONDS = 30
 
 
@@ -55,7 +53,7 @@ def issue_token(
     return jwt.encode(claims, settings.token_secret, algorithm="HS256")
 
 
-def _refused(reason: str) -> HTTPException:
+def refused(reason: str) -> HTTPException:
     return HTTPException(401, f"invalid token: {reason}", headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -72,13 +70,13 @@ def read_claims(settings: Settings, token: str) -> dict[str, Any]:
             options={"require": ["iss", "aud", "sub", "iat", "exp"]},
         )
     except jwt.PyJWTError as exc:
-        raise _refused(str(exc)) from exc
+        raise refused(str(exc)) from exc
     if not isinstance(claims["iat"], int | float) or not isinstance(claims["exp"], int | float):
-        raise _refused("iat and exp must be numbers")
+        raise refused("iat and exp must be numbers")
     if claims["exp"] - claims["iat"] > settings.token_ttl_seconds:
-        raise _refused("its lifetime is longer than this engine grants")
+        raise refused("its lifetime is longer than this engine grants")
     if claims.get("role") not in ROLES or not isinstance(claims["sub"], str):
-        raise _refused("unknown role")
+        raise refused("unknown role")
     return claims
 
 
@@ -88,63 +86,13 @@ def read_token(settings: Settings, token: str) -> Principal:
     return Principal(claims["sub"], claims["role"], claims.get("scopes") or {})
 
 
-def _settings(request: Request) -> Settings:
-    return getattr(request.app.state, "settings", None) or get_settings()
-
-
-def principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
-    if credentials is None:
-        raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    claims = read_claims(_settings(request), credentials.credentials)
-    if claims["role"] not in CONSOLE_ROLES:
-        return Principal(claims["sub"], claims["role"], claims.get("scopes") or {})
-    # A console account acts as it is now: it exists, is active, the token was not revoked, and its role and
-    # scopes are the database's (a deactivated account or a logout ends the token at once).
-    with request.app.state.sessions() as session:
-        current = session_principal(session, claims["sub"], claims.get("gen"))
-    if current is None:
-        raise _refused("revoked, or the account is not active")
-    return current
-
-
-CurrentPrincipal = Annotated[Principal, Depends(principal)]
-
-
-def citizen(who: CurrentPrincipal) -> Principal:
-    if who.role != "citizen":
-        raise HTTPException(403, "this route is for citizens")
-    return who
-
-
-CurrentCitizen = Annotated[Principal, Depends(citizen)]
-
-
-def staff(who: CurrentPrincipal) -> Principal:
-    if who.role not in STAFF_ROLES:
-        raise HTTPException(403, "this route is for caseworkers and supervisors")
-    return who
-
-
-CurrentStaff = Annotated[Principal, Depends(staff)]
-
-
-def auditor(who: CurrentPrincipal) -> Principal:
-    if who.role != "auditor":
-        raise HTTPException(403, "this route is for auditors")
-    return who
-
-
-CurrentAuditor = Annotated[Principal, Depends(auditor)]
-
-
-def client_ip(request: Request) -> str | None:
-    """The client's address for the audit log and login throttling: the peer's, unless the peer is one of
-    TRUSTED_PROXIES; then X-Forwarded-For is read from the right, skipping trusted proxies, and the first address
-    no trusted proxy vouches for is the client (what a client writes there itself is further left, never read)."""
+def forwarded_client(request: Request, trusted: str) -> str | None:
+    """The client's address for the audit log and login throttling: the peer's, unless the peer is one of the
+    `trusted` proxies (TRUSTED_PROXIES); then X-Forwarded-For is read from the right, skipping trusted proxies,
+    and the first address no trusted proxy vouches for is the client (what a client writes there itself is
+    further left, never read)."""
     peer = request.client.host if request.client else None
-    proxies = trusted_proxies(_settings(request).trusted_proxies)
+    proxies = trusted_proxies(trusted)
     hop = _address(peer)
     if hop is None or not _trusted(hop, proxies):
         return peer

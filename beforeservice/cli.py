@@ -42,7 +42,9 @@ def bench_notify(ctx: typer.Context) -> None:
     """Outbox dispatcher throughput and p99 outbox-to-accepted latency against a local FCM peer process
     (--messages, --rate, --seconds, --database-url, --processes, --paths; --help lists them)."""
     from beforeservice.bench.notify import main
+    from beforeservice.bootstrap import configure_keyring
 
+    configure_keyring(get_settings())  # the outboxes it fills are sealed
     main(ctx.args)  # one set of options, parsed where the benchmark lives
 
 
@@ -59,6 +61,9 @@ def bench_pipeline(
     """Engine end to end vs a raw aiokafka ceiling and a one-event-at-a-time Faust peer (PostgreSQL)."""
     from beforeservice.bench.pipeline import run, table
     from beforeservice.bench.rules import machine
+    from beforeservice.bootstrap import configure_keyring
+
+    configure_keyring(get_settings())  # the schemas it seeds are sealed
 
     typer.echo(f"machine: {machine()}")
     typer.echo(table(run(get_settings().database_url, events, rate or [2000.0], seconds, people, seed)))
@@ -67,10 +72,10 @@ def bench_pipeline(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the Alembic migrations to DATABASE_URL."""
-    from beforeservice.database import make_engine, upgrade
+    from beforeservice.bootstrap import Process
 
-    settings = start(get_settings(), [DATA_KEYS], data_dir=False)  # existing rows are sealed with DATA_KEYS
-    upgrade(make_engine(settings.database_url))
+    process = Process(start(get_settings(), [DATA_KEYS], data_dir=False))  # existing rows are sealed with DATA_KEYS
+    process.migrated().close()
     typer.echo("database schema is up to date")
 
 
@@ -85,7 +90,7 @@ def rules_backfill(
     """Find everyone in the profile store entitled to BENEFIT, in SQL; insert their offers unless --dry-run."""
     from datetime import date
 
-    from beforeservice.database import make_engine
+    from beforeservice.bootstrap import command_process
     from entitlements import CATALOG_DIR
     from entitlements.persistence.sweep import backfill
     from rules_engine.loader import load_catalog
@@ -99,7 +104,7 @@ def rules_backfill(
     if not catalog.benefits[benefit].in_force(when):
         typer.echo(f"error: '{benefit}' is not in force on {when}", err=True)
         raise typer.Exit(1)
-    engine = make_engine(start(get_settings(), [DATA_KEYS], umask=False).database_url)  # offers are sealed
+    engine = command_process(start(get_settings(), [DATA_KEYS], umask=False)).engine  # offers are sealed
     try:
         with engine.begin() as connection:
             report = backfill(connection, catalog.benefits[benefit], when, dry_run=dry_run)
@@ -125,10 +130,10 @@ def synth(
 ) -> None:
     """Load a synthetic population with realistic Korean distributions into DATABASE_URL."""
     from beforeservice.bench import synth as synthetic
-    from beforeservice.database import make_engine
+    from beforeservice.bootstrap import command_process
     from entitlements.persistence.sweep import CITIZENS, HOUSEHOLDS
 
-    engine = make_engine(get_settings().database_url)
+    engine = command_process(get_settings()).engine
     started = time.perf_counter()
     with engine.begin() as connection:
         loaded = synthetic.load(connection, HOUSEHOLDS, CITIZENS, synthetic.households(people, seed=seed))
@@ -147,10 +152,11 @@ def bench_rules(
     from datetime import date
 
     from beforeservice.bench import rules as bench
-    from beforeservice.database import make_engine
+    from beforeservice.bootstrap import command_process
     from entitlements import CATALOG_DIR
     from rules_engine.loader import load_catalog
 
+    engine = command_process(get_settings()).engine  # first: a database it cannot use fails before the timings
     when = date.fromisoformat(on)
     catalog = load_catalog(CATALOG_DIR)
     birth = len([b for b in catalog.by_trigger.get(bench.BIRTH, ()) if b.in_force(when)])
@@ -166,7 +172,6 @@ def bench_rules(
             f"p99 {t.p99_us:7.1f} µs  {t.per_second:9,.0f} events/s"
         )
     typer.echo(f"compiled / interpreted speed-up: {interpreted.median_us / varied.median_us:.1f}x")
-    engine = make_engine(get_settings().database_url)
     present, loaded_in = bench.ensure_population(engine, people, seed, when)
     if loaded_in is not None:
         typer.echo(f"synthesised {present:,} citizens in {loaded_in:.1f} s")
@@ -179,11 +184,13 @@ def bench_rules(
 
 @schemas_app.command("export")
 def schemas_export(directory: Path) -> None:
-    """Write the JSON Schema of every event type's data, and of the what-if situation file, into DIRECTORY."""
+    """Write the JSON Schema of every event type's data, of the what-if situation file, and the API's OpenAPI
+    document into DIRECTORY."""
+    from beforeservice.api import published
     from entitlements.situations import export_json_schema
     from events.contracts import export_json_schemas
 
-    for path in [*export_json_schemas(directory), export_json_schema(directory)]:
+    for path in [*export_json_schemas(directory), export_json_schema(directory), published.export(directory)]:
         typer.echo(path)
 
 
@@ -209,6 +216,9 @@ def worker(loglevel: str = "warn") -> None:
 
         mode.loop.use("uvloop")
     from beforeservice.worker import app as faust_app
+    from beforeservice.worker import process
+
+    process.with_schema()
 
     sys.argv = ["beforeservice-worker", "worker", "--loglevel", loglevel, "--without-web"]
     faust_app.main()
@@ -279,8 +289,8 @@ def demo(births: int = 12, seed: int = 7) -> None:
 def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the offers")] = True) -> None:
     """Start everything on embedded defaults: broker (unless KAFKA_BOOTSTRAP_SERVERS), database, worker, API,
     scheduler. Ctrl-C stops it all."""
+    from beforeservice.bootstrap import Process
     from beforeservice.broker import EmbeddedBroker, ensure_topics
-    from beforeservice.database import make_engine, upgrade
 
     settings = start(get_settings())  # the children inherit the private umask (and run the same check)
     data_dir = Path(settings.data_dir)
@@ -294,7 +304,7 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
         typer.echo(f"broker    tansu (embedded, in-memory) on {broker.bootstrap_servers}")
     children: list[subprocess.Popen[bytes]] = []
     try:
-        upgrade(make_engine(settings.database_url))
+        Process(settings).migrated().close()  # before the children start: they find the schema ready
         typer.echo(f"database  {settings.database_url}")
         ensure_topics(env.get("KAFKA_BOOTSTRAP_SERVERS", settings.bootstrap_servers), settings.life_events_partitions)
         for name in ("worker", "api", "scheduler"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from alembic import command
@@ -11,30 +10,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
-from beforeservice.settings import Settings
-from entitlements.persistence.sealed_columns import install_keyring, installed_keyring
-from entitlements.persistence.sealing import DEV_DATA_KEYS, Keyring
-
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def configure_keyring(settings: Settings) -> Keyring:
-    """Install the keyring that seals personal data at rest (DATA_KEYS; docs/privacy.md) for this process."""
-    if settings.data_keys.strip():
-        keyring = Keyring.parse(settings.data_keys)
-    else:
-        logging.getLogger(__name__).warning(
-            "DATA_KEYS is not set: personal data is sealed with the dev-only key; set DATA_KEYS in production "
-            "(beforeservice keys generate)"
-        )
-        keyring = Keyring.parse(DEV_DATA_KEYS)
-    install_keyring(keyring)
-    return keyring
-
-
 def make_engine(url: str) -> Engine:
-    if installed_keyring() is None:  # sealed columns need one; an explicit configure_keyring() call wins
-        configure_keyring(Settings())  # not get_settings(): its cache would pin the environment of this moment
+    """An engine for `url` (nothing else: the keyring its sealed columns use is the bootstrap's, beforeservice/
+    bootstrap.py)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

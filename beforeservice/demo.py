@@ -11,11 +11,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.auth import issue_token
+from beforeservice.bootstrap import command_process
 from beforeservice.console.agencies import add_agency_key
 from beforeservice.settings import Settings
-from beforeservice.wiring import sessions as make_sessions
 from entitlements.persistence.tables import CitizenRow, HouseholdRow
 from events.birth import BIRTH_REGISTERED
 from events.cloudevents import CloudEvent
@@ -54,10 +55,10 @@ def synthetic_families(count: int, seed: int, today: date) -> list[DemoFamily]:
     return families
 
 
-def seed_population(settings: Settings, families: list[DemoFamily]) -> None:
+def seed_population(sessions: sessionmaker[Session], families: list[DemoFamily]) -> None:
     """What the resident registry would have told us before: households and parents (idempotent)."""
     now = datetime.now(UTC)
-    with make_sessions(settings).begin() as session:
+    with sessions.begin() as session:
         known = set(
             session.scalars(select(HouseholdRow.id).where(HouseholdRow.id.in_([f.household_id for f in families])))
         )
@@ -116,13 +117,23 @@ def birth_event(family: DemoFamily, today: date, rng: random.Random) -> CloudEve
 
 
 def run_demo(settings: Settings, births: int, seed: int, api_base: str | None = None) -> Iterator[str]:
+    process = command_process(settings)
+    try:
+        yield from _demo(settings, process.sessions, births, seed, api_base)
+    finally:
+        process.close()
+
+
+def _demo(
+    settings: Settings, sessions: sessionmaker[Session], births: int, seed: int, api_base: str | None
+) -> Iterator[str]:
     today = date.today()
     rng = random.Random(seed * 7919 + today.toordinal())
     families = synthetic_families(births, seed, today)
-    seed_population(settings, families)
+    seed_population(sessions, families)
     events = [birth_event(f, today, rng) for f in families]
     if api_base:  # half through the HTTP API (as an agency system would), half straight into Kafka
-        with make_sessions(settings).begin() as session:  # a demo MOIS key, as `beforeservice agencies add` makes
+        with sessions.begin() as session:  # a demo MOIS key, as `beforeservice agencies add` makes
             _, key = add_agency_key(session, "mois", ["kr.go.mois.*"], ["/agencies/mois/registry/"])
         with httpx.Client(base_url=api_base, timeout=10, headers={"x-api-key": key}) as client:
             for event in events[: len(events) // 2]:
@@ -143,7 +154,6 @@ def run_demo(settings: Settings, births: int, seed: int, api_base: str | None = 
     mothers = {f.parents[0][0]: f for f in families}
     deadline = time.monotonic() + 90
     found: dict[str, NotificationRow] = {}
-    sessions = make_sessions(settings)
     while time.monotonic() < deadline and len(found) < len(mothers):
         with sessions() as session:
             for row in session.scalars(select(NotificationRow).where(NotificationRow.recipient_id.in_(list(mothers)))):

@@ -14,16 +14,16 @@ from types import FrameType
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice import metrics
+from beforeservice.bootstrap import Process
 from beforeservice.outbox_gauges import OutboxGauges
 from beforeservice.probes import Probes, serve
 from beforeservice.push_outcomes import counted
 from beforeservice.settings import Settings
-from beforeservice.wiring import push_sender, sessions
 from notifiers.doorbell import Doorbell
 from notifiers.outbox import dispatch_pending
 from notifiers.policy import DispatchPolicy
 from notifiers.push import PushSender
-from notifiers.rendering import NotificationTemplates, shared_templates
+from notifiers.rendering import NotificationTemplates
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 def run_dispatcher(settings: Settings, stop: threading.Event | None = None) -> None:
     """Send from the outbox until `stop` is set (or SIGTERM/SIGINT when run as the main thread)."""
     stop = stop or _stop_on_signals()
-    outbox, push = sessions(settings), counted(push_sender(settings))
-    policy, templates = DispatchPolicy.of(settings), shared_templates()
+    process = Process(settings).with_schema()
+    outbox, push = process.sessions, counted(process.push_sender)
+    policy, templates = DispatchPolicy.of(settings), process.templates
     doorbell = Doorbell(settings.database_url, stop)
     # Ready when the database answered the last gauge refresh; live while this loop goes round (probes.py).
     probes, gauges = Probes(["database"]), OutboxGauges(outbox)
@@ -59,6 +60,7 @@ def run_dispatcher(settings: Settings, stop: threading.Event | None = None) -> N
         if server is not None:
             server.shutdown()
             server.server_close()
+        process.close()
 
 
 def dispatch_round(

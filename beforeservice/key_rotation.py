@@ -75,13 +75,13 @@ def status(engine: Engine, keyring: Keyring) -> dict[str, tuple[int, int]]:
 
 
 def _engine_and_keyring() -> tuple[Engine, Keyring]:
-    from beforeservice.database import configure_keyring, make_engine
+    from beforeservice.bootstrap import Process
     from beforeservice.settings import get_settings
     from beforeservice.startup import DATA_KEYS, start
 
     settings = start(get_settings(), [DATA_KEYS], umask=False)  # never re-seal under the public dev key
-    keyring = configure_keyring(settings)
-    return make_engine(settings.database_url), keyring
+    process = Process(settings)
+    return process.engine, process.keyring
 
 
 @keys_app.command("generate")

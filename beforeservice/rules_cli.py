@@ -102,12 +102,12 @@ def reevaluate(
     """Re-decide every open offer of BENEFIT on the current catalog: corrections and retractions."""
     from datetime import date
 
-    from beforeservice.bootstrap import reevaluator
+    from beforeservice.bootstrap import command_process, reevaluator
     from beforeservice.settings import get_settings
-    from beforeservice.wiring import sessions
 
     when = date.fromisoformat(on) if on else date.today()
-    report = reevaluator(sessions(get_settings())).reevaluate(load_catalog(CATALOG_DIR), benefit, when, dry_run)
+    sessions = command_process(get_settings()).sessions
+    report = reevaluator(sessions).reevaluate(load_catalog(CATALOG_DIR), benefit, when, dry_run)
     mode = "shadow mode, nothing written" if dry_run else "written"
     typer.echo(
         f"{benefit} on {when}: {report.examined} open offers examined, {report.unchanged} unchanged, "
@@ -120,9 +120,9 @@ def reevaluate(
 @rules_app.command("replay")
 def replay(candidate: Annotated[Path, typer.Option(help="the candidate catalog directory")]) -> None:
     """Shadow mode: replay the whole event history through the catalog in force and CANDIDATE; send nothing."""
+    from beforeservice.bootstrap import pseudonymizer
     from beforeservice.settings import get_settings
     from beforeservice.startup import PSEUDONYM_KEY, start
-    from beforeservice.wiring import pseudonymizer
     from entitlements.replay import shadow_replay
     from events.history import read_history
 

@@ -1,8 +1,14 @@
-"""Time-based work (APScheduler 3, jobs persisted in the database, stable ids so restarts never duplicate)."""
+"""Time-based work (APScheduler 3, jobs persisted in the database, stable ids so restarts never duplicate).
+
+A job's stored arguments name its database (the job store outlives any one process); every run of every job in
+this process uses the one `Process` built for that database (its engine, keyring and catalog watch), and
+`run_scheduler` disposes of it when the scheduler stops.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
@@ -14,8 +20,8 @@ from sqlalchemy import or_
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice import metrics
-from beforeservice.settings import Settings
-from beforeservice.wiring import sessions as make_sessions
+from beforeservice.bootstrap import Process
+from beforeservice.settings import Settings, get_settings
 from entitlements.lifecycle import OPEN, UNDECIDED, EntitlementStatus
 from entitlements.persistence.tables import EntitlementRow
 from entitlements.persistence.transitions import move_where
@@ -61,16 +67,33 @@ def expire_offers(sessions: sessionmaker[Session], today: date) -> int:
     return expired + ended
 
 
+_PROCESSES: dict[str, Process] = {}  # by database URL: one per database this process's jobs work on
+_PROCESSES_LOCK = threading.Lock()
+
+
+def process_for(database_url: str) -> Process:
+    """The process's parts for a job on `database_url`, built on the first run and reused by every later one."""
+    with _PROCESSES_LOCK:
+        if database_url not in _PROCESSES:
+            _PROCESSES[database_url] = Process(get_settings().model_copy(update={"database_url": database_url}))
+        return _PROCESSES[database_url]
+
+
+def close_processes() -> None:
+    """Dispose of every engine the jobs used (the scheduler stops)."""
+    with _PROCESSES_LOCK:
+        for process in _PROCESSES.values():
+            process.close()
+        _PROCESSES.clear()
+
+
 def _today(timezone: str, today: str | None) -> date:
     """The scheduler's day: the local date, or the one a test or an operator's catch-up run gives (ISO)."""
     return date.fromisoformat(today) if today else datetime.now(ZoneInfo(timezone)).date()
 
 
 def _expire_job(database_url: str, timezone: str, today: str | None = None) -> None:
-    from beforeservice.settings import Settings as _Settings
-
-    sessions = make_sessions(_Settings(database_url=database_url))
-    expire_offers(sessions, _today(timezone, today))
+    expire_offers(process_for(database_url).sessions, _today(timezone, today))
 
 
 def emit_milestones(sessions: sessionmaker[Session], bootstrap_servers: str, today: date) -> int:
@@ -95,26 +118,19 @@ def emit_milestones(sessions: sessionmaker[Session], bootstrap_servers: str, tod
 
 
 def _milestones_job(database_url: str, bootstrap_servers: str, timezone: str, today: str | None = None) -> None:
-    from beforeservice.settings import Settings as _Settings
-
-    sessions = make_sessions(_Settings(database_url=database_url))
-    emit_milestones(sessions, bootstrap_servers, _today(timezone, today))
+    emit_milestones(process_for(database_url).sessions, bootstrap_servers, _today(timezone, today))
 
 
 def _reminder_job(
     database_url: str, timezone: str, entitlement_id: str, days_before: int, kind: str = "application_closes"
 ) -> None:
-    from beforeservice.settings import Settings as _Settings
-    from entitlements import CATALOG_DIR
     from notifiers.reminders import send_reminder
-    from notifiers.rendering import NotificationTemplates
-    from rules_engine.loader import load_catalog
 
-    sessions = make_sessions(_Settings(database_url=database_url))
+    process = process_for(database_url)
     queued = send_reminder(
-        sessions,
-        load_catalog(CATALOG_DIR),
-        NotificationTemplates(),
+        process.sessions,
+        process.catalog(),
+        process.templates,
         entitlement_id,
         days_before,
         datetime.now(UTC),
@@ -125,16 +141,14 @@ def _reminder_job(
 
 
 def _plan_reminders_job(database_url: str, timezone: str, reminder_days: str) -> None:
-    from beforeservice.settings import Settings as _Settings
     from notifiers.reminders import plan_reminders
     from notifiers.reminders import reminder_days as parse_days
 
     if _RUNNING is None:
         return
-    sessions = make_sessions(_Settings(database_url=database_url))
     added, removed = plan_reminders(
         _RUNNING,
-        sessions,
+        process_for(database_url).sessions,
         _reminder_job,
         {"database_url": database_url, "timezone": timezone},
         datetime.now(UTC),
@@ -145,21 +159,19 @@ def _plan_reminders_job(database_url: str, timezone: str, reminder_days: str) ->
 
 
 def _prune_devices_job(database_url: str, stale_days: int) -> None:
-    from beforeservice.settings import Settings as _Settings
     from notifiers.devices import prune_stale
 
-    pruned = prune_stale(make_sessions(_Settings(database_url=database_url)), datetime.now(UTC), stale_days)
+    pruned = prune_stale(process_for(database_url).sessions, datetime.now(UTC), stale_days)
     log.info("pruned %d device tokens not refreshed for %d days", pruned, stale_days)
 
 
 def _fallback_job(database_url: str) -> None:
-    from beforeservice.settings import get_settings
     from notifiers.fallback import escalate_unopened
     from notifiers.gateway import HttpMessageGateway
     from notifiers.policy import DispatchPolicy
-    from notifiers.rendering import NotificationTemplates
 
-    settings = get_settings().model_copy(update={"database_url": database_url})
+    process = process_for(database_url)
+    settings = process.settings
     gateway = (
         HttpMessageGateway(settings.message_gateway_url, settings.message_gateway_key)
         if settings.message_gateway_url
@@ -167,7 +179,7 @@ def _fallback_job(database_url: str) -> None:
     )
     try:
         result = escalate_unopened(
-            make_sessions(settings), gateway, NotificationTemplates(), DispatchPolicy.of(settings), datetime.now(UTC)
+            process.sessions, gateway, process.templates, DispatchPolicy.of(settings), datetime.now(UTC)
         )
         metrics.FALLBACK_TEXTS.inc(result.texted)
         metrics.OUTREACH_TASKS.inc(result.outreach)
@@ -180,8 +192,11 @@ _RUNNING: BlockingScheduler | None = None  # the planning job adds reminder jobs
 
 
 def build_scheduler(settings: Settings) -> BlockingScheduler:
+    """The scheduler and its jobs; the job store and every job run share this process's one engine."""
+    with _PROCESSES_LOCK:
+        process = _PROCESSES.setdefault(settings.database_url, Process(settings))
     scheduler = BlockingScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=settings.database_url, tablename="scheduled_jobs")},
+        jobstores={"default": SQLAlchemyJobStore(engine=process.engine, tablename="scheduled_jobs")},
         timezone=settings.scheduler_timezone,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
@@ -285,6 +300,7 @@ def run_scheduler(settings: Settings, poll_seconds: float = 5.0) -> int:
         if server is not None:
             server.shutdown()
             server.server_close()
+        close_processes()
     return 1 if lost else 0
 
 

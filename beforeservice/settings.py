@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     catalog_dir: str | None = Field(
         default=None, description="Directory of the benefit catalog (rules); unset = entitlements/catalog"
     )
+    catalog_check_seconds: float = Field(
+        default=1.0, ge=0, description="How often a process looks for edits of the catalog's files (hot reload)"
+    )
     max_batch_bytes: int = Field(default=10_485_760, description="Largest accepted batch body (413 beyond)")
     max_batch_events: int = Field(default=1000, description="Most events in one POST /v1/events:batch")
     console_secure_cookie: bool = Field(

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import faust
 
 from beforeservice import metrics
+from beforeservice.bootstrap import Process
 from beforeservice.consumer_lag import refresh_consumer_lag
 from beforeservice.dispatcher import dispatch_round
 from beforeservice.faust_app import raw_topic, worker_app
@@ -23,7 +24,6 @@ from beforeservice.outbox_gauges import OutboxGauges
 from beforeservice.probes import Probes, database_reachable, serve
 from beforeservice.push_outcomes import counted
 from beforeservice.settings import get_settings
-from beforeservice.wiring import processor, push_sender, sessions
 from entitlements.batch import BatchResult, Record
 from entitlements.persistence.isolation import FailedRecord, infrastructure_failure, merge, processing_failure
 from events.topics import DEAD_LETTERS, LIFE_EVENTS
@@ -34,9 +34,10 @@ app = worker_app(settings)
 life_events = raw_topic(app, LIFE_EVENTS, settings.life_events_partitions)
 dead_letters = raw_topic(app, DEAD_LETTERS, 1)
 
-_processor = processor(settings)
-_sessions = sessions(settings)
-_push = counted(push_sender(settings))
+process = Process(settings)  # one engine, keyring, catalog watch and FCM sender for this worker
+_processor = process.processor
+_sessions = process.sessions
+_push = counted(process.push_sender)
 _RETRY_MAX_SECONDS = 30.0
 _WATCH_SECONDS = 5.0
 # Ready: holds partitions of life-events and reached the database on the last check (beforeservice/probes.py).
@@ -132,9 +133,8 @@ _outbox_gauges = OutboxGauges(_sessions)
 
 async def dispatch_outbox() -> None:
     from notifiers.policy import DispatchPolicy
-    from notifiers.rendering import shared_templates
 
-    policy, templates = DispatchPolicy.of(settings), shared_templates()  # templates load (and check) once
+    policy, templates = DispatchPolicy.of(settings), process.templates  # templates load (and check) once
     await asyncio.to_thread(_outbox_gauges.refresh)
     try:
         while await asyncio.to_thread(dispatch_round, _sessions, _push, policy, templates):

@@ -17,9 +17,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from beforeservice.bootstrap import configure_keyring
 from beforeservice.broker import EmbeddedBroker, ensure_topics, free_port
 from beforeservice.console.audit_anchors import new_signing_key
 from beforeservice.database import make_engine, session_factory, upgrade
+from beforeservice.settings import Settings
 from entitlements.persistence.sealing import new_key_entry
 from tests.support.fcm_server import LocalFcmServer, write_service_account
 
@@ -38,6 +40,7 @@ os.environ.update(
         "AUDIT_ANCHOR_KEY": new_signing_key(),
     }
 )
+configure_keyring(Settings())  # as a process's bootstrap does (make_engine installs none)
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://beforeservice:beforeservice@127.0.0.1:5432/beforeservice_test"
 PARTITIONS = 4
 

@@ -1,83 +1,32 @@
 """The HTTP API: agencies post CloudEvents; citizens' apps read their inbox; caseworkers review. Routes stay thin.
 
-The routes live in routers (beforeservice.console.*, beforeservice.api.citizens); this module assembles them.
+The routes live in routers (beforeservice.api.*, beforeservice.console.*) and take what they need as dependencies
+(beforeservice.api.deps); this module assembles them.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
-from typing import Annotated
 
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from beforeservice.api import citizens as citizen_routes
 from beforeservice.api import docs as api_docs
-from beforeservice.api import evaluations
+from beforeservice.api import evaluations, inbox, service
 from beforeservice.api import metrics as api_metrics
 from beforeservice.api import openapi as openapi_doc
 from beforeservice.api import readiness as api_readiness
 from beforeservice.api.problems import problem
 from beforeservice.api.request_guard import RequestGuard
-from beforeservice.auth import CurrentCitizen, issue_token, own_citizen_id
+from beforeservice.bootstrap import Process
 from beforeservice.console import contracts_docs, ingestion, offers, review_api, web, whatif
-from beforeservice.console.offers import OfferExplanation
 from beforeservice.console.rate_limits import RateLimiter
 from beforeservice.settings import Settings, get_settings
-from beforeservice.wiring import pseudonymizer
-from beforeservice.wiring import sessions as make_sessions
-from entitlements.persistence.tables import EntitlementRow
-from notifiers.inbox import visible_notifications
-from rules_engine.loader import load_catalog
-
-
-class Offer(OfferExplanation):
-    apply_url: str
-    legal_basis: str
-    source: str
-
-
-class InboxEntry(BaseModel):
-    id: str
-    event_type: str
-    title: str
-    body: str
-    message_ko: str
-    message_en: str
-    created_at: str
-    offers: list[Offer]
-
-
-class DevLogin(BaseModel):
-    subject: str
-    role: str = "citizen"
-    scopes: dict[str, list[str]] = {}
-
-
-class Token(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
-
-
-class Inbox(BaseModel):
-    citizen_id: str
-    notifications: list[InboxEntry]
-
-
-def _sessions(request: Request) -> sessionmaker[Session]:
-    return request.app.state.sessions
-
-
-Sessions = Annotated[sessionmaker[Session], Depends(_sessions)]
 
 
 def _body_limit(settings: Settings) -> Callable[[str], int]:
@@ -87,24 +36,25 @@ def _body_limit(settings: Settings) -> Callable[[str], int]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    catalog = load_catalog(settings.catalog_directory)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # What the routes reach through beforeservice.api.deps: the process (one engine, the catalog watch…),
+        # the producer and the rate limiter.
+        process = Process(settings).with_schema()
+        process.catalog()  # loaded now: a broken catalog stops the start, as in the worker
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=False, linger_ms=2
         )
         await producer.start()
+        app.state.process = process
         app.state.producer = producer
-        app.state.settings = settings
-        app.state.sessions = make_sessions(settings)
-        app.state.catalog = catalog
-        app.state.rate_limiter = RateLimiter(app.state.sessions)  # shared by every API process (database)
-        app.state.pseudonymizer = pseudonymizer(settings)
+        app.state.rate_limiter = RateLimiter(process.sessions)  # shared by every API process (database)
         try:
             yield
         finally:
             await producer.stop()
+            process.close()
 
     app = FastAPI(
         title="Before Service",
@@ -141,57 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             422, "Invalid request", errors[0]["message"] if errors else "invalid", "invalid-request", errors=errors
         )
 
-    cooling_off = timedelta(hours=settings.bereavement_cooling_off_hours)
-
-    @app.get("/v1/citizens/{citizen_id}/inbox", response_model=Inbox)
-    def inbox(citizen_id: str, who: CurrentCitizen, sessions: Sessions) -> Inbox:
-        """The citizen's notifications, newest first, each with its offers and the reasons for them."""
-        own_citizen_id(citizen_id, who)
-        with sessions() as session:
-            rows = visible_notifications(session, citizen_id, datetime.now(UTC), cooling_off)
-            offer_ids = [o for row in rows for o in row.offer_ids]
-            offers = {e.id: e for e in session.scalars(select(EntitlementRow).where(EntitlementRow.id.in_(offer_ids)))}
-        return Inbox(
-            citizen_id=citizen_id,
-            notifications=[
-                InboxEntry(
-                    id=row.id,
-                    event_type=row.event_type,
-                    title=row.lock_screen_title,
-                    body=row.lock_screen_body,
-                    message_ko=row.message_ko,
-                    message_en=row.message_en,
-                    created_at=row.created_at.isoformat(),
-                    offers=[_offer(offers[i]) for i in row.offer_ids if i in offers],
-                )
-                for row in rows
-            ],
-        )
-
-    def _offer(row: EntitlementRow) -> Offer:
-        benefit = catalog.benefits[row.benefit_id]
-        return Offer.of(
-            row,
-            benefit,
-            "en",
-            apply_url=benefit.apply_url,
-            legal_basis=benefit.legal_basis[0].ko,
-            source=benefit.source,
-        )
-
+    app.include_router(inbox.router)
     if settings.dev_login and settings.dev_mode:  # never outside development (beforeservice.startup refuses it)
-
-        @app.post("/v1/dev/login", response_model=Token, tags=["development"])
-        def dev_login(body: DevLogin) -> Token:
-            """Development only (DEV_MODE and DEV_LOGIN true): a token for any subject and role, for the demo."""
-            return Token(access_token=issue_token(settings, body.subject, body.role, body.scopes))
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/metrics", include_in_schema=False)
-    def prometheus() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        app.include_router(service.development)
+    app.include_router(service.router)
 
     return app

@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Body, HTTPException, Response
 from pydantic import AfterValidator, BaseModel, Field
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from beforeservice.auth import CurrentCitizen, own_citizen_id
-from beforeservice.settings import Settings, get_settings
+from beforeservice.api.deps import CitizenDep, SessionsDep, SettingsDep
+from beforeservice.auth import own_citizen_id
 from notifiers import consent, devices, preferences
 from notifiers.fallback import mark_opened
 
@@ -27,18 +27,6 @@ TEXT_VERSION = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"  # e.g. 2026-01
 
 # SQLite gives datetimes back naive (they are stored in UTC): say so, as RFC 3339 `date-time` requires.
 UtcDateTime = Annotated[datetime, AfterValidator(lambda at: at if at.tzinfo else at.replace(tzinfo=UTC))]
-
-
-def _sessions(request: Request) -> sessionmaker[Session]:
-    return request.app.state.sessions
-
-
-def _settings(request: Request) -> Settings:
-    return getattr(request.app.state, "settings", None) or get_settings()
-
-
-Sessions = Annotated[sessionmaker[Session], Depends(_sessions)]
-AppSettings = Annotated[Settings, Depends(_settings)]
 
 
 class ConsentChange(BaseModel):
@@ -92,7 +80,7 @@ def _consent_views(session: Session, citizen_id: str) -> list[ConsentView]:
 
 
 @router.get("/consents", response_model=list[ConsentView])
-def get_consents(citizen_id: str, who: CurrentCitizen, sessions: Sessions) -> list[ConsentView]:
+def get_consents(citizen_id: str, who: CitizenDep, sessions: SessionsDep) -> list[ConsentView]:
     own_citizen_id(citizen_id, who)
     with sessions() as session:
         return _consent_views(session, citizen_id)
@@ -102,9 +90,9 @@ def get_consents(citizen_id: str, who: CurrentCitizen, sessions: Sessions) -> li
 def change_consents(
     citizen_id: str,
     changes: Annotated[list[ConsentChange], Body(max_length=MAX_CONSENT_CHANGES)],
-    who: CurrentCitizen,
-    sessions: Sessions,
-    settings: AppSettings,
+    who: CitizenDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
 ) -> list[ConsentView]:
     """Grant or withdraw opt-ins; a withdrawal applies to the very next send."""
     own_citizen_id(citizen_id, who)
@@ -121,7 +109,7 @@ def change_consents(
 
 
 @router.get("/devices", response_model=list[DeviceView])
-def get_devices(citizen_id: str, who: CurrentCitizen, sessions: Sessions) -> list[DeviceView]:
+def get_devices(citizen_id: str, who: CitizenDep, sessions: SessionsDep) -> list[DeviceView]:
     own_citizen_id(citizen_id, who)
     with sessions() as session:
         return [
@@ -131,7 +119,7 @@ def get_devices(citizen_id: str, who: CurrentCitizen, sessions: Sessions) -> lis
 
 
 @router.put("/devices", response_model=DeviceView)
-def register_device(citizen_id: str, device: DeviceRegistration, who: CurrentCitizen, sessions: Sessions) -> DeviceView:
+def register_device(citizen_id: str, device: DeviceRegistration, who: CitizenDep, sessions: SessionsDep) -> DeviceView:
     """Register a device or refresh its token (the app calls this at start and when FCM rotates the token)."""
     own_citizen_id(citizen_id, who)
     with sessions.begin() as session:
@@ -140,7 +128,7 @@ def register_device(citizen_id: str, device: DeviceRegistration, who: CurrentCit
 
 
 @router.delete("/devices/{token}", status_code=204)
-def remove_device(citizen_id: str, token: str, who: CurrentCitizen, sessions: Sessions) -> Response:
+def remove_device(citizen_id: str, token: str, who: CitizenDep, sessions: SessionsDep) -> Response:
     own_citizen_id(citizen_id, who)
     with sessions.begin() as session:
         if not devices.remove(session, citizen_id, token):
@@ -149,7 +137,7 @@ def remove_device(citizen_id: str, token: str, who: CurrentCitizen, sessions: Se
 
 
 @router.get("/preferences", response_model=Preferences)
-def get_preferences(citizen_id: str, who: CurrentCitizen, sessions: Sessions) -> Preferences:
+def get_preferences(citizen_id: str, who: CitizenDep, sessions: SessionsDep) -> Preferences:
     own_citizen_id(citizen_id, who)
     with sessions() as session:
         row = preferences.preferences_of(session, citizen_id)
@@ -157,7 +145,7 @@ def get_preferences(citizen_id: str, who: CurrentCitizen, sessions: Sessions) ->
 
 
 @router.put("/preferences", response_model=Preferences)
-def set_preferences(citizen_id: str, body: Preferences, who: CurrentCitizen, sessions: Sessions) -> Preferences:
+def set_preferences(citizen_id: str, body: Preferences, who: CitizenDep, sessions: SessionsDep) -> Preferences:
     own_citizen_id(citizen_id, who)
     with sessions.begin() as session:
         preferences.set_preferences(session, citizen_id, body.language, body.easy_read, datetime.now(UTC))
@@ -165,7 +153,7 @@ def set_preferences(citizen_id: str, body: Preferences, who: CurrentCitizen, ses
 
 
 @router.post("/notifications/{notification_id}/opened", status_code=204)
-def notification_opened(citizen_id: str, notification_id: str, who: CurrentCitizen, sessions: Sessions) -> Response:
+def notification_opened(citizen_id: str, notification_id: str, who: CitizenDep, sessions: SessionsDep) -> Response:
     """The app shows the notification: it counts as opened, so no fallback channel chases it."""
     own_citizen_id(citizen_id, who)
     with sessions.begin() as session:

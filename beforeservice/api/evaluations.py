@@ -13,8 +13,9 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from beforeservice.api.deps import PrincipalDep, catalog_of, client_ip, sessions_of
 from beforeservice.api.problems import problem
-from beforeservice.auth import STAFF_ROLES, CurrentPrincipal, Principal, client_ip
+from beforeservice.auth import STAFF_ROLES, Principal
 from beforeservice.console.audit import AuditEntry, append
 from beforeservice.console.review_api import transaction
 from entitlements.persistence import store
@@ -39,7 +40,7 @@ def run(request: Request, who: Principal, situation: Situation, action: str = "e
         raise NotYours()
     staff = who.role in STAFF_ROLES
     # Staff: the read and its audit entry in one transaction (no access without its record); citizens: a read.
-    with transaction(request) if staff else request.app.state.sessions() as session:
+    with transaction(request) if staff else sessions_of(request)() as session:
         households = store.households_of(session, stored_ids) if stored_ids else {}
         refused = [p for p in stored_ids if p not in households]
         if staff:
@@ -62,7 +63,7 @@ def run(request: Request, who: Principal, situation: Situation, action: str = "e
             )
     if refused:
         raise NotYours()
-    return evaluate(situation, request.app.state.catalog, households, opened)
+    return evaluate(situation, catalog_of(request), households, opened)
 
 
 @router.post(
@@ -75,7 +76,7 @@ def run(request: Request, who: Principal, situation: Situation, action: str = "e
         422: {"description": "A field breaks the situation format, or the events contradict each other"},
     },
 )
-def evaluations(body: Situation, who: CurrentPrincipal, request: Request) -> Evaluation | JSONResponse:
+def evaluations(body: Situation, who: PrincipalDep, request: Request) -> Evaluation | JSONResponse:
     """What if: every benefit's decision for a situation, by the rules and code the worker decides with.
 
     Eligibility (eligible, not eligible, undetermined with the missing facts), the amount and its unit, each

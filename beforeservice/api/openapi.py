@@ -17,6 +17,7 @@ description is kept and their content made a problem.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from fastapi import FastAPI
@@ -68,6 +69,25 @@ HEADERS = {
     401: {"WWW-Authenticate": {"description": "The scheme to authenticate with", "schema": {"type": "string"}}},
     429: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}},
 }
+
+
+# Two models share a short name, so FastAPI names their schemas after their modules: the published names stay those
+# of the first release, wherever the models live now (a module move must not rename a schema clients generated code
+# from; tests/beforeservice/api/test_openapi_snapshot.py pins the whole document).
+PUBLISHED_NAMES = {"entitlements__situations__DeadlineView": "beforeservice__situations__DeadlineView"}
+
+
+def _published_names(document: dict[str, Any]) -> dict[str, Any]:
+    schemas = document["components"]["schemas"]
+    renamed = {name: target for name, target in PUBLISHED_NAMES.items() if name in schemas}
+    if not renamed:
+        return document
+    document["components"]["schemas"] = {renamed.get(name, name): schema for name, schema in schemas.items()}
+    text = json.dumps(document)
+    for name, target in renamed.items():
+        text = text.replace(f'"#/components/schemas/{name}"', f'"#/components/schemas/{target}"')
+    published: dict[str, Any] = json.loads(text)
+    return published
 
 
 def cloudevent_schema() -> dict[str, Any]:
@@ -123,7 +143,7 @@ def describe(document: dict[str, Any]) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         if unused in schemas and f"#/components/schemas/{unused}" not in repr(document["paths"]):
             del schemas[unused]
-    return document
+    return _published_names(document)
 
 
 def install(app: FastAPI) -> None:

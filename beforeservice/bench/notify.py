@@ -33,7 +33,9 @@ from sqlalchemy import Connection, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from beforeservice.bootstrap import configure_keyring
 from beforeservice.database import MIGRATIONS, make_engine, session_factory, upgrade
+from beforeservice.settings import Settings
 from notifiers.fcm.sender import FcmPushSender
 from notifiers.fcm.transport import CurlFcmPushSender
 from notifiers.outbox import dispatch_pending
@@ -208,6 +210,7 @@ def _dispatcher(
     """One dispatcher process: for each phase, wait for `go`, drain until the outbox is empty and `stop` is
     set, report (phase, messages, seconds from `go` to the last commit, CPU seconds of the process)."""
     os.environ.setdefault("GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED", "false")
+    configure_keyring(Settings())  # a process of its own (spawned): the outbox's texts are sealed
     engine = make_engine(url)
     sessions = session_factory(engine)
     with SENDERS[kind](credentials, project_id=PROJECT, endpoint=peer, app_name=name) as sender:

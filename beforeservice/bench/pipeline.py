@@ -559,9 +559,9 @@ def run_peer(
 
 def peer_app() -> Any:
     """The straightforward Faust agent: each event decoded, matched and committed in its own transaction."""
+    from beforeservice.bootstrap import processor
     from beforeservice.faust_app import raw_topic, worker_app
     from beforeservice.settings import get_settings
-    from beforeservice.wiring import processor
     from entitlements.batch import Record
 
     settings = get_settings()

@@ -19,9 +19,9 @@ audit_app = typer.Typer(help="The audit log of caseworker access.", no_args_is_h
 
 
 def _sessions() -> sessionmaker[Session]:
-    from beforeservice.wiring import sessions
+    from beforeservice.bootstrap import command_process
 
-    return sessions(get_settings())
+    return command_process(get_settings()).sessions
 
 
 @agencies_app.command("add")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from beforeservice.api.deps import SettingsDep
 from events.applications import APPLICATION_RECEIVED_SUFFIX, BENEFIT_GRANTED_SUFFIX
 from events.contracts import CONTRACTS, contract_for
 from events.dead_letter import DeadLetter
@@ -57,9 +58,9 @@ def get_schema(event_type: str) -> JSONResponse:
 
 
 @router.get("/v1/asyncapi.json")
-def asyncapi(request: Request) -> JSONResponse:
+def asyncapi(settings: SettingsDep) -> JSONResponse:
     """An AsyncAPI 3.0 document of the Kafka topics: `life-events` and `life-events.dead-letter`."""
-    return JSONResponse(asyncapi_document(request.app.state.settings.bootstrap_servers))
+    return JSONResponse(asyncapi_document(settings.bootstrap_servers))
 
 
 def _hoisted(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:

@@ -27,22 +27,30 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from beforeservice import metrics
+from beforeservice.api.deps import (
+    CatalogDep,
+    ProducerDep,
+    PseudonymizerDep,
+    RateLimiterDep,
+    SessionsDep,
+    SettingsDep,
+)
 from beforeservice.api.openapi import CLOUDEVENT_REF
 from beforeservice.api.problems import invalid_event, problem
 from beforeservice.console.agencies import AgencyCaller, authenticate_key
 from beforeservice.console.closing import closing_refusal
 from beforeservice.console.rate_limits import Allowance, RateLimiter
 from beforeservice.console.tables import IngestedEventRow
-from beforeservice.settings import Settings
 from events.cloudevents import STRUCTURED_CONTENT_TYPE, CloudEvent, parse_binary, parse_structured
 from events.contracts import LifeEvent, partition_key, validate
 from events.errors import FieldError, InvalidEvent
 from events.privacy import Pseudonymizer, looks_like_rrn, protect_event
 from events.topics import LIFE_EVENTS
+from rules_engine.catalog import Catalog
 
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
 _api_key = APIKeyHeader(
@@ -82,10 +90,10 @@ class BatchResult(BaseModel):
     results: list[BatchItemResult]
 
 
-def agency_caller(request: Request, key: Annotated[str | None, Security(_api_key)]) -> AgencyCaller:
+def agency_caller(sessions: SessionsDep, key: Annotated[str | None, Security(_api_key)]) -> AgencyCaller:
     if not key:
         raise HTTPException(401, "an agency API key is required (X-API-Key)", headers={"WWW-Authenticate": "ApiKey"})
-    with request.app.state.sessions() as session:
+    with sessions() as session:
         caller = authenticate_key(session, key)
     if caller is None:
         raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "ApiKey"})
@@ -93,6 +101,30 @@ def agency_caller(request: Request, key: Annotated[str | None, Security(_api_key
 
 
 CurrentAgency = Annotated[AgencyCaller, Depends(agency_caller)]
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What accepting events takes: the claims table, the catalog's closing rules, sealing, the broker, the limit."""
+
+    sessions: sessionmaker[Session]
+    catalog: Catalog
+    pseudonymizer: Pseudonymizer
+    producer: AIOKafkaProducer
+    limiter: RateLimiter
+
+
+async def intake(
+    sessions: SessionsDep,
+    catalog: CatalogDep,
+    pseudonymizer: PseudonymizerDep,
+    producer: ProducerDep,
+    limiter: RateLimiterDep,
+) -> Intake:
+    return Intake(sessions, catalog, pseudonymizer, producer, limiter)
+
+
+IntakeDep = Annotated[Intake, Depends(intake)]
 
 
 @dataclass
@@ -132,10 +164,9 @@ _REFUSALS = {
         "responses": {"503": {"description": "The event log is unavailable; retry later"}},
     },
 )
-async def post_event(request: Request, caller: CurrentAgency) -> Any:
+async def post_event(request: Request, caller: CurrentAgency, settings: SettingsDep, intake: IntakeDep) -> Any:
     """Accept one CloudEvent, structured (`application/cloudevents+json`) or binary (`ce-*` headers)."""
-    settings: Settings = request.app.state.settings
-    allowance = await _allowance(request, caller, 1)
+    allowance = await _allowance(intake, caller, 1)
     if not allowance.granted:
         return _refused(_rate_problem(caller, allowance))
     body = await _body_within(request, settings.max_event_bytes)
@@ -145,7 +176,7 @@ async def post_event(request: Request, caller: CurrentAgency) -> Any:
         envelope = _parse(request, body)
     except InvalidEvent as error:
         return _refused(invalid_event(error))
-    outcome = (await _ingest(request, caller, [envelope]))[0]
+    outcome = (await _ingest(intake, caller, [envelope]))[0]
     if outcome.refusal is not None:
         return _refused(outcome.refusal)
     assert outcome.event is not None
@@ -166,9 +197,8 @@ async def post_event(request: Request, caller: CurrentAgency) -> Any:
         },
     },
 )
-async def post_events_batch(request: Request, caller: CurrentAgency) -> Any:
+async def post_events_batch(request: Request, caller: CurrentAgency, settings: SettingsDep, intake: IntakeDep) -> Any:
     """Accept up to 1,000 structured CloudEvents (`application/cloudevents-batch+json`); one result per event."""
-    settings: Settings = request.app.state.settings
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith(BATCH_CONTENT_TYPE):
         return _refused(
@@ -189,7 +219,7 @@ async def post_events_batch(request: Request, caller: CurrentAgency) -> Any:
         return _refused(
             problem(413, "Batch too large", f"a batch holds at most {settings.max_batch_events} events", "too-large")
         )
-    allowance = await _allowance(request, caller, len(items))
+    allowance = await _allowance(intake, caller, len(items))
     if not allowance.granted:
         return _refused(_rate_problem(caller, allowance))
     parsed: list[CloudEvent | JSONResponse] = []
@@ -204,7 +234,7 @@ async def post_events_batch(request: Request, caller: CurrentAgency) -> Any:
         except InvalidEvent as error:
             parsed.append(invalid_event(error))
     envelopes = [p for p in parsed if isinstance(p, CloudEvent)]
-    outcomes = iter(await _ingest(request, caller, envelopes))
+    outcomes = iter(await _ingest(intake, caller, envelopes))
     results = []
     for index, item in enumerate(parsed):
         outcome = Outcome(item.status_code, refusal=item) if isinstance(item, JSONResponse) else next(outcomes)
@@ -221,18 +251,17 @@ async def post_events_batch(request: Request, caller: CurrentAgency) -> Any:
     return BatchResult(accepted=accepted, refused=len(results) - accepted, results=results)
 
 
-async def _ingest(request: Request, caller: AgencyCaller, envelopes: list[CloudEvent]) -> list[Outcome]:
+async def _ingest(intake: Intake, caller: AgencyCaller, envelopes: list[CloudEvent]) -> list[Outcome]:
     """Scope, contract and idempotency per event; the fresh ones go to the broker together."""
     outcomes: list[Outcome] = []
     fresh: list[tuple[Outcome, LifeEvent]] = []
     checked: list[tuple[Outcome, LifeEvent | None]] = []
-    pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
     for envelope in envelopes:
         try:
-            envelope = protect_event(envelope, pseudonymizer)  # first: nothing below may echo or keep an RRN
+            envelope = protect_event(envelope, intake.pseudonymizer)  # first: nothing below may echo or keep an RRN
             _authorise(caller, envelope)
             valid = validate(envelope)
-            if refusal := closing_refusal(request.app.state.catalog, caller.agency, valid):
+            if refusal := closing_refusal(intake.catalog, caller.agency, valid):
                 raise refusal
             checked.append((Outcome(202, envelope), valid))
         except HTTPException as exc:
@@ -241,9 +270,7 @@ async def _ingest(request: Request, caller: AgencyCaller, envelopes: list[CloudE
             )
         except InvalidEvent as error:
             checked.append((Outcome(error.status, refusal=invalid_event(error)), None))
-    claims = await run_in_threadpool(
-        _claim, request.app.state.sessions, caller, [e for _, e in checked if e is not None]
-    )
+    claims = await run_in_threadpool(_claim, intake.sessions, caller, [e for _, e in checked if e is not None])
     claim_of = iter(claims)
     for outcome, event in checked:
         if event is not None:
@@ -262,7 +289,7 @@ async def _ingest(request: Request, caller: AgencyCaller, envelopes: list[CloudE
             elif verdict == "new":
                 fresh.append((outcome, event))
         outcomes.append(outcome)
-    await _produce_all(request, fresh)
+    await _produce_all(intake, fresh)
     return outcomes
 
 
@@ -315,12 +342,11 @@ def _reread(session: Session, source: str, event_id: str) -> IngestedEventRow | 
     ).first()
 
 
-async def _produce_all(request: Request, fresh: list[tuple[Outcome, LifeEvent]]) -> None:
+async def _produce_all(intake: Intake, fresh: list[tuple[Outcome, LifeEvent]]) -> None:
     """Structured mode on Kafka, keyed by household; awaited so 202 means the broker has it."""
-    producer: AIOKafkaProducer = request.app.state.producer
     results = await asyncio.gather(
         *(
-            producer.send_and_wait(
+            intake.producer.send_and_wait(
                 LIFE_EVENTS,
                 value=event.envelope.to_structured(),
                 key=partition_key(event).encode(),
@@ -333,7 +359,7 @@ async def _produce_all(request: Request, fresh: list[tuple[Outcome, LifeEvent]])
     failed = [(o, e) for (o, e), r in zip(fresh, results, strict=True) if isinstance(r, BaseException)]
     if failed:
         # Unclaim, so the agency's retry is taken as new rather than answered as already accepted.
-        await run_in_threadpool(_unclaim, request.app.state.sessions, [e for _, e in failed])
+        await run_in_threadpool(_unclaim, intake.sessions, [e for _, e in failed])
         for outcome, _ in failed:
             outcome.status = 503
             outcome.refusal = problem(
@@ -354,9 +380,8 @@ def _unclaim(sessions: Any, events: list[LifeEvent]) -> None:
             )
 
 
-async def _allowance(request: Request, caller: AgencyCaller, events: int) -> Allowance:
-    limiter: RateLimiter = request.app.state.rate_limiter
-    return await run_in_threadpool(limiter.take, caller.key_id, caller.rate_per_minute, events)
+async def _allowance(intake: Intake, caller: AgencyCaller, events: int) -> Allowance:
+    return await run_in_threadpool(intake.limiter.take, caller.key_id, caller.rate_per_minute, events)
 
 
 def _rate_problem(caller: AgencyCaller, allowance: Allowance, per_event: bool = False) -> JSONResponse:

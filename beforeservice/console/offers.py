@@ -10,13 +10,14 @@ from contextlib import suppress
 from datetime import UTC, date, datetime
 from typing import Any, Literal, Self
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from beforeservice.auth import CurrentCitizen, own_citizen_id
+from beforeservice.api.deps import CatalogDep, CitizenDep, SessionsDep
+from beforeservice.auth import own_citizen_id
 from entitlements.lifecycle import EntitlementStatus, IllegalTransition
 from entitlements.persistence import transitions
 from entitlements.persistence.tables import EntitlementRow
@@ -146,11 +147,10 @@ def _view(row: EntitlementRow, catalog: Catalog) -> CitizenOffer:
 
 
 @router.get("/v1/citizens/{citizen_id}/offers", response_model=Offers, responses={401: {}, 403: {}, 404: {}})
-def offers(citizen_id: str, who: CurrentCitizen, request: Request) -> Offers:
+def offers(citizen_id: str, who: CitizenDep, sessions: SessionsDep, catalog: CatalogDep) -> Offers:
     """The citizen's offers, nearest deadline first, each with the reasons in Korean and English."""
     own_citizen_id(citizen_id, who)
-    catalog: Catalog = request.app.state.catalog
-    with request.app.state.sessions() as session:
+    with sessions() as session:
         rows = [r for r in _own_offers(session, citizen_id) if r.benefit_id in catalog.benefits]
     return Offers(citizen_id=citizen_id, offers=[_view(r, catalog) for r in rows])
 
@@ -160,11 +160,13 @@ def offers(citizen_id: str, who: CurrentCitizen, request: Request) -> Offers:
     response_model=CitizenOffer,
     responses={401: {}, 403: {}, 404: {}},
 )
-def mark_viewed(citizen_id: str, offer_id: str, who: CurrentCitizen, request: Request) -> CitizenOffer:
+def mark_viewed(
+    citizen_id: str, offer_id: str, who: CitizenDep, sessions: SessionsDep, catalog: CatalogDep
+) -> CitizenOffer:
     """The citizen opened the offer: status → viewed (if it was matched or notified), notifications marked viewed."""
     own_citizen_id(citizen_id, who)
     now = datetime.now(UTC)
-    with request.app.state.sessions.begin() as session:
+    with sessions.begin() as session:
         row = _own_offer(session, citizen_id, offer_id)
         with suppress(IllegalTransition):  # already viewed, applied or beyond: opening it again changes nothing
             transitions.move(row, EntitlementStatus.VIEWED, now)
@@ -175,7 +177,7 @@ def mark_viewed(citizen_id: str, offer_id: str, who: CurrentCitizen, request: Re
         ):
             if offer_id in notification.offer_ids:
                 notification.viewed_at = now
-        return _view(row, request.app.state.catalog)
+        return _view(row, catalog)
 
 
 @router.get(
@@ -184,9 +186,11 @@ def mark_viewed(citizen_id: str, offer_id: str, who: CurrentCitizen, request: Re
     response_class=RedirectResponse,
     responses={303: {"description": "To the agency's application page"}, 401: {}, 403: {}, 404: {}},
 )
-def apply_link(citizen_id: str, offer_id: str, who: CurrentCitizen, request: Request) -> RedirectResponse:
+def apply_link(
+    citizen_id: str, offer_id: str, who: CitizenDep, sessions: SessionsDep, catalog: CatalogDep
+) -> RedirectResponse:
     """Where to apply for this offer (the agency's own service; applying is not done here)."""
     own_citizen_id(citizen_id, who)
-    with request.app.state.sessions() as session:
+    with sessions() as session:
         row = _own_offer(session, citizen_id, offer_id)
-    return RedirectResponse(request.app.state.catalog.benefits[row.benefit_id].apply_url, status_code=303)
+    return RedirectResponse(catalog.benefits[row.benefit_id].apply_url, status_code=303)

@@ -15,8 +15,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
+from beforeservice.api.deps import (
+    AuditorDep,
+    CatalogDep,
+    SessionsDep,
+    SettingsDep,
+    StaffDep,
+    catalog_of,
+    client_ip,
+    sessions_of,
+)
 from beforeservice.api.problems import problem
-from beforeservice.auth import CurrentAuditor, CurrentStaff, Principal, client_ip, issue_token
+from beforeservice.auth import Principal, issue_token
 from beforeservice.console import review
 from beforeservice.console.accounts import principal_of
 from beforeservice.console.audit import AuditEntry, AuditTransaction, append, verify
@@ -101,7 +111,7 @@ def entry(request: Request, who: Principal, action: str, kind: str, **fields: An
 
 
 def transaction(request: Request) -> AuditTransaction:
-    return AuditTransaction(request.app.state.sessions())
+    return AuditTransaction(sessions_of(request)())
 
 
 def _denied(request: Request, who: Principal, action: str, object_id: str) -> None:
@@ -120,12 +130,13 @@ def _denied(request: Request, who: Principal, action: str, object_id: str) -> No
         429: {"description": "Too many failed attempts on the account or from the address (Retry-After)"},
     },
 )
-def staff_token(body: Credentials, request: Request) -> StaffToken | JSONResponse:
+def staff_token(
+    body: Credentials, request: Request, settings: SettingsDep, sessions: SessionsDep
+) -> StaffToken | JSONResponse:
     """A bearer token for a console account (caseworker, supervisor, auditor). Its role and scopes are read from
     the account on every request; logging out of the console, deactivation or a password reset revoke it.
     Too many failed attempts on the account or from the address: 429 with Retry-After, whatever the password."""
-    settings = request.app.state.settings
-    outcome = log_in(request.app.state.sessions, settings, body.username, body.password, client_ip(request), "api")
+    outcome = log_in(sessions, settings, body.username, body.password, client_ip(request), "api")
     if outcome.retry_after is not None:
         refused = problem(
             429, "Too many login attempts", f"try again in {outcome.retry_after} s", "too-many-login-attempts"
@@ -146,7 +157,8 @@ def _summary(item: review.QueueItem) -> dict[str, Any]:
 @router.get("/v1/review/cases", response_model=list[CaseSummary], responses={401: {}, 403: {}})
 def list_cases(
     request: Request,
-    who: CurrentStaff,
+    who: StaffDep,
+    catalog: CatalogDep,
     agency: Annotated[str | None, Query(pattern=NAME)] = None,
     municipality: Annotated[str | None, Query(pattern=r"^\d{1,5}$")] = None,
     benefit: Annotated[str | None, Query(pattern=NAME)] = None,
@@ -158,17 +170,17 @@ def list_cases(
     """The review queue in the caller's scope, most urgent first (personal data masked for caseworkers)."""
     wanted = review.QueueFilter(agency, municipality, benefit, status, deadline_before)
     with transaction(request) as session:
-        items = review.queue(session, who, request.app.state.catalog, wanted, date.today())
+        items = review.queue(session, who, catalog, wanted, date.today())
         append(session, entry(request, who, "queue.read", "read", detail={"cases": [i.id for i in items]}))
     return [CaseSummary(**_summary(i)) for i in items]
 
 
 @router.get("/v1/review/cases/{entitlement_id}", response_model=CaseView, responses={401: {}, 403: {}, 404: {}})
-def get_case(entitlement_id: CaseId, request: Request, who: CurrentStaff) -> CaseView:
+def get_case(entitlement_id: CaseId, request: Request, who: StaffDep, catalog: CatalogDep) -> CaseView:
     """One case: citizen summary (masked for caseworkers), timeline, the rules' trace and the missing facts."""
     try:
         with transaction(request) as session:
-            case = review.detail(session, who, request.app.state.catalog, entitlement_id, date.today())
+            case = review.detail(session, who, catalog, entitlement_id, date.today())
             append(
                 session,
                 entry(request, who, "case.read", "read", data_subject=case.item.data_subject, object_id=entitlement_id),
@@ -185,7 +197,7 @@ def get_case(entitlement_id: CaseId, request: Request, who: CurrentStaff) -> Cas
 
 def decide(request: Request, who: Principal, entitlement_id: str, decision: Decision) -> DecisionResult:
     """Apply one decision, audited with it; NotFound (out of scope) and Refused surface to the caller."""
-    catalog = request.app.state.catalog
+    catalog = catalog_of(request)
     with transaction(request) as session:
         e, _ = review.find(session, who, catalog, entitlement_id)
         notified: list[str] = []
@@ -223,7 +235,7 @@ def decide(request: Request, who: Principal, entitlement_id: str, decision: Deci
     response_model=DecisionResult,
     responses={401: {}, 403: {}, 404: {}, 409: {"description": "Not possible in the case's current state"}},
 )
-def post_decision(entitlement_id: CaseId, body: Decision, request: Request, who: CurrentStaff) -> DecisionResult:
+def post_decision(entitlement_id: CaseId, body: Decision, request: Request, who: StaffDep) -> DecisionResult:
     """Approve (→ matched, the citizen is notified), reject with a reason, request information, or assign."""
     try:
         return decide(request, who, entitlement_id, body)
@@ -235,7 +247,7 @@ def post_decision(entitlement_id: CaseId, body: Decision, request: Request, who:
 
 
 @router.post("/v1/review/cases:bulk", response_model=BulkResult, responses={401: {}, 403: {}})
-def post_bulk(body: BulkDecision, request: Request, who: CurrentStaff) -> BulkResult:
+def post_bulk(body: BulkDecision, request: Request, who: StaffDep) -> BulkResult:
     """The same decision on several cases; each is authorised and audited on its own."""
     done, refused = [], {}
     for entitlement_id in dict.fromkeys(body.ids):
@@ -253,7 +265,7 @@ def post_bulk(body: BulkDecision, request: Request, who: CurrentStaff) -> BulkRe
 @router.get("/v1/audit", response_model=AuditPage, responses={401: {}, 403: {}})
 def audit_log(
     request: Request,
-    who: CurrentAuditor,
+    who: AuditorDep,
     data_subject: Annotated[str | None, Query(pattern=NAME)] = None,
     account: Annotated[str | None, Query(pattern=NAME)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from beforeservice.auth import STAFF_ROLES, Principal, client_ip
+from beforeservice.api.deps import catalog_of, client_ip, sessions_of, settings_of
+from beforeservice.auth import STAFF_ROLES, Principal
 from beforeservice.console import review, takeup, web_session
 from beforeservice.console.accounts import colleagues, revoke_sessions, session_principal
 from beforeservice.console.audit import AuditEntry, append, verify
@@ -114,7 +115,7 @@ def console_user(request: Request) -> Principal:
     username = data.get("u")
     if not isinstance(username, str) or not username:
         raise LoginRequired()
-    with request.app.state.sessions() as session:
+    with sessions_of(request)() as session:
         who = session_principal(session, username, data.get("g"))
     if who is None:
         raise LoginRequired()
@@ -167,7 +168,7 @@ def login_page(request: Request) -> Response:
         return RedirectResponse("/console/queue", status_code=303)
     csrf = data.get("csrf") or web_session.new_csrf()
     response = _page(request, "login.j2", {"csrf": csrf, "error": None})
-    web_session.write(response, request.app.state.settings, {"csrf": csrf})
+    web_session.write(response, settings_of(request), {"csrf": csrf})
     return response
 
 
@@ -175,8 +176,8 @@ def login_page(request: Request) -> Response:
 def login(
     request: Request, username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=256)]
 ) -> Response:
-    settings = request.app.state.settings
-    outcome = log_in(request.app.state.sessions, settings, username, password, client_ip(request), "console")
+    settings = settings_of(request)
+    outcome = log_in(sessions_of(request), settings, username, password, client_ip(request), "console")
     if outcome.retry_after is not None:
         minutes = -(-outcome.retry_after // 60)
         error = f"로그인 시도가 너무 많습니다. {minutes}분 뒤에 다시 시도하세요."
@@ -210,7 +211,7 @@ def logout(request: Request) -> Response:
 
 
 def _filters(request: Request, who: Principal) -> dict[str, Any]:
-    catalog = request.app.state.catalog
+    catalog = catalog_of(request)
     agencies = who.scopes.get("agencies", [])
     benefits = [b for b in catalog.benefits.values() if "*" in agencies or b.agency.id in agencies]
     return {
@@ -244,7 +245,7 @@ def queue_page(
         who.subject if mine else None,
     )
     with transaction(request) as session:
-        items = review.queue(session, who, request.app.state.catalog, wanted, date.today())
+        items = review.queue(session, who, catalog_of(request), wanted, date.today())
         append(
             session,
             AuditEntry(
@@ -319,7 +320,7 @@ def _case(
         return _not_found(request, who)
     with transaction(request) as session:
         try:
-            case = review.detail(session, who, request.app.state.catalog, entitlement_id, date.today())
+            case = review.detail(session, who, catalog_of(request), entitlement_id, date.today())
         except review.NotFound:
             case = None
         if case is not None:
@@ -420,7 +421,7 @@ def dashboard_page(request: Request, who: ConsoleUser, by: str = "benefit") -> R
         return _forbidden(request, who)
     by = by if by in ("benefit", "municipality", "channel") else "benefit"
     with transaction(request) as session:
-        rows = takeup.funnel(session, who, request.app.state.catalog)
+        rows = takeup.funnel(session, who, catalog_of(request))
         append(session, AuditEntry(who.subject, who.role, client_ip(request), "takeup.read", "read", detail={"by": by}))
     overall = takeup.totals(rows)
     total = overall[0] if overall else takeup.FunnelRow("전체", "전체", "*", "*")
@@ -440,7 +441,7 @@ def dashboard_csv(request: Request, who: ConsoleUser) -> Response:
     if who.role not in STAFF_ROLES:
         return _forbidden(request, who)
     with transaction(request) as session:
-        rows = takeup.funnel(session, who, request.app.state.catalog)
+        rows = takeup.funnel(session, who, catalog_of(request))
         append(
             session,
             AuditEntry(

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from beforeservice.api.deps import settings_of
 from beforeservice.settings import Settings
 
 COOKIE = "bs_console"
@@ -35,7 +36,7 @@ def _serializer(settings: Settings) -> URLSafeTimedSerializer:
 
 
 def read(request: Request) -> dict[str, Any]:
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     raw = request.cookies.get(COOKIE)
     if not raw:
         return {}

@@ -1,9 +1,9 @@
 """SQLAlchemy column types that seal personal data at rest (an adapter around entitlements/persistence/sealing.py).
 
 ``SealedText("entitlements.reason_ko")`` and ``SealedJSON("entitlements.trace")`` are transparent to the ORM and
-to Core statements: values are sealed when bound and opened when read, under the process-wide keyring that
-``beforeservice.database.configure_keyring(settings)`` installs (``make_engine`` installs it from the settings
-if nobody did). The column's identity is the associated data, so a value moved to another column does not open.
+to Core statements: values are sealed when bound and opened when read, under the process-wide keyring that the
+process's bootstrap installs (``beforeservice.bootstrap.configure_keyring`` is its one installer). The column's
+identity is the associated data, so a value moved to another column does not open.
 
 A sealed column can be read and written, never compared in SQL: each sealing draws a fresh nonce, so equal
 plaintexts differ at rest. Only columns that no WHERE, ORDER BY, JOIN or GROUP BY looks into are sealed.
@@ -41,7 +41,7 @@ def installed_keyring() -> Keyring | None:
 
 def current_keyring() -> Keyring:
     if _keyring is None:
-        raise SealingError("no keyring: call beforeservice.database.configure_keyring(settings) at startup")
+        raise SealingError("no keyring: build the process with beforeservice.bootstrap (it installs DATA_KEYS)")
     return _keyring
 
 

@@ -1,5 +1,5 @@
 """The production FCM transport: HTTP v1 over libcurl (pycurl's CurlMulti), with firebase-admin still doing the
-FCM parts. ``CurlFcmPushSender`` is the dispatcher's push sender (``beforeservice/wiring.py``).
+FCM parts. ``CurlFcmPushSender`` is the dispatcher's push sender (``beforeservice/bootstrap.py``).
 
 A batch is driven by libcurl's multi interface from the calling thread, with a fixed pool of reused easy handles
 on keep-alive connections. Per request Python only sets the body, starts the transfer and reads the result; HTTP

@@ -66,5 +66,6 @@ def test_published_json_schemas_match_the_contracts(tmp_path: Path) -> None:
     from events.contracts import export_json_schemas
 
     fresh = {p.name: p.read_text() for p in [*export_json_schemas(tmp_path), export_json_schema(tmp_path)]}
-    published = {p.name: p.read_text() for p in (ROOT / "docs" / "schemas").glob("*.json")}
+    # openapi.json, exported by the same command, is pinned by tests/beforeservice/api/test_openapi_snapshot.py
+    published = {p.name: p.read_text() for p in (ROOT / "docs" / "schemas").glob("*.json") if p.name != "openapi.json"}
     assert fresh == published

@@ -18,7 +18,8 @@ from entitlements.lifecycle import EntitlementStatus
 from entitlements.ports import UnitOfWork
 from entitlements.reevaluation import RULES_CHANGED, Reevaluator
 from events.privacy import Pseudonymizer
-from rules_engine.catalog import Catalog, load_catalog
+from rules_engine.catalog import Catalog
+from rules_engine.loader import load_catalog
 from tests.entitlements.test_batch_unit import birth
 from tests.entitlements.test_life_events import CATALOG
 from tests.support.fakes import FakeLoopClosing, FakeOutbox, FakeStore, FakeUnitOfWork, units_of

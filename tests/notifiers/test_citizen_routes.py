@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.api import citizens as citizen_routes
+from beforeservice.api import deps
 from beforeservice.settings import Settings
 from notifiers.tables import ConsentEventRow, DeviceRow, NotificationRow
 from tests.conftest import TOKEN_SECRET, citizen_headers
@@ -22,8 +23,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def client(sessions: sessionmaker[Session]) -> Iterator[TestClient]:
     app = FastAPI()
-    app.state.sessions = sessions
-    app.state.settings = Settings(token_secret=TOKEN_SECRET, consent_text_version="2026-02")
+    settings = Settings(token_secret=TOKEN_SECRET, consent_text_version="2026-02")
+    app.dependency_overrides[deps.get_sessions] = lambda: sessions
+    app.dependency_overrides[deps.get_settings] = lambda: settings
     app.include_router(citizen_routes.router)
     with TestClient(app) as test_client:
         yield test_client

@@ -21,7 +21,7 @@ from events.privacy import Pseudonymizer
 from notifiers.outbox_writer import NotificationOutbox
 from notifiers.rendering import NotificationTemplates
 from notifiers.tables import NotificationRow
-from rules_engine.catalog import load_catalog
+from rules_engine.loader import load_catalog
 from tests.support.births import birth_event, seed_household
 
 pytestmark = pytest.mark.integration

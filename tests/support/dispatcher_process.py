@@ -1,6 +1,6 @@
 """The outbox dispatcher alone, as a process a test can kill -9: `python -m tests.support.dispatcher_process
 DATABASE_URL CREDENTIALS FCM_ENDPOINT BATCH`. Loops dispatch_pending with the production push sender
-(CurlFcmPushSender, as beforeservice/wiring.py builds it) forever."""
+(CurlFcmPushSender, as beforeservice/bootstrap.py builds it) forever."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from beforeservice.database import make_engine, session_factory
+from beforeservice.bootstrap import Process
+from beforeservice.settings import Settings
 from notifiers.fcm.transport import CurlFcmPushSender
 from notifiers.outbox import dispatch_pending
 from notifiers.policy import DispatchPolicy
@@ -17,7 +18,7 @@ from notifiers.timing import PushBudget, QuietHours
 
 def main() -> None:
     database_url, credentials, endpoint, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    sessions = session_factory(make_engine(database_url))
+    sessions = Process(Settings(database_url=database_url)).sessions
     # Timing rules are not under test here: a huge budget and no quiet hours let every row go at once.
     from datetime import time as clock
 

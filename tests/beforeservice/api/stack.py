@@ -17,11 +17,11 @@ import httpx
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from beforeservice.bootstrap import processor
 from beforeservice.broker import EmbeddedBroker, ensure_topics, free_port
 from beforeservice.console.accounts import add_caseworker
 from beforeservice.database import make_engine, session_factory, upgrade
 from beforeservice.settings import Settings
-from beforeservice.wiring import processor
 from entitlements.batch import LifeEventProcessor, Record
 from entitlements.persistence.tables import EntitlementRow
 from tests.conftest import DEFAULT_TEST_DATABASE_URL, TOKEN_SECRET, Component, agency_key, wait_for

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from beforeservice.bootstrap import processor
 from beforeservice.console.tables import AuditRow
 from beforeservice.settings import Settings
-from beforeservice.wiring import processor
 from entitlements.batch import Record
 from entitlements.persistence.tables import EntitlementRow
 from tests.beforeservice.api.stack import GANGNAM, STRUCTURED, SUWON, Stack, start_stack

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
+from beforeservice.bootstrap import processor
 from beforeservice.console.accounts import add_caseworker
 from beforeservice.settings import Settings
-from beforeservice.wiring import processor
 from entitlements.batch import Record
 from tests.beforeservice.api.stack import PASSWORD, SUWON, Stack
 from tests.support.births import birth_event, seed_household

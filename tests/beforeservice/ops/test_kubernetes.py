@@ -191,7 +191,7 @@ def test_secrets_come_only_from_secret_objects(manifests: list[dict[str, Any]]) 
 def test_probes_ask_the_processes_what_they_serve(manifests: list[dict[str, Any]]) -> None:
     from beforeservice.api.app import create_app
 
-    api_paths = {getattr(route, "path", None) for route in create_app(Settings()).routes}
+    api_paths = _paths(create_app(Settings()).routes)
     spec = container(manifests, "api")
     assert spec["livenessProbe"]["httpGet"]["path"] == "/healthz" in api_paths
     assert spec["readinessProbe"]["httpGet"]["path"] == "/readyz" in api_paths
@@ -247,3 +247,14 @@ def test_only_the_api_is_reachable_from_outside(manifests: list[dict[str, Any]])
         policies["beforeservice-api-ingress"]["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
         == "api"
     )
+
+
+def _paths(routes: list[Any]) -> set[str]:
+    """Every path the app serves; FastAPI keeps an included router's routes behind `original_router`."""
+    found: set[str] = set()
+    for route in routes:
+        if hasattr(route, "path"):
+            found.add(route.path)
+        if hasattr(route, "original_router"):
+            found |= _paths(route.original_router.routes)
+    return found

@@ -15,8 +15,9 @@ from sqlalchemy import Engine, Table, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from beforeservice.bootstrap import configure_keyring
 from beforeservice.console.tables import ReviewActionRow, ReviewCaseRow
-from beforeservice.database import alembic_config, configure_keyring, make_engine, session_factory, upgrade
+from beforeservice.database import alembic_config, make_engine, session_factory, upgrade
 from beforeservice.key_rotation import sealed_specs, status
 from beforeservice.settings import Settings, get_settings
 from entitlements.persistence.sealed_columns import install_keyring, installed_keyring
