@@ -29,6 +29,7 @@ from rules_engine.eligibility import Eligibility
 from rules_engine.evaluation import Decision, evaluate, evaluate_benefit
 from rules_engine.explanation import explain, reason
 from rules_engine.facts import situation
+from rules_engine.worth import yearly_worth
 
 _NAMESPACE = uuid.UUID("4f1c1d7e-5b0e-4c55-9d2b-6a1f0c2e9b31")
 S = EntitlementStatus
@@ -652,8 +653,7 @@ def notification_intents(event: LifeEvent, offers: list[Offer], household_id: st
 
 
 def _worth(offer: Offer) -> int:
-    amount = offer.amount_krw or 0
-    return amount * 12 if offer.payment == "monthly" else amount
+    return yearly_worth(offer.amount_krw, offer.payment)
 
 
 def _category(bundle: list[Offer]) -> str:

@@ -32,8 +32,9 @@ from notifiers.preferences import template_languages
 from notifiers.push import PushMessage, PushSender
 from notifiers.rendering import DIGEST, REMINDER, NotificationTemplates
 from notifiers.tables import DeliveryRow, DeviceRow, NotificationRow
-from notifiers.timing import Candidate, is_urgent, plan_pushes, worth
+from notifiers.timing import Candidate, is_urgent, plan_pushes
 from rules_engine.deadlines import DeadlineKind
+from rules_engine.worth import yearly_worth
 
 APPLICATION_CLOSES = DeadlineKind.APPLICATION_CLOSES.value
 
@@ -310,7 +311,7 @@ def _bundles(session: Session, rows: Sequence[_Claim], today: date) -> dict[str,
             if offer is None or offer.status not in _OPEN_STATES:
                 continue
             bundle.open_ids.append(offer_id)
-            bundle.worth_krw += worth(offer.amount_krw, offer.payment)
+            bundle.worth_krw += yearly_worth(offer.amount_krw, offer.payment)
             act_by = _act_by(offer, today)
             if act_by is not None and (bundle.deadline is None or act_by < bundle.deadline):
                 bundle.deadline = act_by
