@@ -33,13 +33,13 @@ from notifiers.push import PushMessage, PushSender
 from notifiers.rendering import DIGEST, REMINDER, NotificationTemplates
 from notifiers.tables import DeliveryRow, DeviceRow, NotificationRow
 from notifiers.timing import Candidate, is_urgent, plan_pushes
+from rules_engine.categories import ConsentCategory
 from rules_engine.deadlines import DeadlineKind
 from rules_engine.worth import yearly_worth
 
 APPLICATION_CLOSES = DeadlineKind.APPLICATION_CLOSES.value
 
 PUSH = "push"
-BEREAVEMENT = "bereavement"
 _MAX_TRANSIENT_RETRIES = 5
 _OPEN_STATES = {s.value for s in OPEN}
 _NOTIFICATIONS: Table = NotificationRow.__table__  # type: ignore[assignment]
@@ -182,7 +182,7 @@ def dispatch_pending(
         for row in rows:
             row.collapse_key = collapse_key_of(row)
             bundle = bundles[row.id]
-            if row.category == BEREAVEMENT and now < aware(row.created_at) + policy.cooling_off:
+            if row.category == ConsentCategory.BEREAVEMENT and now < aware(row.created_at) + policy.cooling_off:
                 _hold(row, aware(row.created_at) + policy.cooling_off, "cooling_off", result)
                 continue
             if not reachable.get(row.id):

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from rules_engine.categories import ConsentCategory, is_category
 from rules_engine.conflicts import Conflict, load_conflicts
 from rules_engine.deadlines import ENDS_THE_OFFER, DeadlineKind
 from rules_engine.expressions import (
@@ -33,7 +34,6 @@ from rules_engine.types import TypeMismatch, infer, value_type
 
 RECIPIENTS = frozenset({"parents", "household", "subject", "next_of_kin"})
 PAYMENTS = frozenset({"once", "monthly", "information"})
-CATEGORIES = frozenset({"childbirth_childcare", "elderly", "disability", "employment", "housing", "bereavement"})
 
 
 class CatalogError(ValueError):
@@ -116,7 +116,7 @@ class Benefit:
     name: dict[str, str]
     summary: dict[str, str]
     agency: Agency
-    category: str
+    category: ConsentCategory
     triggers: tuple[str, ...]
     recipients: str
     payment: str
@@ -302,9 +302,11 @@ class _BenefitReader:
         agency_id = self.require("agency", str)
         if agency_id not in self.agencies:
             raise self.fail("agency", f"unknown agency '{agency_id}' (declare it in agencies.yaml)")
-        category = self.require("category", str)
-        if category not in CATEGORIES:
-            raise self.fail("category", f"unknown category '{category}'; one of {sorted(CATEGORIES)}")
+        written_category = self.require("category", str)
+        if not is_category(written_category):
+            known = sorted(c.value for c in ConsentCategory)
+            raise self.fail("category", f"unknown category '{written_category}'; one of {known}")
+        category = ConsentCategory(written_category)
         recipients = self.require("recipients", str)
         if recipients not in RECIPIENTS:
             raise self.fail("recipients", f"recipients must be one of {sorted(RECIPIENTS)}")

@@ -42,6 +42,7 @@ from notifiers.policy import DispatchPolicy
 from notifiers.push import PushSender
 from notifiers.tables import ConsentRow, DeviceRow, NotificationRow
 from notifiers.timing import PushBudget, QuietHours
+from rules_engine.categories import ConsentCategory
 
 PROJECT = "before-service-bench"
 _SCHEMA = "bench_notify"
@@ -134,7 +135,7 @@ def register_phones(executor: Session | Connection, people: list[str], token_pre
         [
             {
                 "citizen_id": p,
-                "category": "childbirth_childcare",
+                "category": ConsentCategory.CHILDBIRTH_CHILDCARE,
                 "channel": "push",
                 "text_version": "bench",
                 "granted_at": now,
@@ -162,7 +163,7 @@ def _queue(sessions: sessionmaker[Session], count: int, prefix: str) -> list[str
                     "event_source": "/bench",
                     "event_id": p,
                     "event_type": "kr.go.mois.birth.registered",
-                    "category": "childbirth_childcare",
+                    "category": ConsentCategory.CHILDBIRTH_CHILDCARE,
                     "offer_ids": [],
                     "language": "ko",
                     "lock_screen_title": "출산을 축하합니다",
