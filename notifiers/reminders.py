@@ -29,6 +29,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from entitlements import ids
 from entitlements.lifecycle import OPEN, EntitlementStatus
 from entitlements.persistence.tables import CitizenRow, EntitlementRow
+from notifiers.dispatch_status import DispatchStatus
 from notifiers.doorbell import ring
 from notifiers.offer_lines import offer_line
 from notifiers.preferences import template_languages
@@ -191,7 +192,7 @@ def send_reminder(
                     NotificationRow.event_source == offer.event_source, NotificationRow.event_id == offer.event_id
                 )
             )
-            if entitlement_id in n.offer_ids and n.dispatch_status != "cancelled"
+            if entitlement_id in n.offer_ids and n.dispatch_status != DispatchStatus.CANCELLED
         ]
         recipients = {n.recipient_id: n for n in announced}
         dead = set(
@@ -246,7 +247,7 @@ def send_reminder(
                     lock_screen_body=body,
                     message_ko=ko.message,
                     message_en=en.message,
-                    dispatch_status="pending",
+                    dispatch_status=DispatchStatus.PENDING,
                     dispatch_attempts=0,
                     created_at=now,
                     collapse_key=f"r-{entitlement_id}"[:64],

@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.database import MIGRATIONS, make_engine, session_factory, upgrade
+from notifiers.dispatch_status import DispatchStatus
 from notifiers.fcm import FcmPushSender
 from notifiers.fcm_async import AsyncFcmPushSender
 from notifiers.fcm_curl import CurlFcmPushSender
@@ -170,7 +171,7 @@ def _queue(sessions: sessionmaker[Session], count: int, prefix: str) -> list[str
                     "lock_screen_body": "혜택을 받으실 수 있어요. 앱에서 확인해 주세요.",
                     "message_ko": "",
                     "message_en": "",
-                    "dispatch_status": "pending",
+                    "dispatch_status": DispatchStatus.PENDING,
                     "dispatch_attempts": 0,
                     "created_at": datetime.now(UTC),
                 }

@@ -25,6 +25,7 @@ from entitlements.households import ADULT_ROLES
 from entitlements.lifecycle import EntitlementStatus, IllegalTransition
 from entitlements.persistence import transitions
 from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
+from notifiers.dispatch_status import DispatchStatus
 from notifiers.tables import NotificationRow
 from rules_engine.catalog import Benefit, Catalog
 from rules_engine.deadlines import LABEL
@@ -428,7 +429,7 @@ def _approval_notification(
         f"신청: {benefit.apply_url}",
         message_en=f"A caseworker confirmed that you can receive {benefit.name['en']}{amount_en}.{deadline_en} "
         f"Apply: {benefit.apply_url}",
-        dispatch_status="pending",
+        dispatch_status=DispatchStatus.PENDING,
         dispatch_attempts=0,
         created_at=now,
     )
