@@ -23,6 +23,7 @@ LANGUAGES = ("ko", "en", EASY_READ, "vi")
 DIGEST = "kr.go.beforeservice.digest"
 REMINDER = "kr.go.beforeservice.deadline.reminder"
 FALLBACK_TEXT = "kr.go.beforeservice.fallback.text"
+APPROVAL = "kr.go.beforeservice.review.approved"  # a caseworker approved an offer pending review
 TEMPLATE_OF_EVENT = {
     "kr.go.mois.birth.registered": "birth_registered",
     "kr.go.mois.death.registered": "death_registered",
@@ -36,6 +37,7 @@ TEMPLATE_OF_EVENT = {
     DIGEST: "digest",
     REMINDER: "reminder",
     FALLBACK_TEXT: "fallback_sms",
+    APPROVAL: "review_approved",
 }
 _BLOCKS = ("title", "body", "message")
 _LOCK_SCREEN = ("title", "body")

@@ -25,13 +25,16 @@ from entitlements.households import ADULT_ROLES
 from entitlements.lifecycle import EntitlementStatus, IllegalTransition
 from entitlements.persistence import transitions
 from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
+from notifiers.approval_notice import approval_notice
 from notifiers.dispatch_status import DispatchStatus
+from notifiers.preferences import template_languages
+from notifiers.rendering import APPROVAL, language_of, shared_templates
 from notifiers.tables import NotificationRow
+from notifiers.timing import SEOUL
 from rules_engine.catalog import Benefit, Catalog
-from rules_engine.deadlines import LABEL
 
 REVIEW_STATUSES = ("pending_review", "info_requested", "matched", "rejected", "all")
-APPROVAL_TYPE = "kr.go.beforeservice.review.approved"
+APPROVAL_TYPE = APPROVAL  # the notice is rendered from the `review_approved` templates
 _ID = re.compile(r"[A-Za-z0-9\-]{1,64}")
 Q = TypeVar("Q", bound=Select)  # any select of entitlements joined to households
 Entry = TypeVar("Entry")  # one line of a case's timeline
@@ -406,11 +409,20 @@ def _approval_notification(
     session: Session, benefit: Benefit, e: EntitlementRow, recipient: str, now: datetime
 ) -> NotificationRow:
     person = session.get(CitizenRow, recipient)
-    amount_ko = f" ({e.amount_krw:,}원)" if e.amount_krw else ""
-    amount_en = f" ({e.amount_krw:,} KRW)" if e.amount_krw else ""
-    dated = e.dated_deadlines()  # in the words of each kind: a retroactive window is no application deadline
-    deadline_ko = "".join(f" {LABEL[d.kind]['ko']}: {d.last_day.isoformat()}." for d in dated)
-    deadline_en = "".join(f" {LABEL[d.kind]['en']}: {d.last_day.isoformat()}." for d in dated)
+    language = template_languages(session, [recipient]).get(recipient) or language_of(
+        person.preferred_language if person else "ko", easy_read=False
+    )
+    # Every dated deadline in the words of its kind (a retroactive window is no application deadline).
+    texts = approval_notice(
+        shared_templates(),
+        benefit,
+        e.amount_krw,
+        e.payment,
+        e.deadline,
+        e.dated_deadlines(),
+        language,
+        today=now.astimezone(SEOUL).date(),
+    )
     return NotificationRow(
         id=ids.approval_notice_id(e.id, recipient),
         recipient_id=recipient,
@@ -421,14 +433,12 @@ def _approval_notification(
         event_type=APPROVAL_TYPE,
         category=benefit.category,
         offer_ids=[e.id],
-        language=person.preferred_language if person else "ko",
-        # Nothing personal on the lock screen: no benefit, amount or name.
-        lock_screen_title="새 혜택 안내",
-        lock_screen_body="받으실 수 있는 혜택이 확인되었어요. 앱에서 확인해 주세요.",
-        message_ko=f"담당 공무원이 확인한 결과 {benefit.name['ko']}{amount_ko}을(를) 받으실 수 있어요.{deadline_ko} "
-        f"신청: {benefit.apply_url}",
-        message_en=f"A caseworker confirmed that you can receive {benefit.name['en']}{amount_en}.{deadline_en} "
-        f"Apply: {benefit.apply_url}",
+        language=language,
+        # Nothing personal on the lock screen (the template's title and body name no benefit, amount or person).
+        lock_screen_title=texts.lock_screen_title,
+        lock_screen_body=texts.lock_screen_body,
+        message_ko=texts.message_ko,
+        message_en=texts.message_en,
         dispatch_status=DispatchStatus.PENDING,
         dispatch_attempts=0,
         created_at=now,

@@ -86,7 +86,7 @@ def test_approve_notifies_the_parents_and_approving_again_writes_nothing(stack: 
     assert sorted(n.id for n in sent) == sorted(ids.approval_notice_id(case, p) for p in parents)
     assert {n.dispatch_status for n in sent} == {"pending"}
     assert all(child not in n.lock_screen_title + n.lock_screen_body for n in sent)
-    assert "수원시 출산지원금" in sent[0].message_ko
+    assert "수원시 출산지원금" in sent[0].message_ko and sent[0].message_ko.startswith("담당 공무원이 확인한 결과")
 
     # The same approval again (a resubmitted form, a retried request): the same answer, nothing written.
     park = stack.bearer("park.suwon")  # a supervisor: the answer names the recipients
