@@ -20,7 +20,7 @@ from entitlements.households import Citizen, Household
 from entitlements.lifecycle import OPEN, UNDECIDED, EntitlementStatus, IllegalTransition, allowed, initial_status
 from entitlements.profiles import profile_facts
 from events import applications, assessment, birth, death, disability, employment, marriage, milestones, moves
-from events.contracts import LifeEvent, partition_key
+from events.contracts import LifeEvent, data_models, partition_key
 from rules_engine.catalog import Benefit, Catalog
 from rules_engine.conflicts import resolve_conflicts
 from rules_engine.deadlines import DatedDeadline, DeadlineKind, of_kind
@@ -416,6 +416,11 @@ _HANDLERS: Sequence[tuple[type, Handler]] = (
     (applications.ApplicationReceived, on_application),
     (applications.BenefitGranted, on_application),
 )
+# Every life event of the registry (events/contracts.py) has its handler: a contract registered without one stops
+# the process at start-up, never halfway through a batch.
+_UNHANDLED = [m.__name__ for m in data_models() if not any(issubclass(m, kind) for kind, _ in _HANDLERS)]
+if _UNHANDLED:
+    raise ImportError(f"no matching handler for {_UNHANDLED}: add one to _HANDLERS (entitlements/matching.py)")
 
 
 # --- shared steps ----------------------------------------------------------------------------------------
