@@ -10,8 +10,7 @@ from typing import Any
 from entitlements.lifecycle import EntitlementStatus, IllegalTransition
 from entitlements.matching import ProfileBook, ProfileContradiction, handle
 from entitlements.ports import LoopClosing, Outbox, ProcessedEvent, Units
-from events import applications, birth, death, marriage, moves
-from events.contracts import LifeEvent
+from events.contracts import LifeEvent, people_of
 from events.dead_letter import DeadLetter
 from events.errors import FieldError, InvalidEvent
 from events.kafka_record import decode
@@ -87,23 +86,6 @@ def decode_records(
         except InvalidEvent as error:
             bad.append(record.dead_letter(error))
     return good, bad
-
-
-def people_of(event: LifeEvent) -> list[str]:
-    """Everyone whose profile the event reads or changes."""
-    data = event.data
-    if isinstance(data, birth.BirthRegistered):
-        return [p.id for p in data.parents] + [data.child.id]
-    if isinstance(data, death.DeathRegistered):
-        return [data.deceased.id] + ([data.informant.id] if data.informant else [])
-    if isinstance(data, moves.AddressMoved):
-        return list(data.movers)
-    if isinstance(data, marriage.MarriageRegistered):
-        return [s.id for s in data.spouses]
-    if isinstance(data, applications.ApplicationReceived | applications.BenefitGranted):
-        return [data.citizen_id]
-    person = getattr(data, "person", None)
-    return [person.id] if person is not None else []
 
 
 class LifeEventProcessor:

@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 from entitlements.persistence.store import among
 from notifiers.policy import CHANNELS
 from notifiers.tables import ConsentEventRow, ConsentRow
-
-CATEGORIES = ("childbirth_childcare", "elderly", "disability", "employment", "housing", "bereavement")
+from rules_engine.categories import ConsentCategory, is_category
 
 
 class UnknownConsentScope(ValueError):
@@ -25,8 +24,8 @@ class UnknownConsentScope(ValueError):
 
 
 def _check(category: str, channel: str) -> None:
-    if category not in CATEGORIES:
-        raise UnknownConsentScope(f"unknown category {category!r}; one of {list(CATEGORIES)}")
+    if not is_category(category):
+        raise UnknownConsentScope(f"unknown category {category!r}; one of {[c.value for c in ConsentCategory]}")
     if channel not in CHANNELS:
         raise UnknownConsentScope(f"unknown channel {channel!r}; one of {list(CHANNELS)}")
 

@@ -20,7 +20,7 @@ from notifiers.policy import DispatchPolicy
 from notifiers.preferences import template_languages
 from notifiers.rendering import FALLBACK_TEXT, NotificationTemplates
 from notifiers.tables import DeliveryRow, NotificationRow, OutreachTaskRow
-from notifiers.timing import worth
+from rules_engine.worth import yearly_worth
 
 _RETRY_LATER = timedelta(minutes=10)
 _OPEN_STATES = [s.value for s in OPEN]
@@ -84,7 +84,7 @@ def _open_worth(session: Session, rows: list[NotificationRow]) -> dict[str, int]
     """Worth of each notification's offers still open; absent if none is (nothing left to chase)."""
     ids = list({o for row in rows for o in row.offer_ids})
     offers = {
-        e.id: worth(e.amount_krw, e.payment)
+        e.id: yearly_worth(e.amount_krw, e.payment)
         for e in session.execute(
             select(EntitlementRow.id, EntitlementRow.amount_krw, EntitlementRow.payment).where(
                 EntitlementRow.id.in_(ids), EntitlementRow.status.in_(_OPEN_STATES)

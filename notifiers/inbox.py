@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from notifiers.outbox import BEREAVEMENT
 from notifiers.tables import NotificationRow
+from rules_engine.categories import ConsentCategory
 
 INBOX_LIMIT = 100
 
@@ -22,7 +22,10 @@ def visible_notifications(
             select(NotificationRow)
             .where(
                 NotificationRow.recipient_id == citizen_id,
-                or_(NotificationRow.category != BEREAVEMENT, NotificationRow.created_at <= now - cooling_off),
+                or_(
+                    NotificationRow.category != ConsentCategory.BEREAVEMENT,
+                    NotificationRow.created_at <= now - cooling_off,
+                ),
             )
             .order_by(NotificationRow.created_at.desc())
             .limit(INBOX_LIMIT)

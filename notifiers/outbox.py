@@ -27,18 +27,20 @@ from entitlements.persistence.store import among, bulk_insert
 from entitlements.persistence.tables import CitizenRow, EntitlementRow
 from entitlements.persistence.transitions import move_where
 from notifiers.consent import consented
+from notifiers.dispatch_status import TOLD, DispatchStatus
 from notifiers.policy import DispatchPolicy
 from notifiers.preferences import template_languages
 from notifiers.push import PushMessage, PushSender
 from notifiers.rendering import DIGEST, REMINDER, NotificationTemplates
 from notifiers.tables import DeliveryRow, DeviceRow, NotificationRow
-from notifiers.timing import Candidate, is_urgent, plan_pushes, worth
+from notifiers.timing import Candidate, is_urgent, plan_pushes
+from rules_engine.categories import ConsentCategory
 from rules_engine.deadlines import DeadlineKind
+from rules_engine.worth import yearly_worth
 
 APPLICATION_CLOSES = DeadlineKind.APPLICATION_CLOSES.value
 
 PUSH = "push"
-BEREAVEMENT = "bereavement"
 _MAX_TRANSIENT_RETRIES = 5
 _OPEN_STATES = {s.value for s in OPEN}
 _NOTIFICATIONS: Table = NotificationRow.__table__  # type: ignore[assignment]
@@ -181,7 +183,7 @@ def dispatch_pending(
         for row in rows:
             row.collapse_key = collapse_key_of(row)
             bundle = bundles[row.id]
-            if row.category == BEREAVEMENT and now < aware(row.created_at) + policy.cooling_off:
+            if row.category == ConsentCategory.BEREAVEMENT and now < aware(row.created_at) + policy.cooling_off:
                 _hold(row, aware(row.created_at) + policy.cooling_off, "cooling_off", result)
                 continue
             if not reachable.get(row.id):
@@ -212,7 +214,7 @@ def dispatch_pending(
                 session.execute(
                     update(_NOTIFICATIONS).where(_NOTIFICATIONS.c.id == row.id).values(digest_of=row.digest_of)
                 )
-        notified = [i for row in rows if row.dispatch_status in ("sent", "inbox_only", "merged") for i in row.offer_ids]
+        notified = [i for row in rows if row.dispatch_status in TOLD for i in row.offer_ids]
         if notified:  # through the lifecycle's gate: only a matched offer becomes notified
             move_where(
                 session,
@@ -230,8 +232,8 @@ def _claim(session: Session, now: datetime, limit: int) -> list[_Claim]:
         select(*(n[name] for name in (*_READ, *_DECIDED)))
         .where(
             or_(
-                n.dispatch_status == "pending",
-                and_(n.dispatch_status == "held", n.not_before <= now),
+                n.dispatch_status == DispatchStatus.PENDING,
+                and_(n.dispatch_status == DispatchStatus.HELD, n.not_before <= now),
             )
         )
         .order_by(n.created_at)
@@ -267,7 +269,8 @@ def _cancel_for_the_deceased(session: Session, rows: list[_Claim], result: Dispa
     alive = []
     for row in rows:
         if row.recipient_id in dead:
-            row.dispatch_status, row.hold_reason, row.not_before, row.escalate_at = "cancelled", "deceased", None, None
+            row.dispatch_status = DispatchStatus.CANCELLED
+            row.hold_reason, row.not_before, row.escalate_at = "deceased", None, None
             result.cancelled += 1
         else:
             alive.append(row)
@@ -310,7 +313,7 @@ def _bundles(session: Session, rows: Sequence[_Claim], today: date) -> dict[str,
             if offer is None or offer.status not in _OPEN_STATES:
                 continue
             bundle.open_ids.append(offer_id)
-            bundle.worth_krw += worth(offer.amount_krw, offer.payment)
+            bundle.worth_krw += yearly_worth(offer.amount_krw, offer.payment)
             act_by = _act_by(offer, today)
             if act_by is not None and (bundle.deadline is None or act_by < bundle.deadline):
                 bundle.deadline = act_by
@@ -335,12 +338,12 @@ def _push_targets(session: Session, rows: Sequence[_Claim]) -> dict[str, list[st
 
 
 def _hold(row: _Claim, until: datetime, reason: str, result: DispatchResult) -> None:
-    row.dispatch_status, row.not_before, row.hold_reason = "held", until, reason
+    row.dispatch_status, row.not_before, row.hold_reason = DispatchStatus.HELD, until, reason
     result.held += 1
 
 
 def _inbox_only(row: _Claim, bundle: _Bundle, policy: DispatchPolicy, now: datetime, r: DispatchResult) -> None:
-    row.dispatch_status, row.dispatched_at, row.not_before = "inbox_only", now, None
+    row.dispatch_status, row.dispatched_at, row.not_before = DispatchStatus.INBOX_ONLY, now, None
     row.dispatch_attempts += 1
     if bundle.worth_krw >= policy.high_value_krw:
         row.channel, row.escalate_at = "inbox", now  # push cannot reach them: the fallback starts at once
@@ -362,7 +365,7 @@ def _apply_budget(
     query = select(n.recipient_id, n.dispatched_at).where(
         among(session, n.recipient_id, list(waiting)),
         n.channel == PUSH,
-        n.dispatch_status == "sent",
+        n.dispatch_status == DispatchStatus.SENT,
         n.dispatched_at > now - timedelta(days=7),
     )
     # Without statistics SQLite picks (dispatch_status, created_at) and reads every sent notification ever,
@@ -380,7 +383,8 @@ def _apply_budget(
             carrier, *rest = (by_id[c.notification_id] for c in plan.digest)
             carrier.digest_of = [r.id for r in rest]
             for row in rest:
-                row.dispatch_status, row.dispatched_at, row.not_before, row.hold_reason = "merged", now, None, None
+                row.dispatch_status = DispatchStatus.MERGED
+                row.dispatched_at, row.not_before, row.hold_reason = now, None, None
                 result.merged += 1
             outgoing.append((carrier, rest))
         for c in plan.waiting:
@@ -447,7 +451,7 @@ def _send(
         row.dispatch_attempts += 1
         high_value = bundles[row_id].worth_krw >= policy.high_value_krw
         if accepted[row_id]:
-            row.dispatch_status, row.dispatched_at, row.channel = "sent", now, PUSH
+            row.dispatch_status, row.dispatched_at, row.channel = DispatchStatus.SENT, now, PUSH
             row.not_before, row.hold_reason = None, None
             row.escalate_at = now + policy.fallback_after if high_value else None
             result.pushed += 1
@@ -455,7 +459,7 @@ def _send(
             # FCM overloaded beyond the sender's own retries: try again later, keeping the collapse key.
             _hold(row, now + timedelta(minutes=2**row.dispatch_attempts), "retry", result)
         else:
-            row.dispatch_status, row.dispatched_at, row.channel = "failed", now, PUSH
+            row.dispatch_status, row.dispatched_at, row.channel = DispatchStatus.FAILED, now, PUSH
             row.not_before, row.hold_reason = None, None
             row.escalate_at = now if high_value else None  # not delivered: the next channel, at once
             result.push_failed += 1

@@ -17,7 +17,6 @@ per offer: D-3 replaces D-14 on the device.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -27,8 +26,10 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
+from entitlements import ids
 from entitlements.lifecycle import OPEN, EntitlementStatus
 from entitlements.persistence.tables import CitizenRow, EntitlementRow
+from notifiers.dispatch_status import DispatchStatus
 from notifiers.doorbell import ring
 from notifiers.offer_lines import offer_line
 from notifiers.preferences import template_languages
@@ -41,7 +42,6 @@ from rules_engine.deadlines import REMINDED, DeadlineKind
 JOB_PREFIX = "reminder:"
 REMINDER_SOURCE = "/beforeservice/reminders"
 REMIND_AT = time(10)  # local time: mid-morning, well outside quiet hours
-_NAMESPACE = uuid.UUID("6f1c1f4e-5b1e-4a8e-9a57-3d1c2b7e0a11")
 K = DeadlineKind
 APPLICATION_CLOSES = K.APPLICATION_CLOSES.value
 # The statuses an offer is reminded in, by the kind of deadline: a voucher is reminded once granted too.
@@ -192,7 +192,7 @@ def send_reminder(
                     NotificationRow.event_source == offer.event_source, NotificationRow.event_id == offer.event_id
                 )
             )
-            if entitlement_id in n.offer_ids and n.dispatch_status != "cancelled"
+            if entitlement_id in n.offer_ids and n.dispatch_status != DispatchStatus.CANCELLED
         ]
         recipients = {n.recipient_id: n for n in announced}
         dead = set(
@@ -234,7 +234,7 @@ def send_reminder(
             title, body = templates.lock_screen(REMINDER, lang, 1, **words)
             session.add(
                 NotificationRow(
-                    id=str(uuid.uuid5(_NAMESPACE, f"{recipient}|{event_id}")),
+                    id=ids.reminder_notice_id(recipient, event_id),
                     recipient_id=recipient,
                     household_id=original.household_id,
                     event_source=REMINDER_SOURCE,
@@ -247,7 +247,7 @@ def send_reminder(
                     lock_screen_body=body,
                     message_ko=ko.message,
                     message_en=en.message,
-                    dispatch_status="pending",
+                    dispatch_status=DispatchStatus.PENDING,
                     dispatch_attempts=0,
                     created_at=now,
                     collapse_key=f"r-{entitlement_id}"[:64],

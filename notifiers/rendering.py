@@ -17,25 +17,24 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from events.contracts import CONTRACTS
+
 TEMPLATES = Path(__file__).parent / "templates"
 EASY_READ = "ko-easy"
 LANGUAGES = ("ko", "en", EASY_READ, "vi")
 DIGEST = "kr.go.beforeservice.digest"
 REMINDER = "kr.go.beforeservice.deadline.reminder"
 FALLBACK_TEXT = "kr.go.beforeservice.fallback.text"
+APPROVAL = "kr.go.beforeservice.review.approved"  # a caseworker approved an offer pending review
+# Each registered life event's notice is written by its templates `{name}.{lang}.j2` (events/contracts.py); a
+# missing one stops the loading below, at start-up.
 TEMPLATE_OF_EVENT = {
-    "kr.go.mois.birth.registered": "birth_registered",
-    "kr.go.mois.death.registered": "death_registered",
-    "kr.go.mois.address.moved": "address_moved",
-    "kr.go.mois.marriage.registered": "marriage_registered",
-    "kr.go.moel.employment.lost": "employment_lost",
-    "kr.go.mohw.disability.registered": "disability_registered",
-    "kr.go.nhis.income.assessed": "income_assessed",
-    "kr.go.beforeservice.milestone.reached": "milestone_reached",
+    **{contract.event_type: contract.name or contract.event_type for contract in CONTRACTS.values()},
     "kr.go.beforeservice.rules.changed": "offer_changed",  # re-evaluation after a rule change corrected offers
     DIGEST: "digest",
     REMINDER: "reminder",
     FALLBACK_TEXT: "fallback_sms",
+    APPROVAL: "review_approved",
 }
 _BLOCKS = ("title", "body", "message")
 _LOCK_SCREEN = ("title", "body")

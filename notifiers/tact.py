@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from notifiers.dispatch_status import UNSENT, DispatchStatus
 from notifiers.tables import DeviceRow, NotificationRow, OutreachTaskRow
-
-UNSENT = ("pending", "held")
 
 
 def on_death(session: Session, deceased_id: str) -> int:
@@ -25,8 +24,8 @@ def on_deaths(session: Session, deceased_ids: Sequence[str]) -> int:
     session.execute(delete(DeviceRow).where(DeviceRow.citizen_id.in_(deceased_ids)))
     cancelled = session.execute(
         update(NotificationRow)
-        .where(NotificationRow.recipient_id.in_(deceased_ids), NotificationRow.dispatch_status.in_(UNSENT))
-        .values(dispatch_status="cancelled", hold_reason="deceased", not_before=None, escalate_at=None)
+        .where(NotificationRow.recipient_id.in_(deceased_ids), NotificationRow.dispatch_status.in_(sorted(UNSENT)))
+        .values(dispatch_status=DispatchStatus.CANCELLED, hold_reason="deceased", not_before=None, escalate_at=None)
     )
     session.execute(
         update(NotificationRow)

@@ -82,8 +82,3 @@ class PushBudget:
 def is_urgent(deadline: date | None, today: date, within_days: int) -> bool:
     """A deadline within `within_days` (or already past: agencies may still accept) makes a push urgent."""
     return deadline is not None and (deadline - today).days <= within_days
-
-
-def worth(amount_krw: int | None, payment: str) -> int:
-    amount = amount_krw or 0
-    return amount * 12 if payment == "monthly" else amount

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from rules_engine.categories import ConsentCategory
 from rules_engine.conflicts import Conflict
 from rules_engine.deadlines import ENDS_THE_OFFER, DeadlineKind
 from rules_engine.expressions import (
@@ -21,7 +22,6 @@ from rules_engine.yaml_source import line_of, read_yaml
 
 RECIPIENTS = frozenset({"parents", "household", "subject", "next_of_kin"})
 PAYMENTS = frozenset({"once", "monthly", "information"})
-CATEGORIES = frozenset({"childbirth_childcare", "elderly", "disability", "employment", "housing", "bereavement"})
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class Benefit:
     name: dict[str, str]
     summary: dict[str, str]
     agency: Agency
-    category: str
+    category: ConsentCategory
     triggers: tuple[str, ...]
     recipients: str
     payment: str

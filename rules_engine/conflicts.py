@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rules_engine.eligibility import Eligibility
+from rules_engine.worth import yearly_worth
 
 if TYPE_CHECKING:  # evaluation imports the catalog, which imports this module
     from rules_engine.evaluation import Decision
@@ -28,8 +29,7 @@ class Conflict:
 
 
 def yearly_value(decision: Decision) -> int:
-    amount = decision.amount_krw or 0
-    return amount * 12 if decision.benefit.payment == "monthly" else amount
+    return yearly_worth(decision.amount_krw, decision.benefit.payment)
 
 
 def resolve_conflicts(

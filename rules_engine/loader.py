@@ -12,7 +12,6 @@ from typing import Any
 
 from rules_engine import grant_tables
 from rules_engine.catalog import (
-    CATEGORIES,
     PAYMENTS,
     RECIPIENTS,
     Agency,
@@ -25,6 +24,7 @@ from rules_engine.catalog import (
     Period,
     load_agencies,
 )
+from rules_engine.categories import ConsentCategory, is_category
 from rules_engine.conflicts import load_conflicts
 from rules_engine.deadlines import ENDS_THE_OFFER, DeadlineKind
 from rules_engine.expressions import (
@@ -81,9 +81,11 @@ class _BenefitReader:
         agency_id = self.require("agency", str)
         if agency_id not in self.agencies:
             raise self.fail("agency", f"unknown agency '{agency_id}' (declare it in agencies.yaml)")
-        category = self.require("category", str)
-        if category not in CATEGORIES:
-            raise self.fail("category", f"unknown category '{category}'; one of {sorted(CATEGORIES)}")
+        written_category = self.require("category", str)
+        if not is_category(written_category):
+            known = sorted(c.value for c in ConsentCategory)
+            raise self.fail("category", f"unknown category '{written_category}'; one of {known}")
+        category = ConsentCategory(written_category)
         recipients = self.require("recipients", str)
         if recipients not in RECIPIENTS:
             raise self.fail("recipients", f"recipients must be one of {sorted(RECIPIENTS)}")

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from beforeservice.bootstrap import configure_keyring
 from beforeservice.database import MIGRATIONS, make_engine, session_factory, upgrade
 from beforeservice.settings import Settings
+from notifiers.dispatch_status import DispatchStatus
 from notifiers.fcm.sender import FcmPushSender
 from notifiers.fcm.transport import CurlFcmPushSender
 from notifiers.outbox import dispatch_pending
@@ -43,6 +44,7 @@ from notifiers.policy import DispatchPolicy
 from notifiers.push import PushSender
 from notifiers.tables import ConsentRow, DeviceRow, NotificationRow
 from notifiers.timing import PushBudget, QuietHours
+from rules_engine.categories import ConsentCategory
 
 PROJECT = "before-service-bench"
 _SCHEMA = "bench_notify"
@@ -135,7 +137,7 @@ def register_phones(executor: Session | Connection, people: list[str], token_pre
         [
             {
                 "citizen_id": p,
-                "category": "childbirth_childcare",
+                "category": ConsentCategory.CHILDBIRTH_CHILDCARE,
                 "channel": "push",
                 "text_version": "bench",
                 "granted_at": now,
@@ -163,14 +165,14 @@ def _queue(sessions: sessionmaker[Session], count: int, prefix: str) -> list[str
                     "event_source": "/bench",
                     "event_id": p,
                     "event_type": "kr.go.mois.birth.registered",
-                    "category": "childbirth_childcare",
+                    "category": ConsentCategory.CHILDBIRTH_CHILDCARE,
                     "offer_ids": [],
                     "language": "ko",
                     "lock_screen_title": "출산을 축하합니다",
                     "lock_screen_body": "혜택을 받으실 수 있어요. 앱에서 확인해 주세요.",
                     "message_ko": "",
                     "message_en": "",
-                    "dispatch_status": "pending",
+                    "dispatch_status": DispatchStatus.PENDING,
                     "dispatch_attempts": 0,
                     "created_at": datetime.now(UTC),
                 }

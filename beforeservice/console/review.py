@@ -7,7 +7,6 @@ entitlement outside the caller's agencies and municipalities does not exist for 
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
@@ -21,17 +20,21 @@ from beforeservice.console.accounts import colleagues
 from beforeservice.console.masking import mask_id, masked_date
 from beforeservice.console.offers import DeadlineView
 from beforeservice.console.tables import ReviewActionRow, ReviewCaseRow
+from entitlements import ids
 from entitlements.households import ADULT_ROLES
 from entitlements.lifecycle import EntitlementStatus, IllegalTransition
 from entitlements.persistence import transitions
 from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
+from notifiers.approval_notice import approval_notice
+from notifiers.dispatch_status import DispatchStatus
+from notifiers.preferences import template_languages
+from notifiers.rendering import APPROVAL, language_of, shared_templates
 from notifiers.tables import NotificationRow
+from notifiers.timing import SEOUL
 from rules_engine.catalog import Benefit, Catalog
-from rules_engine.deadlines import LABEL
 
 REVIEW_STATUSES = ("pending_review", "info_requested", "matched", "rejected", "all")
-APPROVAL_SOURCE = "/beforeservice/console"
-APPROVAL_TYPE = "kr.go.beforeservice.review.approved"
+APPROVAL_TYPE = APPROVAL  # the notice is rendered from the `review_approved` templates
 _ID = re.compile(r"[A-Za-z0-9\-]{1,64}")
 Q = TypeVar("Q", bound=Select)  # any select of entitlements joined to households
 Entry = TypeVar("Entry")  # one line of a case's timeline
@@ -303,8 +306,21 @@ def _move(e: EntitlementRow, new: EntitlementStatus, now: datetime) -> None:
         raise Refused(f"this entitlement is {e.status}; it can no longer be {new.value}") from exc
 
 
-def approve(session: Session, who: Principal, catalog: Catalog, e: EntitlementRow, note: str | None) -> list[str]:
-    """pending_review → matched, and a notification in the outbox for the people the offer is addressed to."""
+@dataclass(frozen=True)
+class Approval:
+    notified: list[str]  # the recipients of its notices
+    repeated: bool  # the entitlement was approved before: nothing was written
+
+
+def approve(session: Session, who: Principal, catalog: Catalog, e: EntitlementRow, note: str | None) -> Approval:
+    """pending_review → matched, and a notification in the outbox for the people the offer is addressed to.
+
+    Idempotent: the entitlement identifies its approval (it is never pending review again), so approving it again
+    (a resubmitted form, a retried request, two caseworkers at once) writes nothing and answers as the first time."""
+    if session.get_bind().dialect.name == "postgresql":  # a concurrent approval waits here, then sees this one
+        session.refresh(e, with_for_update=True)
+    if _approved(session, e.id):
+        return Approval(_approval_recipients(session, e.id), repeated=True)
     now = datetime.now(UTC)
     _move(e, EntitlementStatus.MATCHED, now)
     _case(session, e.id, now)
@@ -313,7 +329,31 @@ def approve(session: Session, who: Principal, catalog: Catalog, e: EntitlementRo
     benefit = catalog.benefits[e.benefit_id]
     for recipient in recipients:
         session.add(_approval_notification(session, benefit, e, recipient, now))
-    return recipients
+    return Approval(recipients, repeated=False)
+
+
+def _approved(session: Session, entitlement_id: str) -> bool:
+    return (
+        session.scalars(
+            select(ReviewActionRow.id).where(
+                ReviewActionRow.entitlement_id == entitlement_id, ReviewActionRow.action == "approved"
+            )
+        ).first()
+        is not None
+    )
+
+
+def _approval_recipients(session: Session, entitlement_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(NotificationRow.recipient_id)
+            .where(
+                NotificationRow.event_source == ids.APPROVAL_SOURCE,
+                NotificationRow.event_id == ids.approval_event_id(entitlement_id),
+            )
+            .order_by(NotificationRow.recipient_id)
+        )
+    )
 
 
 def reject(session: Session, who: Principal, e: EntitlementRow, reason: str) -> None:
@@ -369,30 +409,37 @@ def _approval_notification(
     session: Session, benefit: Benefit, e: EntitlementRow, recipient: str, now: datetime
 ) -> NotificationRow:
     person = session.get(CitizenRow, recipient)
-    amount_ko = f" ({e.amount_krw:,}원)" if e.amount_krw else ""
-    amount_en = f" ({e.amount_krw:,} KRW)" if e.amount_krw else ""
-    dated = e.dated_deadlines()  # in the words of each kind: a retroactive window is no application deadline
-    deadline_ko = "".join(f" {LABEL[d.kind]['ko']}: {d.last_day.isoformat()}." for d in dated)
-    deadline_en = "".join(f" {LABEL[d.kind]['en']}: {d.last_day.isoformat()}." for d in dated)
+    language = template_languages(session, [recipient]).get(recipient) or language_of(
+        person.preferred_language if person else "ko", easy_read=False
+    )
+    # Every dated deadline in the words of its kind (a retroactive window is no application deadline).
+    texts = approval_notice(
+        shared_templates(),
+        benefit,
+        e.amount_krw,
+        e.payment,
+        e.deadline,
+        e.dated_deadlines(),
+        language,
+        today=now.astimezone(SEOUL).date(),
+    )
     return NotificationRow(
-        id=str(uuid.uuid4()),
+        id=ids.approval_notice_id(e.id, recipient),
         recipient_id=recipient,
         household_id=e.household_id,
         # Its own event key: the birth's notification for this recipient already holds the original key.
-        event_source=APPROVAL_SOURCE,
-        event_id=f"approved-{e.id}",
+        event_source=ids.APPROVAL_SOURCE,
+        event_id=ids.approval_event_id(e.id),
         event_type=APPROVAL_TYPE,
         category=benefit.category,
         offer_ids=[e.id],
-        language=person.preferred_language if person else "ko",
-        # Nothing personal on the lock screen: no benefit, amount or name.
-        lock_screen_title="새 혜택 안내",
-        lock_screen_body="받으실 수 있는 혜택이 확인되었어요. 앱에서 확인해 주세요.",
-        message_ko=f"담당 공무원이 확인한 결과 {benefit.name['ko']}{amount_ko}을(를) 받으실 수 있어요.{deadline_ko} "
-        f"신청: {benefit.apply_url}",
-        message_en=f"A caseworker confirmed that you can receive {benefit.name['en']}{amount_en}.{deadline_en} "
-        f"Apply: {benefit.apply_url}",
-        dispatch_status="pending",
+        language=language,
+        # Nothing personal on the lock screen (the template's title and body name no benefit, amount or person).
+        lock_screen_title=texts.lock_screen_title,
+        lock_screen_body=texts.lock_screen_body,
+        message_ko=texts.message_ko,
+        message_en=texts.message_en,
+        dispatch_status=DispatchStatus.PENDING,
         dispatch_attempts=0,
         created_at=now,
     )

@@ -201,8 +201,10 @@ def decide(request: Request, who: Principal, entitlement_id: str, decision: Deci
     with transaction(request) as session:
         e, _ = review.find(session, who, catalog, entitlement_id)
         notified: list[str] = []
+        repeated = False  # an approval again: a no-op, on record as a read (its answer names the recipients)
         if decision.action == "approve":
-            notified = review.approve(session, who, catalog, e, decision.reason)
+            approval = review.approve(session, who, catalog, e, decision.reason)
+            notified, repeated = approval.notified, approval.repeated
         elif decision.action == "reject":
             review.reject(session, who, e, decision.reason or "")
         elif decision.action == "request_info":
@@ -214,8 +216,8 @@ def decide(request: Request, who: Principal, entitlement_id: str, decision: Deci
             entry(
                 request,
                 who,
-                f"case.{decision.action}",
-                "write",
+                f"case.{decision.action}" + (".repeated" if repeated else ""),
+                "read" if repeated else "write",
                 data_subject=e.beneficiary_id,
                 object_id=e.id,
                 # Not the reason's text: the audit log is append-only (it could never be re-sealed on key

@@ -20,6 +20,7 @@ from beforeservice.auth import Principal
 from beforeservice.console.review import _scope_filter
 from beforeservice.console.tables import ReviewCaseRow
 from entitlements.persistence.tables import EntitlementRow, HouseholdRow, ProcessedEventRow
+from notifiers.dispatch_status import PUSHED, DispatchStatus
 from notifiers.tables import NotificationRow
 from rules_engine.catalog import Catalog
 
@@ -61,9 +62,9 @@ def _aware(at: datetime) -> datetime:
 
 def _channel(notifications: list[NotificationRow]) -> str:
     statuses = {n.dispatch_status for n in notifications}
-    if statuses & {"sent", "merged"}:
+    if statuses & PUSHED:
         return "push"
-    if "inbox_only" in statuses:
+    if DispatchStatus.INBOX_ONLY in statuses:
         return "inbox"
     return "pending" if notifications else "none"
 

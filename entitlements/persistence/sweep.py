@@ -12,10 +12,8 @@ same facts entitlements.profiles.profile_facts gives the Python engine; rules_en
 
 from __future__ import annotations
 
-import hashlib
 import json
 import typing
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -45,7 +43,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from entitlements import ids
 from entitlements.households import HOUSEHOLD_FACTS, PERSON_FACTS
+from entitlements.ids import BACKFILL_SOURCE
 from entitlements.persistence.sealed_columns import current_keyring, reseal_all, reseal_with, sealed_tables
 from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow
 from rules_engine.catalog import Benefit
@@ -55,7 +55,6 @@ from rules_engine.explanation import reason
 from rules_engine.facts import to_ask_for
 from rules_engine.sql import BenefitSql, benefit_sql, date_value, facts_read, floor_div, whole_months
 
-BACKFILL_SOURCE = "urn:beforeservice:backfill"
 CHILD_AGE_LIMIT = 19  # as entitlements.profiles: a child under 19 counts in household.children_count
 SAMPLE_SIZE = 10
 _SQLITE_ID_FUNCTION = "beforeservice_stable_id"
@@ -357,15 +356,10 @@ def _stable_id_sqlite(element: _StableId, compiler: SQLCompiler, **kw: Any) -> s
     return f"{_SQLITE_ID_FUNCTION}({compiler.process(element.clauses, **kw)})"
 
 
-def stable_id(text: str) -> str:
-    """The id _StableId computes in SQL, in Python."""
-    return str(uuid.UUID(hashlib.md5(text.encode("utf-8")).hexdigest()))
-
-
 def _register_sqlite_functions(connection: Connection) -> None:
     if connection.dialect.name == "sqlite":
         raw = connection.connection.driver_connection
-        raw.create_function(_SQLITE_ID_FUNCTION, 1, stable_id, deterministic=True)  # type: ignore[union-attr]
+        raw.create_function(_SQLITE_ID_FUNCTION, 1, ids.md5_id, deterministic=True)  # type: ignore[union-attr]
 
 
 # --- reports and the real run --------------------------------------------------------------------------------
@@ -408,14 +402,14 @@ def backfill(connection: Connection, benefit: Benefit, on: date, dry_run: bool =
     _register_sqlite_functions(connection)
     swept = sweep(benefit, on)
     d = swept.decisions.c
-    event_id = f"{benefit.id}/{on.isoformat()}"
+    event_id = ids.backfill_event_id(benefit.id, on.isoformat())
     now = datetime.now(UTC)
     eligible = d.eligibility == Eligibility.ELIGIBLE.value
     existing = select(EntitlementRow.id).where(
         EntitlementRow.benefit_id == benefit.id, EntitlementRow.beneficiary_id == d.beneficiary_id
     )
     rows = select(
-        _StableId(literal(f"{BACKFILL_SOURCE}\x1f{event_id}\x1f") + d.beneficiary_id),
+        _StableId(literal(ids.backfill_key_prefix(event_id)) + d.beneficiary_id),  # = ids.backfill_offer_id
         literal(benefit.id),
         d.beneficiary_id,
         d.household_id,
@@ -478,4 +472,4 @@ def count_synthetic(connection: Connection, prefix: str) -> int:
     return connection.execute(select(func.count()).where(CitizenRow.id.startswith(prefix))).scalar_one()
 
 
-__all__ = ["Report", "backfill", "profile_facts", "shadow", "stable_id", "sweep"]
+__all__ = ["BACKFILL_SOURCE", "Report", "backfill", "profile_facts", "shadow", "sweep"]

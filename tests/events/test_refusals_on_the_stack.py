@@ -53,6 +53,11 @@ def test_the_api_refuses_a_birth_in_9999_and_the_same_event_with_a_trailing_newl
         assert refused.status_code == 422, refused.text
         assert refused.json()["errors"][0]["field"] == field.replace("__", ".")
 
+    # A child id every other contract refuses (a leading digit): the birth contract refuses it too (one PersonId).
+    foreign = post(api, structured(data__child__id="7c-stack", subject="7c-stack"))
+    assert foreign.status_code == 422, foreign.text
+    assert foreign.json()["errors"][0]["field"] == "data.child.id"
+
     assert post(api, structured()).status_code == 202
     for attribute, value in (("id", "birth-1\n"), ("source", "/agencies/mois/registry/41110\n")):
         again = post(api, structured(**{attribute: value}))  # before: 202, a second event processed again
@@ -87,6 +92,7 @@ def test_kafka_dead_letters_keep_every_refused_byte_and_a_trailing_newline_is_no
         (b"m-stack", json.dumps(structured(id="birth-1\n")).encode(), []),
         (b"m-stack", json.dumps(structured(source="/agencies/mois/registry/41110\n")).encode(), []),
         (b"m-stack", json.dumps(structured(data__child__birth_date="9999-12-01")).encode(), []),
+        (b"m-stack", json.dumps(structured(data__child__id="7c-stack", subject="7c-stack")).encode(), []),
         (b"\xfe" + RRN + b"\x80", invalid_utf8, [("trace", b"\x00\xff" + RRN)]),
     ]
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap_servers, acks="all")
@@ -95,7 +101,7 @@ def test_kafka_dead_letters_keep_every_refused_byte_and_a_trailing_newline_is_no
     producer.flush()
     producer.close()
 
-    letters = dead_letters(broker.bootstrap_servers, expected=4)
+    letters = dead_letters(broker.bootstrap_servers, expected=5)
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(ProcessedEventRow)) == 1  # before: 3
     by_value = {base64.b64decode(letter["value_b64"]): letter for letter in letters}
@@ -107,3 +113,4 @@ def test_kafka_dead_letters_keep_every_refused_byte_and_a_trailing_newline_is_no
     assert by_value[records[1][1]]["errors"][0]["field"] == "id"
     assert by_value[records[2][1]]["errors"][0]["field"] == "source"
     assert by_value[records[3][1]]["errors"][0]["field"] == "data.child.birth_date"
+    assert by_value[records[4][1]]["errors"][0]["field"] == "data.child.id"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from events.contracts import CONTRACTS
 from notifiers.rendering import LANGUAGES, TEMPLATE_OF_EVENT, TEMPLATES, NotificationTemplates, TemplateProblem
 
 OFFERS: list[dict[str, Any]] = [
@@ -47,16 +48,7 @@ OFFERS: list[dict[str, Any]] = [
         "apply_how_en": "online",
     },
 ]
-DOCUMENTED_EVENTS = [
-    "kr.go.mois.birth.registered",
-    "kr.go.mois.death.registered",
-    "kr.go.mois.address.moved",
-    "kr.go.mois.marriage.registered",
-    "kr.go.moel.employment.lost",
-    "kr.go.mohw.disability.registered",
-    "kr.go.nhis.income.assessed",
-    "kr.go.beforeservice.milestone.reached",
-]
+DOCUMENTED_EVENTS = sorted(CONTRACTS)  # every registered life event (events/contracts.py)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from beforeservice.bench import synth
 from beforeservice.database import make_engine
-from entitlements import CATALOG_DIR
-from entitlements.persistence.sweep import BACKFILL_SOURCE, backfill, stable_id
+from entitlements import CATALOG_DIR, ids
+from entitlements.persistence.sweep import backfill
 from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow
 from rules_engine.loader import load_catalog
 
@@ -66,8 +66,8 @@ def test_a_real_run_inserts_each_offer_once_with_deterministic_ids(engine: Engin
     statuses = Counter(r.status for r in rows)
     assert statuses["matched"] == report.total_of("eligible")
     assert statuses["pending_review"] == report.total_of("undetermined")
-    event_id = f"{benefit.id}/{ON.isoformat()}"
-    assert all(r.id == stable_id(f"{BACKFILL_SOURCE}\x1f{event_id}\x1f{r.beneficiary_id}") for r in rows)
+    event_id = ids.backfill_event_id(benefit.id, ON.isoformat())
+    assert all(r.id == ids.backfill_offer_id(event_id, r.beneficiary_id) for r in rows)  # SQL and Python agree
     with engine.begin() as connection:  # again: everyone already has the offer
         assert backfill(connection, benefit, ON).inserted == 0
     assert _entitlements(engine) == expected

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from beforeservice.auth import issue_token
-from beforeservice.console.tables import AuditRow, ReviewCaseRow
+from beforeservice.console.tables import AuditRow, ReviewActionRow, ReviewCaseRow
 from beforeservice.settings import Settings
+from entitlements import ids
 from entitlements.persistence.tables import EntitlementRow
 from notifiers.tables import NotificationRow
 from tests.beforeservice.api.stack import GANGNAM, PASSWORD, SUWON, Stack
@@ -73,26 +74,39 @@ def test_personal_data_masked_for_caseworkers_not_for_supervisors(stack: Stack) 
     assert reads[-1].ip == "127.0.0.1" and reads[-1].role == "caseworker"
 
 
-def test_approve_notifies_the_parents_and_cannot_happen_twice(stack: Stack) -> None:
+def test_approve_notifies_the_parents_and_approving_again_writes_nothing(stack: Stack) -> None:
     case, child, parents = stack.pending_case(SUWON)
     kim = stack.bearer("kim.suwon")
     r = stack.client.post(
         f"/v1/review/cases/{case}/decision", json={"action": "approve", "reason": "전입 확인"}, headers=kim
     )
     assert r.status_code == 200 and r.json()["status"] == "matched"
-    with stack.sessions() as session:
-        assert session.get(EntitlementRow, case).status == "matched"  # type: ignore[union-attr]
-        rows = session.scalars(select(NotificationRow).where(NotificationRow.offer_ids.is_not(None))).all()
-        sent = [n for n in rows if case in n.offer_ids]
+    sent = approval_notices(stack, case)
     assert sorted(n.recipient_id for n in sent) == sorted(parents)
+    assert sorted(n.id for n in sent) == sorted(ids.approval_notice_id(case, p) for p in parents)
     assert {n.dispatch_status for n in sent} == {"pending"}
     assert all(child not in n.lock_screen_title + n.lock_screen_body for n in sent)
-    assert "수원시 출산지원금" in sent[0].message_ko
+    assert "수원시 출산지원금" in sent[0].message_ko and sent[0].message_ko.startswith("담당 공무원이 확인한 결과")
 
-    again = stack.client.post(f"/v1/review/cases/{case}/decision", json={"action": "approve"}, headers=kim)
-    assert again.status_code == 409
+    # The same approval again (a resubmitted form, a retried request): the same answer, nothing written.
+    park = stack.bearer("park.suwon")  # a supervisor: the answer names the recipients
+    again = stack.client.post(f"/v1/review/cases/{case}/decision", json={"action": "approve"}, headers=park)
+    assert again.status_code == 200, again.text
+    assert again.json()["status"] == "matched" and sorted(again.json()["notified"]) == sorted(parents)
+    assert sorted(n.id for n in approval_notices(stack, case)) == sorted(n.id for n in sent)
+    with stack.sessions() as session:
+        actions = session.scalars(select(ReviewActionRow.action).where(ReviewActionRow.entitlement_id == case))
+        assert list(actions) == ["approved"]
     writes = [r for r in audit_of(stack, "kim.suwon") if r.object_id == case and r.kind == "write"]
     assert [w.action for w in writes] == ["case.approve"] and writes[0].data_subject == child
+    repeated = [r for r in audit_of(stack, "park.suwon") if r.object_id == case]
+    assert [(r.action, r.kind) for r in repeated] == [("case.approve.repeated", "read")]
+
+
+def approval_notices(stack: Stack, case: str) -> list[NotificationRow]:
+    with stack.sessions() as session:
+        rows = session.scalars(select(NotificationRow).where(NotificationRow.offer_ids.is_not(None))).all()
+        return [n for n in rows if case in n.offer_ids]
 
 
 def test_reject_request_information_assign_and_bulk(stack: Stack) -> None:

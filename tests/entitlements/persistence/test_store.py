@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from entitlements.households import Citizen, Household
-from entitlements.matching import _NAMESPACE, stable_id
+from entitlements.ids import NAMESPACE, stable_id
 from entitlements.persistence import store
 from entitlements.persistence.tables import CitizenRow, HouseholdRow
 
@@ -76,4 +76,4 @@ def test_already_processed_finds_exactly_the_pairs_seen(sessions: sessionmaker[S
 
 def test_stable_ids_are_uuid5() -> None:
     for parts in [("a", "b"), ("/agencies/mois/registry/41110", "가족-1", "child_allowance", "c-1"), ("",)]:
-        assert stable_id(*parts) == str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))
+        assert stable_id(*parts) == str(uuid.uuid5(NAMESPACE, "\x1f".join(parts)))
