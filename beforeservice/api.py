@@ -87,7 +87,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=False, linger_ms=2
+            bootstrap_servers=settings.bootstrap_servers,
+            acks="all",
+            enable_idempotence=settings.idempotent_producers,  # KAFKA_IDEMPOTENCE: tansu refuses it
+            linger_ms=2,
         )
         await producer.start()
         app.state.producer = producer

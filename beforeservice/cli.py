@@ -20,6 +20,7 @@ from beforeservice.key_rotation import keys_app
 from beforeservice.rules_cli import rules_app
 from beforeservice.settings import get_settings
 from beforeservice.startup import DATA_KEYS, start
+from beforeservice.topics import topics_app
 
 app = typer.Typer(help="Before Service: life events in, tailored benefit offers out.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -33,6 +34,7 @@ app.add_typer(agencies_app, name="agencies")
 app.add_typer(caseworkers_app, name="caseworkers")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")  # data keys sealing personal data at rest: generate, rotate, status
+app.add_typer(topics_app, name="topics")  # Kafka topics as declared: apply, check
 
 
 @bench_app.command(
@@ -188,16 +190,6 @@ def schemas_export(directory: Path) -> None:
 
 
 @app.command()
-def topics() -> None:
-    """Create the Kafka topics if missing."""
-    from beforeservice.broker import ensure_topics
-
-    settings = get_settings()
-    ensure_topics(settings.bootstrap_servers, settings.life_events_partitions)
-    typer.echo(f"topics ready on {settings.bootstrap_servers}")
-
-
-@app.command()
 def worker(loglevel: str = "warn") -> None:
     """Run one Faust worker (start several to scale; partitions are shared among them)."""
     start(get_settings())
@@ -295,7 +287,11 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
     try:
         upgrade(make_engine(settings.database_url))
         typer.echo(f"database  {settings.database_url}")
-        ensure_topics(env.get("KAFKA_BOOTSTRAP_SERVERS", settings.bootstrap_servers), settings.life_events_partitions)
+        ensure_topics(
+            env.get("KAFKA_BOOTSTRAP_SERVERS", settings.bootstrap_servers),
+            settings.life_events_partitions,
+            settings.replication_factor,
+        )
         for name in ("worker", "api", "scheduler"):
             log = open(data_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
             children.append(
