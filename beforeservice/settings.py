@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Replicas of each topic; unset = 3 in production, 1 in DEV_MODE or on the embedded broker",
     )
+    kafka_produce_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest the ingestion API waits for the broker to take an event; then 503 with Retry-After",
+    )
     kafka_idempotence: bool | None = Field(
         default=None,
         description="Idempotent producers (acks=all, no duplicates on retry); unset = on in production, off in "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -318,13 +319,19 @@ def _reread(session: Session, source: str, event_id: str) -> IngestedEventRow | 
 async def _produce_all(request: Request, fresh: list[tuple[Outcome, LifeEvent]]) -> None:
     """Structured mode on Kafka, keyed by household; awaited so 202 means the broker has it."""
     producer: AIOKafkaProducer = request.app.state.producer
+    # Bounded: with the broker gone aiokafka retries past any client's patience; the agency gets a prompt 503.
+    # A record still queued may reach the log later: the retry then duplicates it, and the worker skips the copy.
+    wait = request.app.state.settings.kafka_produce_timeout_seconds
     results = await asyncio.gather(
         *(
-            producer.send_and_wait(
-                LIFE_EVENTS,
-                value=event.envelope.to_structured(),
-                key=partition_key(event).encode(),
-                headers=[("content-type", STRUCTURED_CONTENT_TYPE.encode())],
+            asyncio.wait_for(
+                producer.send_and_wait(
+                    LIFE_EVENTS,
+                    value=event.envelope.to_structured(),
+                    key=partition_key(event).encode(),
+                    headers=[("content-type", STRUCTURED_CONTENT_TYPE.encode())],
+                ),
+                wait,
             )
             for _, event in fresh
         ),
@@ -337,7 +344,11 @@ async def _produce_all(request: Request, fresh: list[tuple[Outcome, LifeEvent]])
         for outcome, _ in failed:
             outcome.status = 503
             outcome.refusal = problem(
-                503, "Service unavailable", "the event log is unavailable; retry later", "unavailable"
+                503,
+                "Service unavailable",
+                "the event log is unavailable; retry later",
+                "unavailable",
+                headers={"Retry-After": str(math.ceil(wait))},
             )
     for outcome, _ in fresh:
         if outcome.refusal is None:
