@@ -68,6 +68,19 @@ def bench_pipeline(
     typer.echo(table(run(get_settings().database_url, events, rate or [2000.0], seconds, people, seed)))
 
 
+@bench_app.command("rebuild")
+def bench_rebuild(
+    births: Annotated[int, typer.Option(help="synthetic births on the embedded broker")] = 10_000,
+    seed: Annotated[int, typer.Option(help="event seed")] = 7,
+) -> None:
+    """`beforeservice rebuild` of synthetic births into DATABASE_URL (PostgreSQL; its schema is EMPTIED first)."""
+    from beforeservice.bench_rebuild import run
+    from beforeservice.bench_rules import machine
+
+    typer.echo(f"machine: {machine()}")
+    typer.echo(run(get_settings().database_url, births, seed))
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the Alembic migrations to DATABASE_URL."""

@@ -63,7 +63,7 @@ class Batch:
     produced_from: datetime  # the earliest record's Kafka timestamp: about when the original run wrote its rows
 
 
-def read_records(bootstrap_servers: str, topic: str = LIFE_EVENTS, batch_size: int = 2000) -> Iterator[Batch]:
+def read_records(bootstrap_servers: str, topic: str = LIFE_EVENTS, batch_size: int = 500) -> Iterator[Batch]:
     """The topic's records from offset 0 until it is caught up, in batches; each partition's order is kept
     (a household's events share a partition, so they come in the order they were produced).
 
@@ -224,7 +224,7 @@ class RebuildRefused(RuntimeError):
 
 
 def rebuild_command(
-    batch_size: Annotated[int, typer.Option(help="records per database transaction")] = 2000,
+    batch_size: Annotated[int, typer.Option(help="records read per round (the worker takes 500)")] = 500,
 ) -> None:
     """Replay every retained life event into an EMPTY database through the worker's pipeline (stop the workers
     and dispatchers first); nothing is pushed again. Prints the throughput."""
