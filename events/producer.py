@@ -18,7 +18,10 @@ class AgencyProducer:
     ) -> None:
         self.topic = topic
         self.pseudonymizer = pseudonymizer
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5, retries=5)
+        # Idempotent: a send retried after a lost answer is written once (kafka-python's does work on tansu too).
+        self._producer = KafkaProducer(
+            bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5, retries=5
+        )
 
     def send(self, event: CloudEvent, *, binary: bool = False, validate_first: bool = True) -> None:
         """Queue one event; call `flush()` to wait. Validates the contract first so agencies fail fast.

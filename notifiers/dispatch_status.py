@@ -1,6 +1,7 @@
 """Where a notification stands in the outbox: the one list of its dispatch statuses.
 
-pending → sent | inbox_only | merged | failed | held | cancelled; held → (at `not_before`) the same as pending.
+pending → sent | inbox_only | merged | failed | held | cancelled; held → (at `not_before`) the same as pending;
+rebuilt is written once by a rebuild from the log (docs/operations-kafka.md) and never changes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ class DispatchStatus(StrEnum):
     MERGED = "merged"  # carried by a digest push with others
     FAILED = "failed"  # the push was refused for good (after retries)
     CANCELLED = "cancelled"  # never to be sent: its recipient died
+    REBUILT = "rebuilt"  # written by `beforeservice rebuild`: delivered in the original run, never sent again
 
 
 UNSENT = frozenset({DispatchStatus.PENDING, DispatchStatus.HELD})  # what the dispatcher may still send or cancel

@@ -134,6 +134,7 @@ def engine_env(
     env.update(
         {
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "KAFKA_IDEMPOTENCE": "false",  # tansu refuses aiokafka's idempotent producer (docs/operations-kafka.md)
             "DATABASE_URL": database_url,
             "FIREBASE_CREDENTIALS": str(credentials),
             "FCM_ENDPOINT": server.url,

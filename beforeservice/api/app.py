@@ -44,7 +44,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         process = Process(settings).with_schema()
         process.catalog()  # loaded now: a broken catalog stops the start, as in the worker
         producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=False, linger_ms=2
+            bootstrap_servers=settings.bootstrap_servers,
+            acks="all",
+            enable_idempotence=settings.idempotent_producers,  # KAFKA_IDEMPOTENCE: tansu refuses it
+            linger_ms=2,
         )
         await producer.start()
         app.state.process = process

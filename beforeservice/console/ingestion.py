@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -112,6 +113,7 @@ class Intake:
     pseudonymizer: Pseudonymizer
     producer: AIOKafkaProducer
     limiter: RateLimiter
+    produce_timeout_seconds: float  # KAFKA_PRODUCE_TIMEOUT_SECONDS: a prompt 503 when the broker is gone
 
 
 async def intake(
@@ -120,8 +122,9 @@ async def intake(
     pseudonymizer: PseudonymizerDep,
     producer: ProducerDep,
     limiter: RateLimiterDep,
+    settings: SettingsDep,
 ) -> Intake:
-    return Intake(sessions, catalog, pseudonymizer, producer, limiter)
+    return Intake(sessions, catalog, pseudonymizer, producer, limiter, settings.kafka_produce_timeout_seconds)
 
 
 IntakeDep = Annotated[Intake, Depends(intake)]
@@ -344,13 +347,19 @@ def _reread(session: Session, source: str, event_id: str) -> IngestedEventRow | 
 
 async def _produce_all(intake: Intake, fresh: list[tuple[Outcome, LifeEvent]]) -> None:
     """Structured mode on Kafka, keyed by household; awaited so 202 means the broker has it."""
+    # Bounded: with the broker gone aiokafka retries past any client's patience; the agency gets a prompt 503.
+    # A record still queued may reach the log later: the retry then duplicates it, and the worker skips the copy.
+    wait = intake.produce_timeout_seconds
     results = await asyncio.gather(
         *(
-            intake.producer.send_and_wait(
-                LIFE_EVENTS,
-                value=event.envelope.to_structured(),
-                key=partition_key(event).encode(),
-                headers=[("content-type", STRUCTURED_CONTENT_TYPE.encode())],
+            asyncio.wait_for(
+                intake.producer.send_and_wait(
+                    LIFE_EVENTS,
+                    value=event.envelope.to_structured(),
+                    key=partition_key(event).encode(),
+                    headers=[("content-type", STRUCTURED_CONTENT_TYPE.encode())],
+                ),
+                wait,
             )
             for _, event in fresh
         ),
@@ -363,7 +372,11 @@ async def _produce_all(intake: Intake, fresh: list[tuple[Outcome, LifeEvent]]) -
         for outcome, _ in failed:
             outcome.status = 503
             outcome.refusal = problem(
-                503, "Service unavailable", "the event log is unavailable; retry later", "unavailable"
+                503,
+                "Service unavailable",
+                "the event log is unavailable; retry later",
+                "unavailable",
+                headers={"Retry-After": str(math.ceil(wait))},
             )
     for outcome, _ in fresh:
         if outcome.refusal is None:

@@ -114,6 +114,7 @@ def start_stack(kind: str, directory: Path, extra_env: dict[str, str] | None = N
         env.update(
             {
                 "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+                "KAFKA_IDEMPOTENCE": "false",  # tansu refuses aiokafka's idempotent producer
                 "DATABASE_URL": url,
                 "DATA_DIR": str(directory / "var"),
                 "API_PORT": str(free_port()),
