@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from beforeservice import api_docs, citizen_routes, evaluations, openapi_doc
+from beforeservice import api_docs, citizen_app, citizen_routes, evaluations, openapi_doc
 from beforeservice.auth import CurrentCitizen, issue_token, own_citizen_id
 from beforeservice.console import contracts_docs, ingestion, offers, review_api, web, whatif
 from beforeservice.console.offers import OfferExplanation
@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evaluations.router)
     app.include_router(whatif.router)
     web.install(app)
+    citizen_app.install(app, push=bool(settings.firebase_web_config))  # the citizens' app at /app
     app.add_middleware(RequestGuard, limit_for=_body_limit(settings))
     openapi_doc.install(app)
     api_docs.install(app)
