@@ -18,7 +18,7 @@ import typer
 from beforeservice.console.cli import agencies_app, audit_app, caseworkers_app
 from beforeservice.key_rotation import keys_app
 from beforeservice.rules_cli import rules_app
-from beforeservice.settings import get_settings
+from beforeservice.settings import Settings, get_settings
 from beforeservice.startup import DATA_KEYS, start
 
 app = typer.Typer(help="Before Service: life events in, tailored benefit offers out.", no_args_is_help=True)
@@ -292,6 +292,8 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
         env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
         typer.echo(f"broker    tansu (embedded, in-memory) on {broker.bootstrap_servers}")
     children: list[subprocess.Popen[bytes]] = []
+    if settings.dev_mode and not settings.citizen_oidc_issuer:  # the citizens' app signs in at a local provider
+        children.append(_local_oidc_provider(settings, data_dir, env))
     try:
         upgrade(make_engine(settings.database_url))
         typer.echo(f"database  {settings.database_url}")
@@ -317,6 +319,7 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
                 api_base=base,
             ):
                 typer.echo(line)
+        typer.echo(f"app       {base}/app/  (the citizens' app; sign in as a demo parent above, e.g. the first one)")
         typer.echo("running — press Ctrl-C to stop")
         while all(c.poll() is None for c in children):
             time.sleep(0.5)
@@ -336,6 +339,18 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
         if broker:
             broker.stop()
         typer.echo("stopped")
+
+
+def _local_oidc_provider(settings: Settings, data_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """DEV_MODE only: the local test OIDC provider; the children are told its issuer."""
+    from beforeservice.citizen_app import local_provider
+
+    log = open(data_dir / "oidc.log", "ab")  # noqa: SIM115 - handed to the child
+    provider = local_provider.start(settings.local_oidc_port, log)
+    env["CITIZEN_OIDC_ISSUER"] = local_provider.issuer_url(settings.local_oidc_port)
+    env.setdefault("CITIZEN_OIDC_CLIENT_SECRET", "dev-only-local-provider-secret")  # it accepts any secret
+    typer.echo(f"oidc      {env['CITIZEN_OIDC_ISSUER']} (local test provider: type any demo parent's id to sign in)")
+    return provider
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

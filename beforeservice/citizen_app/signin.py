@@ -117,7 +117,8 @@ async def citizen_of(settings: Settings, redirect_uri: str, pending: PendingSign
         try:
             token = await client.fetch_token(found.token_endpoint, code=code, code_verifier=pending.code_verifier)
         except Exception as exc:  # authlib raises OAuthError or httpx errors: all mean "no sign-in"
-            raise SignInRefused(f"the provider refused the code: {type(exc).__name__}") from exc
+            error = getattr(exc, "error", None) or type(exc).__name__  # an OAuth error code, e.g. invalid_client
+            raise SignInRefused(f"the provider refused the code: {error}") from exc
     id_token = token.get("id_token")
     if not isinstance(id_token, str):
         raise SignInRefused("the provider sent no ID token")
