@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -344,12 +345,15 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
 def _local_oidc_provider(settings: Settings, data_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """DEV_MODE only: the local test OIDC provider; the children are told its issuer."""
     from beforeservice.citizen_app import local_provider
+    from beforeservice.demo import synthetic_families
 
+    # The demo's mothers as one-tap subjects on the provider's page (the same families `up --demo` seeds).
+    mothers = tuple(f.parents[0][0] for f in synthetic_families(3, 7, date.today()))
     log = open(data_dir / "oidc.log", "ab")  # noqa: SIM115 - handed to the child
-    provider = local_provider.start(settings.local_oidc_port, log)
+    provider = local_provider.start(settings.local_oidc_port, log, users=mothers)
     env["CITIZEN_OIDC_ISSUER"] = local_provider.issuer_url(settings.local_oidc_port)
     env.setdefault("CITIZEN_OIDC_CLIENT_SECRET", "dev-only-local-provider-secret")  # it accepts any secret
-    typer.echo(f"oidc      {env['CITIZEN_OIDC_ISSUER']} (local test provider: type any demo parent's id to sign in)")
+    typer.echo(f"oidc      {env['CITIZEN_OIDC_ISSUER']} (local test provider: tap a demo parent to sign in)")
     return provider
 
 

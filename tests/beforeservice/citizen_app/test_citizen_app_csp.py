@@ -8,11 +8,20 @@ token through the same /app/devices/register call app.js makes, and delivers FCM
 
 from __future__ import annotations
 
+from datetime import date
+
 import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from beforeservice.pipeline import Record
+from beforeservice.settings import Settings
+from beforeservice.wiring import processor
+from entitlements.tables import EntitlementRow
 from tests.beforeservice.citizen_app.conftest import sign_in
+from tests.support.births import birth_event, seed_household
 
 pytestmark = pytest.mark.integration
 
@@ -47,4 +56,38 @@ def test_pages_run_under_their_csp_and_firebase_messaging_loads(browser: Browser
     assert sdk == {"supported": True, "messaging": "object", "getToken": "function"}
     assert [m for m in messages if "Content Security Policy" in m] == []
     expect(page.get_by_role("heading", name="설정")).to_be_visible()
+
+    # Offline: the service worker answers with the last inbox it saw, and the page says it is offline.
+    page.goto("/app/")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    page.reload()  # through the service worker now: it keeps this copy
+    context.set_offline(True)
+    page.reload()
+    expect(page.get_by_role("heading", name="내 혜택")).to_be_visible()
+    expect(page.get_by_text("인터넷에 연결되어 있지 않습니다")).to_be_visible()
+    context.set_offline(False)
+    context.close()
+
+
+def test_every_page_reflows_at_200_percent_zoom(
+    browser: Browser, api: httpx.Client, sessions: sessionmaker[Session], database_url: str
+) -> None:
+    """A 412 px wide phone at 200% zoom lays pages out in 206 CSS px: nothing may need scrolling sideways."""
+    seed_household(sessions, "hh-zoom", ["m-zoom"], "41110", date(2021, 5, 1))
+    event = birth_event(mother="m-zoom", birth_order=2)
+    record = Record(
+        "life-events", 0, 0, None, event.to_structured(), [("content-type", b"application/cloudevents+json")]
+    )
+    assert processor(Settings(database_url=database_url)).process([record]).dead_letters == []
+    with sessions() as session:
+        offer = session.scalars(select(EntitlementRow.id).where(EntitlementRow.event_id == event.id)).first()
+    context = browser.new_context(
+        base_url=str(api.base_url).rstrip("/"), locale="ko-KR", viewport={"width": 206, "height": 420}
+    )
+    page = context.new_page()
+    sign_in(page, "m-zoom")
+    for path in ("/app/", f"/app/offers/{offer}", "/app/consents", "/app/devices", "/app/preferences"):
+        page.goto(path)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, (path, overflow)
     context.close()
