@@ -13,7 +13,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from beforeservice.citizen_app import offer_actions, pages
-from beforeservice.citizen_app.rendering import HERE
+from beforeservice.citizen_app.rendering import HERE, page
 from beforeservice.citizen_app.session import SignInRequired
 
 # Firebase messaging talks to these two Google APIs from the page and the service worker (only with push on).
@@ -83,3 +83,7 @@ def install(app: FastAPI, push: bool = False) -> None:
     @app.exception_handler(SignInRequired)
     async def _sign_in(_: Request, __: SignInRequired) -> Response:
         return RedirectResponse("/app/login", status_code=303)
+
+    @app.exception_handler(pages.NotFound)
+    async def _not_found(request: Request, __: pages.NotFound) -> Response:
+        return page(request, "not_found.html", {}, title="찾을 수 없습니다", status=404)

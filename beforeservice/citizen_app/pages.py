@@ -4,7 +4,7 @@ session, call the same functions the JSON API runs (as the signed-in citizen), a
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -49,6 +49,10 @@ CHANNEL_LABELS = {"push": "앱 알림", "sms": "문자", "kakao": "카카오톡"
 LANGUAGES = {"ko": "한국어", "en": "English", "vi": "Tiếng Việt"}
 
 
+class NotFound(Exception):
+    """Not this citizen's (or no such) offer: a page saying so, 404, the same for both."""
+
+
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -63,7 +67,7 @@ def _redirect_uri(request: Request) -> str:
     return (base.rstrip("/") + "/login/callback") if base else str(request.url_for("citizen_app_callback"))
 
 
-def _today() -> Any:
+def _today() -> date:
     return datetime.now(SEOUL).date()
 
 
@@ -82,7 +86,7 @@ async def login_start(request: Request) -> Response:
     pending = PendingSignIn.new()
     try:
         url = await authorization_url(settings, _redirect_uri(request), pending)
-    except (SignInRefused, OSError, ValueError) as exc:
+    except SignInRefused as exc:
         return page(request, "login.html", {"configured": False, "error": str(exc)}, title="로그인", status=503)
     response = RedirectResponse(url, status_code=303)
     app_session.remember_pending(response, settings, pending)
@@ -135,22 +139,23 @@ def inbox(request: Request, who: CurrentSession) -> Response:
     return page(request, "inbox.html", {"groups": groups, "who": who}, title="내 혜택", active="inbox")
 
 
-def _cooling_off(settings: Settings) -> Any:
-    from datetime import timedelta
-
+def _cooling_off(settings: Settings) -> timedelta:
     return timedelta(hours=settings.bereavement_cooling_off_hours)
 
 
 def _offer(request: Request, who: app_session.CitizenSession, offer_id: str) -> tuple[OfferCard, Any]:
     """The citizen's own offer (404 otherwise), marked viewed as the API's /viewed does."""
-    view = offer_routes.mark_viewed(who.citizen_id, offer_id, _me(who), request)
+    try:
+        view = offer_routes.mark_viewed(who.citizen_id, offer_id, _me(who), request)
+    except HTTPException as exc:
+        raise NotFound() from exc
     with request.app.state.sessions() as db:
         row = db.get(EntitlementRow, view.id)
         corrected = db.get(EntitlementRow, row.corrects_id) if row is not None and row.corrects_id else None
         declined = offer_id in declined_offers(db, who.citizen_id)
         card = offer_card(row, request.app.state.catalog, _today(), corrected, declined) if row else None
     if card is None:
-        raise HTTPException(404, "not found")
+        raise NotFound()
     return card, view
 
 

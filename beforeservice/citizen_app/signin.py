@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from authlib.common.security import generate_token
+from authlib.common.security import generate_token, is_secure_transport
 from authlib.deprecate import AuthlibDeprecationWarning
 
 with warnings.catch_warnings():  # authlib 1.9 nudges towards httpx2; the httpx client is the one installed here
@@ -72,15 +72,20 @@ async def provider(settings: Settings) -> Provider:
     issuer = settings.citizen_oidc_issuer
     if not issuer:
         raise SignInRefused("citizen sign-in is not configured (CITIZEN_OIDC_ISSUER)")
+    if not is_secure_transport(issuer) and not settings.dev_mode:
+        raise SignInRefused("the OIDC issuer must be https (http only for localhost, or in DEV_MODE)")
     known = _providers.get(issuer)
     if known is not None and time.monotonic() - known.read_at < METADATA_SECONDS:
         return known
-    async with httpx.AsyncClient(timeout=10) as client:
-        metadata = (await client.get(issuer.rstrip("/") + "/.well-known/openid-configuration")).raise_for_status()
-        meta: dict[str, Any] = metadata.json()
-        if meta.get("issuer", "").rstrip("/") != issuer.rstrip("/"):
-            raise SignInRefused("the provider's metadata names another issuer")
-        jwks = (await client.get(meta["jwks_uri"])).raise_for_status().json()
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            metadata = await client.get(issuer.rstrip("/") + "/.well-known/openid-configuration")
+            meta: dict[str, Any] = metadata.raise_for_status().json()
+            if meta.get("issuer", "").rstrip("/") != issuer.rstrip("/"):
+                raise SignInRefused("the provider's metadata names another issuer")
+            jwks = (await client.get(meta["jwks_uri"])).raise_for_status().json()
+    except (httpx.HTTPError, KeyError, ValueError) as exc:
+        raise SignInRefused(f"the identity provider cannot be reached: {type(exc).__name__}") from exc
     found = Provider(
         meta["issuer"],
         meta["authorization_endpoint"],

@@ -64,7 +64,9 @@ def test_own_offers_only_and_withdrawal_holds_before_the_next_push(
 
     # Another citizen's offer is not found, in the app and in the API; the own one opens.
     sign_in(phone, "m-lee")
-    assert phone.request.get(f"/app/offers/{parks_offer}").status == 404
+    foreign = phone.request.get(f"/app/offers/{parks_offer}")
+    assert foreign.status == 404 and "찾을 수 없습니다" in foreign.text()
+    assert parks_offer not in foreign.text()
     headers = citizen_headers("m-lee")
     assert api.post(f"/v1/citizens/m-lee/offers/{parks_offer}/applied", headers=headers).status_code == 404
     assert api.post(f"/v1/citizens/m-lee/offers/{parks_offer}/declined", headers=headers).status_code == 404
