@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgresql+psycopg://beforeservice:beforeservice@127.0.0.1:
 FAULT_EVENTS ?= 50000
 FAULT_EVENTS_IN_TEST ?= 3000
 
-.PHONY: install run test test-unit test-faults lint postgres schemas clean browsers ops-tools
+.PHONY: install run test test-unit test-faults lint postgres schemas clean browsers ops-tools vendor-js
 
 install: $(STAMP)
 
@@ -60,6 +60,14 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy events rules_engine entitlements notifiers beforeservice tests
+
+# The citizens' app's firebase messaging bundle, from the npm registry (versions pinned in js/citizen-app/package.json
+# and its lock file), built by esbuild into the app's static files. The output is committed: neither CI nor
+# `make run` needs npm; run this after changing the pinned versions, and commit the result.
+vendor-js:
+	cd js/citizen-app && npm ci --no-audit --no-fund && npx esbuild firebase-messaging.js --bundle --format=esm \
+		--minify --target=es2020 --legal-comments=external \
+		--outfile=../../beforeservice/citizen_app/static/vendor/firebase-messaging.js
 
 schemas: install
 	$(BIN)/beforeservice schemas export docs/schemas

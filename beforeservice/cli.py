@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,7 @@ from beforeservice.console.cli import agencies_app, audit_app, caseworkers_app
 from beforeservice.key_rotation import keys_app
 from beforeservice.rebuild import rebuild_command
 from beforeservice.rules_cli import rules_app
-from beforeservice.settings import get_settings
+from beforeservice.settings import Settings, get_settings
 from beforeservice.startup import DATA_KEYS, start
 from beforeservice.topics import topics_app
 
@@ -79,8 +80,8 @@ def bench_rebuild(
     seed: Annotated[int, typer.Option(help="event seed")] = 7,
 ) -> None:
     """`beforeservice rebuild` of synthetic births into DATABASE_URL (PostgreSQL; its schema is EMPTIED first)."""
-    from beforeservice.bench_rebuild import run
-    from beforeservice.bench_rules import machine
+    from beforeservice.bench.rebuild import run
+    from beforeservice.bench.rules import machine
 
     typer.echo(f"machine: {machine()}")
     typer.echo(run(get_settings().database_url, births, seed))
@@ -310,6 +311,8 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
         env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
         typer.echo(f"broker    tansu (embedded, in-memory) on {broker.bootstrap_servers}")
     children: list[subprocess.Popen[bytes]] = []
+    if settings.dev_mode and not settings.citizen_oidc_issuer:  # the citizens' app signs in at a local provider
+        children.append(_local_oidc_provider(settings, data_dir, env))
     try:
         Process(settings).migrated().close()  # before the children start: they find the schema ready
         typer.echo(f"database  {settings.database_url}")
@@ -339,6 +342,7 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
                 api_base=base,
             ):
                 typer.echo(line)
+        typer.echo(f"app       {base}/app/  (the citizens' app; sign in as a demo parent above, e.g. the first one)")
         typer.echo("running — press Ctrl-C to stop")
         while all(c.poll() is None for c in children):
             time.sleep(0.5)
@@ -358,6 +362,21 @@ def up(demo: Annotated[bool, typer.Option(help="feed demo births and show the of
         if broker:
             broker.stop()
         typer.echo("stopped")
+
+
+def _local_oidc_provider(settings: Settings, data_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """DEV_MODE only: the local test OIDC provider; the children are told its issuer."""
+    from beforeservice.citizen_app import local_provider
+    from beforeservice.demo import synthetic_families
+
+    # The demo's mothers as one-tap subjects on the provider's page (the same families `up --demo` seeds).
+    mothers = tuple(f.parents[0][0] for f in synthetic_families(3, 7, date.today()))
+    log = open(data_dir / "oidc.log", "ab")  # noqa: SIM115 - handed to the child
+    provider = local_provider.start(settings.local_oidc_port, log, users=mothers)
+    env["CITIZEN_OIDC_ISSUER"] = local_provider.issuer_url(settings.local_oidc_port)
+    env.setdefault("CITIZEN_OIDC_CLIENT_SECRET", "dev-only-local-provider-secret")  # it accepts any secret
+    typer.echo(f"oidc      {env['CITIZEN_OIDC_ISSUER']} (local test provider: tap a demo parent to sign in)")
+    return provider
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

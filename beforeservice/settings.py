@@ -151,6 +151,40 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(
         default=900, description="Window counting failed logins; a lock-out lasts until it has passed"
     )
+    # The citizens' app (beforeservice/citizen_app): sign-in through an OpenID Connect provider.
+    citizen_oidc_issuer: str | None = Field(
+        default=None,
+        description="Issuer URL of the citizens' OpenID Connect provider (its /.well-known/openid-configuration is "
+        "read); unset = no sign-in, except that `beforeservice up` in DEV_MODE starts a local test provider",
+    )
+    citizen_oidc_client_id: str = Field(
+        default="beforeservice-citizen-app", description="Client id of the citizens' app at the OIDC provider"
+    )
+    citizen_oidc_client_secret: str = Field(
+        default="", description="Client secret of the citizens' app at the OIDC provider (keep secret)"
+    )
+    citizen_oidc_scopes: str = Field(default="openid", description="Scopes the citizens' app asks for")
+    citizen_oidc_id_claim: str = Field(
+        default="sub",
+        description="ID-token claim holding the citizen's pseudonymous id, the one registries put in events (the "
+        "provider releases it for this client; never a resident registration number, which is refused)",
+    )
+    citizen_app_url: str | None = Field(
+        default=None,
+        description="Public base URL of the citizens' app (e.g. https://gov.example/app) for the OIDC redirect; "
+        "unset = the URL of the request",
+    )
+    citizen_app_secure_cookie: bool = Field(
+        default=False, description="Mark the citizens' app cookies Secure (set true behind HTTPS)"
+    )
+    local_oidc_port: int = Field(
+        default=9400, description="Port of the local test OIDC provider `beforeservice up` starts in DEV_MODE"
+    )
+    firebase_web_config: str = Field(
+        default="",
+        description="Firebase web app config as JSON (apiKey, projectId, messagingSenderId, appId, vapidKey) for "
+        "the citizens' app's web push; unset = the app shows the inbox without push",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed for the client "

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from beforeservice import citizen_app
 from beforeservice.api import citizens as citizen_routes
 from beforeservice.api import docs as api_docs
 from beforeservice.api import evaluations, inbox, service
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evaluations.router)
     app.include_router(whatif.router)
     web.install(app)
+    citizen_app.install(app, push=bool(settings.firebase_web_config))  # the citizens' app at /app
     app.add_middleware(RequestGuard, limit_for=_body_limit(settings))
     openapi_doc.install(app)
     api_docs.install(app)

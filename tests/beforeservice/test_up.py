@@ -11,12 +11,26 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
 from beforeservice.broker import free_port
 
 pytestmark = pytest.mark.integration
+
+
+def citizen_app_signed_in(app_url: str, subject: str) -> str:
+    """The app's inbox after signing in as `subject` on the local provider's page (what a browser does)."""
+    with httpx.Client(timeout=10, follow_redirects=True) as client:
+        authorize = client.get(app_url + "login/start")
+        assert authorize.status_code == 200 and 'name="sub"' in authorize.text, authorize.text
+        inbox = client.post(str(authorize.url), data={"sub": subject})
+    assert inbox.status_code == 200 and str(inbox.url) == app_url, (
+        inbox.url,
+        inbox.text[inbox.text.find("<main") :][:400],
+    )
+    return inbox.text
 
 
 def test_up_shows_demo_offers_and_stops_cleanly(tmp_path: Path) -> None:
@@ -29,6 +43,7 @@ def test_up_shows_demo_offers_and_stops_cleanly(tmp_path: Path) -> None:
             "API_PORT": str(free_port()),
             "WORKER_METRICS_PORT": "0",
             "DEV_MODE": "true",  # what `make run` sets
+            "LOCAL_OIDC_PORT": str(free_port()),
         }
     )
     for name in ("TOKEN_SECRET", "PSEUDONYM_KEY", "DATA_KEYS", "AUDIT_ANCHOR_KEY"):
@@ -56,6 +71,10 @@ def test_up_shows_demo_offers_and_stops_cleanly(tmp_path: Path) -> None:
     assert len(offer_lines) >= 10, output  # most of the 12 demo births have decided offers within seconds
     assert "출산을 축하합니다" in output and "curl -s -H 'Authorization: Bearer" in output
     assert "WARNING DEV_MODE=true: running on PUBLIC development secrets" in output
+    # The citizens' app signs a demo parent in at the local OIDC provider `up` started.
+    app_url = next(line.split()[1] for line in lines if line.startswith("app "))
+    parent = next(line.split()[0].rstrip(":") for line in offer_lines)
+    assert "내 혜택" in citizen_app_signed_in(app_url, parent)
 
     # What the engine keeps in DATA_DIR (logs, the SQLite database, Faust's state) is its user's alone.
     data_dir = tmp_path / "var"

@@ -21,7 +21,7 @@ from tests.support.notification_seeds import T0, notification, offer, opt_in, se
 def test_the_stored_values_and_the_column_they_fit() -> None:
     """The values are stored: renaming one would strand the rows that carry it."""
     assert [s.value for s in DispatchStatus] == [
-        "pending", "held", "sent", "inbox_only", "merged", "failed", "cancelled"
+        "pending", "held", "sent", "inbox_only", "merged", "failed", "cancelled", "rebuilt"
     ]  # fmt: skip
     column = NotificationRow.__table__.c.dispatch_status
     assert isinstance(column.type, String) and all(len(s) <= (column.type.length or 0) for s in DispatchStatus)

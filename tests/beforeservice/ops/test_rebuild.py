@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from entitlements.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +19,7 @@ from beforeservice.bootstrap import push_sender
 from beforeservice.dispatcher import dispatch_round
 from beforeservice.rebuild import REBUILT
 from beforeservice.settings import Settings
+from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
 from events.cloudevents import CloudEvent
 from events.producer import AgencyProducer
 from notifiers.policy import DispatchPolicy

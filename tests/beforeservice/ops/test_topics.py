@@ -170,7 +170,7 @@ def test_the_workers_dead_letter_producer_is_idempotent_with_acks_all_in_product
 
 
 def test_the_ingestion_producer_follows_the_idempotence_setting() -> None:
-    source = (ROOT / "beforeservice" / "api.py").read_text()
+    source = (ROOT / "beforeservice" / "api" / "app.py").read_text()
     assert 'acks="all"' in source and "enable_idempotence=settings.idempotent_producers" in source
     assert Settings(kafka_bootstrap_servers="kafka-1:9092", dev_mode=False).idempotent_producers is True
     assert Settings(kafka_bootstrap_servers="kafka-1:9092", kafka_idempotence=False).idempotent_producers is False
