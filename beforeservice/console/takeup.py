@@ -1,7 +1,11 @@
 """Take-up: how far offers get, matched → notified → opened → applied → granted, per benefit, place and channel.
 
+Beside the stages, the offers the citizen marked "not for me" (beforeservice/citizen_app/tables.py): declined by
+the citizen is the citizen's own answer, neither take-up nor a failure to reach them, so it is counted apart and
+never as applied nor as unreached. An offer applied for after a decline counts as applied (the later word wins).
+
 Aggregated in Python over the caller's scope (one query for the offers, one for their notifications, one for
-application events); at national scale this becomes a materialised view refreshed by the scheduler.
+application events, one for declines); at national scale this becomes a materialised view refreshed by the scheduler.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from beforeservice.auth import Principal
+from beforeservice.citizen_app.tables import OfferDeclineRow
 from beforeservice.console.review import _scope_filter
 from beforeservice.console.tables import ReviewCaseRow
 from entitlements.persistence.tables import EntitlementRow, HouseholdRow, ProcessedEventRow
@@ -46,6 +51,7 @@ class FunnelRow:
     channel: str  # push | inbox | pending | none
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
     unreached: int = 0
+    declined: int = 0  # declined by the citizen ("not for me"): not take-up, not an error
     days_to_apply: list[float] = field(default_factory=list)
 
     def rate(self, stage: str) -> float:
@@ -79,6 +85,7 @@ def funnel(session: Session, who: Principal, catalog: Catalog) -> list[FunnelRow
     ).where(EntitlementRow.status.in_(list(_REACHED)))
     offers = [(e, m) for e, m, rejected_in_review in session.execute(query).all() if not rejected_in_review]
     households = sorted({e.household_id for e, _ in offers})
+    declined = _declined(session, [e.id for e, _ in offers])
     by_offer: dict[str, list[NotificationRow]] = defaultdict(list)
     applications: dict[str, list[datetime]] = defaultdict(list)
     events: dict[tuple[str, str], datetime] = {}
@@ -105,6 +112,10 @@ def funnel(session: Session, who: Principal, catalog: Catalog) -> list[FunnelRow
             reached = max(reached, 1)
         if any(n.viewed_at for n in notifications):
             reached = max(reached, 2)
+        declined_by_citizen = e.id in declined and reached < 3
+        if declined_by_citizen:
+            row.declined += 1
+            reached = max(reached, 2)  # the citizen saw the offer to answer it
         for stage in STAGES[: reached + 1]:
             row.counts[stage] += 1
         if reached < 2 and channel != "push":
@@ -117,6 +128,16 @@ def funnel(session: Session, who: Principal, catalog: Catalog) -> list[FunnelRow
             if applied_at is not None:
                 row.days_to_apply.append((applied_at - started).total_seconds() / 86400)
     return sorted(rows.values(), key=lambda r: (r.benefit_id, r.municipality, r.channel))
+
+
+def _declined(session: Session, offer_ids: list[str]) -> set[str]:
+    """The offers among these that a citizen marked "not for me" (the offers are already in the caller's scope)."""
+    found: set[str] = set()
+    for chunk in (offer_ids[i : i + 500] for i in range(0, len(offer_ids), 500)):
+        found.update(
+            session.scalars(select(OfferDeclineRow.entitlement_id).where(OfferDeclineRow.entitlement_id.in_(chunk)))
+        )
+    return found
 
 
 def totals(rows: list[FunnelRow], key: str | None = None) -> list[FunnelRow]:
@@ -134,6 +155,7 @@ def totals(rows: list[FunnelRow], key: str | None = None) -> list[FunnelRow]:
         for stage in STAGES:
             total.counts[stage] += r.counts[stage]
         total.unreached += r.unreached
+        total.declined += r.declined
         total.days_to_apply.extend(r.days_to_apply)
     return list(merged.values())
 
@@ -147,6 +169,7 @@ CSV_COLUMNS = [
     *(f"{s}_rate" for s in STAGES[1:]),
     "unreached",
     "median_days_event_to_application",
+    "declined_by_citizen",  # last, so the columns before it keep their places in existing spreadsheets
 ]
 
 
@@ -174,6 +197,7 @@ def to_csv(rows: list[FunnelRow]) -> str:
                 *(f"{r.rate(s):.3f}" for s in STAGES[1:]),
                 r.unreached,
                 "" if r.median_days_to_apply is None else r.median_days_to_apply,
+                r.declined,
             ]
         )
     return out.getvalue()

@@ -3,19 +3,25 @@ the auditor's view — with screenshots in test-artifacts/console/ and axe-core'
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from beforeservice.console.tables import AuditRow, ReviewCaseRow
+from beforeservice.console.takeup import STAGES
+from beforeservice.console.web_session import CSRF_FIELD
 from entitlements.persistence.tables import EntitlementRow
 from notifiers.tables import NotificationRow
 from tests.beforeservice.api.stack import GANGNAM, PASSWORD, SUWON, Stack
 from tests.beforeservice.console.conftest import shot
+from tests.conftest import citizen_headers
 
 pytestmark = pytest.mark.integration
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
@@ -141,13 +147,38 @@ def test_bulk_assign_and_csrf(page: Page, stack: Stack) -> None:
         assert session.get(EntitlementRow, first).status == "pending_review"  # type: ignore[union-attr]
 
 
+def _dashboard_cells(page: Page, benefit_id: str) -> list[str]:
+    return page.locator(f'#takeup-table tr[data-group="{benefit_id}"] td').all_text_contents()
+
+
+def _csv_rows(client: httpx.Client) -> list[dict[str, str]]:
+    token = re.search(rf'name="{CSRF_FIELD}" value="([^"]+)"', client.get("/console/login").text).group(1)  # type: ignore[union-attr]
+    client.post("/console/login", data={"username": "choi.gangnam", "password": PASSWORD, CSRF_FIELD: token})
+    export = client.get("/console/dashboard.csv")
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(export.text)))
+
+
 def test_dashboard_chart_and_csv(page: Page, stack: Stack) -> None:
-    case, _, _ = stack.pending_case(SUWON)
+    case, _, parents = stack.pending_case(SUWON)
     stack.client.post(
         f"/v1/review/cases/{case}/decision", json={"action": "approve"}, headers=stack.bearer("park.suwon")
     )
     login(page, "park.suwon")
     page.get_by_role("link", name="이용 현황").click()
+    before = _dashboard_cells(page, "suwon_birth_grant")
+
+    # "Not for me", said through the public API as any app would: declined by the citizen, not take-up.
+    declined = stack.client.post(
+        f"/v1/citizens/{parents[0]}/offers/{case}/declined", headers=citizen_headers(parents[0])
+    )
+    assert declined.status_code == 204
+    page.reload()
+    after = _dashboard_cells(page, "suwon_birth_grant")
+    declined_column = len(STAGES) + 2  # stages, the applied rate, unreached, then declined
+    assert int(after[declined_column]) == int(before[declined_column]) + 1
+    assert after[STAGES.index("applied")] == before[STAGES.index("applied")]  # never counted as take-up
+    assert int(page.locator("#declined-total").text_content() or "0") >= 1
     chart = page.locator("#funnel-chart")
     expect(chart).to_be_visible()
     description = chart.locator("desc").text_content() or ""
@@ -165,9 +196,16 @@ def test_dashboard_chart_and_csv(page: Page, stack: Stack) -> None:
     header, *lines = csv_text.strip().splitlines()
     assert header.startswith("benefit_id,benefit_name,municipality,channel,matched,notified,viewed,applied,granted")
     assert any(line.startswith("suwon_birth_grant,") for line in lines)
+    exported = [r for r in csv.DictReader(io.StringIO(csv_text)) if r["benefit_id"] == "suwon_birth_grant"]
+    assert sum(int(r["declined_by_citizen"]) for r in exported) == int(after[declined_column])
+    assert sum(int(r["applied"]) for r in exported) == int(after[STAGES.index("applied")])
     with stack.sessions() as session:
         exports = session.scalars(select(AuditRow).where(AuditRow.action == "takeup.export")).all()
     assert exports and exports[-1].account == "park.suwon" and exports[-1].kind == "export"
+    # Scope holds: Gangnam's caseworker sees none of Suwon's offers, declines included.
+    with httpx.Client(base_url=stack.base_url) as gangnam:
+        seen = _csv_rows(gangnam)
+    assert all(r["municipality"] != SUWON and r["benefit_id"] != "suwon_birth_grant" for r in seen)
 
 
 def test_auditor_sees_the_log_not_the_cases(page: Page, stack: Stack) -> None:
