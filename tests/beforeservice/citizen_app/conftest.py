@@ -17,7 +17,7 @@ from tests.conftest import fresh_postgres_url, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "citizen_app"
-AXE = Path(__file__).resolve().parents[2] / "console" / "vendor" / "axe.min.js"
+AXE = Path(__file__).resolve().parents[1] / "console" / "vendor" / "axe.min.js"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
