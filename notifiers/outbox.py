@@ -27,14 +27,13 @@ from entitlements.persistence.store import among, bulk_insert
 from entitlements.persistence.tables import CitizenRow, EntitlementRow
 from entitlements.persistence.transitions import move_where
 from notifiers.consent import consented
+from notifiers.dispatch_plan import Cancel, Hold, InboxOnly, MergeInto, PlannedRow, plan_dispatch
 from notifiers.dispatch_status import TOLD, DispatchStatus
 from notifiers.policy import DispatchPolicy
 from notifiers.preferences import template_languages
 from notifiers.push import PushMessage, PushSender
 from notifiers.rendering import DIGEST, REMINDER, NotificationTemplates
 from notifiers.tables import DeliveryRow, DeviceRow, NotificationRow
-from notifiers.timing import Candidate, is_urgent, plan_pushes
-from rules_engine.categories import ConsentCategory
 from rules_engine.deadlines import DeadlineKind
 from rules_engine.worth import yearly_worth
 
@@ -172,40 +171,60 @@ def dispatch_pending(
         if not claimed:
             return result
         result.notifications = len(claimed)
-        rows = _cancel_for_the_deceased(session, claimed, result)
-        today = now.astimezone(policy.quiet_hours.zone).date()
-        bundles = _bundles(session, rows, today)
-        reachable = _push_targets(session, rows) if sender is not None else {}
+        bundles = _bundles(session, claimed, now.astimezone(policy.quiet_hours.zone).date())
+        recipients = list({row.recipient_id for row in claimed})
+        consents = consented(session, recipients, PUSH) if sender is not None else set()
+        devices = _devices(session, recipients) if sender is not None else {}
+        reachable = [r for r in recipients if devices.get(r)]
+        decisions = plan_dispatch(
+            [
+                PlannedRow(
+                    row.id,
+                    row.recipient_id,
+                    row.category,
+                    aware(row.created_at),
+                    bundles[row.id].worth_krw,
+                    bundles[row.id].deadline,
+                )
+                for row in claimed
+            ],
+            deceased=_deceased(session, recipients),
+            consents=consents,
+            devices=devices,
+            sent_at=_pushes_this_week(session, reachable, now) if reachable else {},
+            policy=policy,
+            now=now,
+        )
+        rows = [row for row in claimed if not isinstance(decisions[row.id], Cancel)]
         languages = template_languages(session, [r.recipient_id for r in rows]) if templates else {}
-        quiet_until = policy.quiet_hours.release_at(now)  # the same for the whole batch
-
-        waiting: dict[str, list[tuple[_Claim, Candidate]]] = {}
-        for row in rows:
-            row.collapse_key = collapse_key_of(row)
-            bundle = bundles[row.id]
-            if row.category == ConsentCategory.BEREAVEMENT and now < aware(row.created_at) + policy.cooling_off:
-                _hold(row, aware(row.created_at) + policy.cooling_off, "cooling_off", result)
-                continue
-            if not reachable.get(row.id):
-                _inbox_only(row, bundle, policy, now, result)
-                continue
-            candidate = Candidate(
-                row.id, bundle.worth_krw, bundle.deadline, is_urgent(bundle.deadline, today, policy.urgent_within_days)
-            )
-            if quiet_until is not None and not candidate.urgent:
-                _hold(row, quiet_until, "quiet_hours", result)
-                continue
-            waiting.setdefault(row.recipient_id, []).append((row, candidate))
-
-        outgoing = _apply_budget(session, waiting, policy, now, result)
+        by_id = {row.id: row for row in claimed}
         messages: list[tuple[_Claim, PushMessage]] = []
-        for carrier, merged in outgoing:
-            title, body = _lock_screen(carrier, merged, bundles, templates, languages)
-            key = f"d-{carrier.id}"[:64] if merged else collapse_key_of(carrier)
-            kind = "digest" if merged else "offers"
-            for token in reachable[carrier.id]:
-                data = {"notification_id": carrier.id, "kind": kind}
-                messages.append((carrier, PushMessage(token, title, body, key, data)))
+        for row_id, decision in decisions.items():
+            row = by_id[row_id]
+            if isinstance(decision, Cancel):
+                row.dispatch_status = DispatchStatus.CANCELLED
+                row.hold_reason, row.not_before, row.escalate_at = decision.reason, None, None
+                result.cancelled += 1
+                continue
+            row.collapse_key = collapse_key_of(row)
+            if isinstance(decision, Hold):
+                _hold(row, decision.until, decision.reason, result)
+            elif isinstance(decision, InboxOnly):
+                _inbox_only(row, decision.escalate, now, result)
+            elif isinstance(decision, MergeInto):
+                row.dispatch_status = DispatchStatus.MERGED
+                row.dispatched_at, row.not_before, row.hold_reason = now, None, None
+                result.merged += 1
+            else:
+                merged = [by_id[i] for i in decision.merged]
+                if merged:
+                    row.digest_of = list(decision.merged)
+                title, body = _lock_screen(row, merged, bundles, templates, languages)
+                key = f"d-{row.id}"[:64] if merged else collapse_key_of(row)
+                kind = "digest" if merged else "offers"
+                for token in decision.tokens:
+                    data = {"notification_id": row.id, "kind": kind}
+                    messages.append((row, PushMessage(token, title, body, key, data)))
         if messages and sender is not None:
             _send(session, sender, messages, policy, bundles, now, result)
         _write_back(session, claimed)
@@ -258,23 +277,13 @@ def _decision(row: _Claim) -> dict[str, Any]:
     return decided
 
 
-def _cancel_for_the_deceased(session: Session, rows: list[_Claim], result: DispatchResult) -> list[_Claim]:
-    """A recipient who died is unreachable: their notifications are cancelled, whoever forgot to."""
-    recipients = list({r.recipient_id for r in rows})
-    dead = set(
+def _deceased(session: Session, recipients: list[str]) -> set[str]:
+    """Recipients who died: unreachable, their notifications are cancelled, whoever forgot to."""
+    return set(
         session.scalars(
             select(CitizenRow.id).where(among(session, CitizenRow.id, recipients), CitizenRow.deceased_on.is_not(None))
         )
     )
-    alive = []
-    for row in rows:
-        if row.recipient_id in dead:
-            row.dispatch_status = DispatchStatus.CANCELLED
-            row.hold_reason, row.not_before, row.escalate_at = "deceased", None, None
-            result.cancelled += 1
-        else:
-            alive.append(row)
-    return alive
 
 
 def _act_by(offer: Any, today: date) -> date | None:
@@ -321,20 +330,14 @@ def _bundles(session: Session, rows: Sequence[_Claim], today: date) -> dict[str,
     return bundles
 
 
-def _push_targets(session: Session, rows: Sequence[_Claim]) -> dict[str, list[str]]:
-    """Device tokens per notification, for recipients who consented to push for its category (no consent, no push)."""
-    recipients = {row.recipient_id for row in rows}
-    allowed = consented(session, recipients, PUSH)
+def _devices(session: Session, recipients: list[str]) -> dict[str, list[str]]:
+    """Device tokens per recipient."""
     tokens: dict[str, list[str]] = {}
     for d in session.execute(
-        select(DeviceRow.citizen_id, DeviceRow.token).where(among(session, DeviceRow.citizen_id, list(recipients)))
+        select(DeviceRow.citizen_id, DeviceRow.token).where(among(session, DeviceRow.citizen_id, recipients))
     ):
         tokens.setdefault(d.citizen_id, []).append(d.token)
-    return {
-        row.id: tokens.get(row.recipient_id, [])
-        for row in rows
-        if (row.recipient_id, row.category) in allowed and tokens.get(row.recipient_id)
-    }
+    return tokens
 
 
 def _hold(row: _Claim, until: datetime, reason: str, result: DispatchResult) -> None:
@@ -342,28 +345,20 @@ def _hold(row: _Claim, until: datetime, reason: str, result: DispatchResult) -> 
     result.held += 1
 
 
-def _inbox_only(row: _Claim, bundle: _Bundle, policy: DispatchPolicy, now: datetime, r: DispatchResult) -> None:
+def _inbox_only(row: _Claim, escalate: bool, now: datetime, r: DispatchResult) -> None:
     row.dispatch_status, row.dispatched_at, row.not_before = DispatchStatus.INBOX_ONLY, now, None
     row.dispatch_attempts += 1
-    if bundle.worth_krw >= policy.high_value_krw:
+    if escalate:
         row.channel, row.escalate_at = "inbox", now  # push cannot reach them: the fallback starts at once
     r.inbox_only += 1
 
 
-def _apply_budget(
-    session: Session,
-    waiting: dict[str, list[tuple[_Claim, Candidate]]],
-    policy: DispatchPolicy,
-    now: datetime,
-    result: DispatchResult,
-) -> list[tuple[_Claim, list[_Claim]]]:
-    """Each citizen's share of pushes this week: (carrier, rows merged into its digest) per push to send."""
-    if not waiting:
-        return []
+def _pushes_this_week(session: Session, recipients: list[str], now: datetime) -> dict[str, list[datetime]]:
+    """When each recipient was pushed to in the past 7 days: what their weekly budget has left."""
     history: dict[str, list[datetime]] = {}
     n = _NOTIFICATIONS.c
     query = select(n.recipient_id, n.dispatched_at).where(
-        among(session, n.recipient_id, list(waiting)),
+        among(session, n.recipient_id, recipients),
         n.channel == PUSH,
         n.dispatch_status == DispatchStatus.SENT,
         n.dispatched_at > now - timedelta(days=7),
@@ -373,23 +368,7 @@ def _apply_budget(
     query = query.with_hint(_NOTIFICATIONS, "INDEXED BY ix_notifications_recipient_id", "sqlite")
     for h in session.execute(query):
         history.setdefault(h.recipient_id, []).append(aware(h.dispatched_at))
-    outgoing: list[tuple[_Claim, list[_Claim]]] = []
-    for recipient, entries in waiting.items():
-        sent_at = history.get(recipient, [])
-        by_id = {row.id: row for row, _ in entries}
-        plan = plan_pushes([c for _, c in entries], policy.budget.remaining(sent_at, now))
-        outgoing.extend((by_id[c.notification_id], []) for c in plan.individual)
-        if plan.digest:
-            carrier, *rest = (by_id[c.notification_id] for c in plan.digest)
-            carrier.digest_of = [r.id for r in rest]
-            for row in rest:
-                row.dispatch_status = DispatchStatus.MERGED
-                row.dispatched_at, row.not_before, row.hold_reason = now, None, None
-                result.merged += 1
-            outgoing.append((carrier, rest))
-        for c in plan.waiting:
-            _hold(by_id[c.notification_id], policy.budget.next_slot(sent_at, now), "budget", result)
-    return outgoing
+    return history
 
 
 def _lock_screen(

@@ -21,8 +21,9 @@ from beforeservice.console.masking import mask_id, masked_date
 from beforeservice.console.offers import DeadlineView
 from beforeservice.console.tables import ReviewActionRow, ReviewCaseRow
 from entitlements import ids
+from entitlements import review as rules
 from entitlements.households import ADULT_ROLES
-from entitlements.lifecycle import EntitlementStatus, IllegalTransition
+from entitlements.lifecycle import EntitlementStatus
 from entitlements.persistence import transitions
 from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
 from notifiers.approval_notice import approval_notice
@@ -44,8 +45,7 @@ class NotFound(LookupError):
     """Absent, or outside the caller's scope: the two are answered alike so ids cannot be probed."""
 
 
-class Refused(ValueError):
-    """The decision is not possible now (e.g. the entitlement is no longer pending)."""
+Refused = rules.Refused  # the decision is not possible now (e.g. the entitlement is no longer pending)
 
 
 @dataclass(frozen=True)
@@ -299,11 +299,22 @@ def _case(session: Session, entitlement_id: str, now: datetime) -> ReviewCaseRow
     return case
 
 
-def _move(e: EntitlementRow, new: EntitlementStatus, now: datetime) -> None:
-    try:
-        transitions.move(e, new, now)  # the lifecycle's gate: a forbidden change is refused, never written
-    except IllegalTransition as exc:
-        raise Refused(f"this entitlement is {e.status}; it can no longer be {new.value}") from exc
+def _record(session: Session, who: Principal, e: EntitlementRow, verdict: rules.Verdict, now: datetime) -> None:
+    """Write what a decision answered: the status change (through the lifecycle's gate) and the action on record."""
+    if verdict.action is None:  # a repeated approval writes nothing
+        return
+    if verdict.new_status is not None:
+        transitions.move(e, verdict.new_status, now)
+    session.add(
+        ReviewActionRow(
+            entitlement_id=e.id,
+            action=verdict.action.value,
+            actor=who.subject,
+            note=verdict.note,
+            assignee=verdict.assignee,
+            at=now,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -319,12 +330,12 @@ def approve(session: Session, who: Principal, catalog: Catalog, e: EntitlementRo
     (a resubmitted form, a retried request, two caseworkers at once) writes nothing and answers as the first time."""
     if session.get_bind().dialect.name == "postgresql":  # a concurrent approval waits here, then sees this one
         session.refresh(e, with_for_update=True)
-    if _approved(session, e.id):
+    verdict = rules.approve(rules.Case(e.status, approved_before=_approved(session, e.id)), note)
+    if verdict.repeated:
         return Approval(_approval_recipients(session, e.id), repeated=True)
     now = datetime.now(UTC)
-    _move(e, EntitlementStatus.MATCHED, now)
     _case(session, e.id, now)
-    session.add(ReviewActionRow(entitlement_id=e.id, action="approved", actor=who.subject, note=note or None, at=now))
+    _record(session, who, e, verdict, now)
     recipients = _recipients(session, e)
     benefit = catalog.benefits[e.benefit_id]
     for recipient in recipients:
@@ -336,7 +347,7 @@ def _approved(session: Session, entitlement_id: str) -> bool:
     return (
         session.scalars(
             select(ReviewActionRow.id).where(
-                ReviewActionRow.entitlement_id == entitlement_id, ReviewActionRow.action == "approved"
+                ReviewActionRow.entitlement_id == entitlement_id, ReviewActionRow.action == rules.ReviewAction.APPROVED
             )
         ).first()
         is not None
@@ -357,35 +368,25 @@ def _approval_recipients(session: Session, entitlement_id: str) -> list[str]:
 
 
 def reject(session: Session, who: Principal, e: EntitlementRow, reason: str) -> None:
-    if not reason.strip():
-        raise Refused("a rejection needs a reason")
+    verdict = rules.reject(rules.Case(e.status), reason)
     now = datetime.now(UTC)
-    _move(e, EntitlementStatus.REJECTED, now)
-    _case(session, e.id, now).rejection_reason = reason.strip()
-    session.add(ReviewActionRow(entitlement_id=e.id, action="rejected", actor=who.subject, note=reason.strip(), at=now))
+    _case(session, e.id, now).rejection_reason = verdict.note
+    _record(session, who, e, verdict, now)
 
 
 def request_information(session: Session, who: Principal, e: EntitlementRow, what: str) -> None:
-    if e.status != EntitlementStatus.PENDING_REVIEW.value:
-        raise Refused(f"this entitlement is {e.status}; information is requested only while pending review")
-    if not what.strip():
-        raise Refused("say which information is needed")
+    verdict = rules.request_information(rules.Case(e.status), what)
     now = datetime.now(UTC)
     case = _case(session, e.id, now)
-    case.info_requested_at, case.info_request = now, what.strip()
-    session.add(
-        ReviewActionRow(entitlement_id=e.id, action="info_requested", actor=who.subject, note=what.strip(), at=now)
-    )
+    case.info_requested_at, case.info_request = now, verdict.note
+    _record(session, who, e, verdict, now)
 
 
 def assign(session: Session, who: Principal, e: EntitlementRow, assignee: str) -> None:
-    if e.status != EntitlementStatus.PENDING_REVIEW.value:
-        raise Refused(f"this entitlement is {e.status}; only pending cases are assigned")
-    if assignee not in {c.username for c in colleagues(session, who)}:
-        raise Refused(f"'{assignee}' is not an active colleague in your agencies")
+    verdict = rules.assign(rules.Case(e.status), assignee, {c.username for c in colleagues(session, who)})
     now = datetime.now(UTC)
-    _case(session, e.id, now).assigned_to = assignee
-    session.add(ReviewActionRow(entitlement_id=e.id, action="assigned", actor=who.subject, assignee=assignee, at=now))
+    _case(session, e.id, now).assigned_to = verdict.assignee
+    _record(session, who, e, verdict, now)
 
 
 def _recipients(session: Session, e: EntitlementRow) -> list[str]:
