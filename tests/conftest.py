@@ -21,7 +21,8 @@ from beforeservice.bootstrap import configure_keyring
 from beforeservice.broker import EmbeddedBroker, ensure_topics, free_port
 from beforeservice.console.audit_anchors import new_signing_key
 from beforeservice.database import make_engine, session_factory, upgrade
-from beforeservice.settings import Settings
+from beforeservice.settings import Settings, get_settings
+from entitlements.persistence.sealed_columns import install_keyring, installed_keyring
 from entitlements.persistence.sealing import new_key_entry
 from tests.support.fcm_server import LocalFcmServer, write_service_account
 
@@ -43,6 +44,17 @@ os.environ.update(
 configure_keyring(Settings())  # as a process's bootstrap does (make_engine installs none)
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://beforeservice:beforeservice@127.0.0.1:5432/beforeservice_test"
 PARTITIONS = 4
+
+
+@pytest.fixture(autouse=True)
+def _settings_and_keyring_per_test() -> Iterator[None]:
+    """Settings are cached per process (get_settings) and the keyring is process-wide: what one test sets (a CLI
+    command run in-process with other DATA_KEYS) must not leak into the next one's scheduler jobs."""
+    keyring = installed_keyring()
+    yield
+    get_settings.cache_clear()
+    if keyring is not None:
+        install_keyring(keyring)
 
 
 # A test that needs a server is an integration test whatever its module says, so that `make test-unit` runs the
