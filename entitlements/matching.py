@@ -257,13 +257,19 @@ def _supersede(fresh: list[Offer], earlier: list[OpenEntitlement], outcome: Outc
         old = previous.pop((offer.benefit_id, offer.beneficiary_id), None)
         if old is None:
             kept.append(offer)
-        elif old.amount_krw != offer.amount_krw or old.status != offer.status:
+        elif old.amount_krw != offer.amount_krw or _undetermined(old.status) != _undetermined(offer.status):
             kept.append(replace(offer, corrects_id=old.id))
             outcome.status_changes.append(StatusChange(old.id, S.RETRACTED, "replaced by a corrected offer"))
     outcome.status_changes += [
         StatusChange(old.id, S.RETRACTED, "not eligible after the correction") for old in previous.values()
     ]
     return kept
+
+
+def _undetermined(status: EntitlementStatus) -> bool:
+    """The decision an offer carries, whatever dispatch has done since: a notified or viewed offer is still the
+    eligible decision it was matched as, so a correction compares decisions, not lifecycle steps."""
+    return status is S.PENDING_REVIEW
 
 
 def on_death(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:

@@ -146,3 +146,21 @@ def _birth_with_id(order: int, event_id: str) -> Any:
         "child": {"id": "c1", "birth_date": "2024-03-01"}, "parents": [{"id": "m1", "role": "mother"},
         {"id": "f1", "role": "father"}], "birth_order": order, "municipality_code": "41110",
         "registered_on": "2024-03-05"}, event_id=event_id)  # fmt: skip
+
+
+@pytest.mark.parametrize("seen_as", [S.MATCHED, S.NOTIFIED, S.VIEWED])
+def test_a_correction_judges_the_decision_not_how_far_dispatch_got(seen_as: EntitlementStatus) -> None:
+    """Whether the first push had already gone out (notified, viewed) must not decide whether an unchanged offer is
+    retracted and offered again: the same correction gives the same answer at any point of the lifecycle."""
+    household = suwon_family()
+    book = book_of(household)
+    first = handle(birth(order=1), book, CATALOG)
+    book.open.update({o.id: OpenEntitlement(o.id, o.benefit_id, o.beneficiary_id, o.household_id,
+                                            seen_as if o.status is S.MATCHED else o.status, o.amount_krw)
+                      for o in first.offers})  # fmt: skip
+    original = offers_by_benefit(first)
+    corrected = handle(_birth_with_id(order=2, event_id="e1-corrected"), book, CATALOG)
+    changed = offers_by_benefit(corrected)
+    retracted = {c.entitlement_id for c in corrected.status_changes if c.status is S.RETRACTED}
+    assert "child_allowance" not in changed and original["child_allowance"].id not in retracted
+    assert changed["first_meeting_voucher"].corrects_id == original["first_meeting_voucher"].id
