@@ -49,8 +49,8 @@ def _broken(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
     [
         ('  - code: "26110"\n', '  - code: "26999"\n', "unknown code '26999'"),
         ('  - code: "26110"\n', '  - code: "41110"\n', "belongs to 시도 41"),
-        ("    source: https://www.bsjunggu.go.kr\n", "", "missing required key 'source'"),
-        ("    source: https://www.bsjunggu.go.kr\n", "    source: bsjunggu.go.kr\n", "official page's URL"),
+        ("    source: https://www.dongnae.go.kr\n", "", "missing required key 'source'"),
+        ("    source: https://www.dongnae.go.kr\n", "    source: dongnae.go.kr\n", "official page's URL"),
         ('{1: 0, 2: 200000, "3+": 500000}', '{1: 0, 2: 200000.5, "3+": 500000}', "whole numbers of KRW"),
         ('{1: 0, 2: 200000, "3+": 500000}', '{1: 0, "3+": 500000}', "birth orders must run 1, 2"),
         ('  - code: "26140"\n', '  - code: "26110"\n', "26110 already has a row"),
@@ -128,7 +128,7 @@ def _newborn(code: str | None) -> dict[str, Any]:
     [
         ("41117", {"suwon_birth_grant"}),  # an 일반구 of 수원: the city's row
         ("26320", {"local_birth_grant_26", "local_birth_grant_26320"}),  # 부산 북구: its row and the city's
-        ("26110", {"local_birth_grant_26", "local_birth_grant_information_26110"}),  # listed, amounts not found
+        ("26260", {"local_birth_grant_26", "local_birth_grant_information_26260"}),  # listed, amounts not found
         ("27110", {"local_birth_grant_information_27110"}),  # no row at all
         ("99999", {"local_birth_grant_information_unlisted"}),  # a code the list does not know
         (None, {"local_birth_grant_information_unlisted"}),  # the household's code is unknown
