@@ -33,8 +33,9 @@ def reference_linked(standard: int, pension: int, redistribution: int) -> Fracti
 def reference_amount(on: date, pension: int, redistribution: int, income: int) -> int:
     standard = STANDARD[on]
     linked = reference_linked(standard, pension, redistribution)
-    near_threshold = max(THRESHOLD_SINGLE[on] - income, standard * Fraction(10, 100))  # 시행령 제11조제1항
-    return int(min(linked, near_threshold) // 10 * 10)  # 법 제24조: below 10 KRW dropped, once
+    near_threshold = max(Fraction(THRESHOLD_SINGLE[on] - income), standard * Fraction(10, 100))  # 시행령 제11조제1항
+    paid: Fraction = min(linked, near_threshold)
+    return int(paid // 10 * 10)  # 법 제24조: below 10 KRW dropped, once
 
 
 def _grid(standard: int) -> list[int]:
