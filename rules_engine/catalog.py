@@ -54,7 +54,8 @@ class Period:
     reference: str
     counting: str | None  # the counting rule of a period with a length; None for one given by its bounds
     start: CompiledExpression  # its first day (a month's first day for "from the month of ...")
-    end: CompiledExpression  # its last day, inclusive
+    end: CompiledExpression  # its last day, inclusive (moved to the next working day when `end_on_holiday` says)
+    end_on_holiday: str = "unchanged"  # one of periods.END_ON_HOLIDAY (민법 제161조)
 
 
 @dataclass(frozen=True)

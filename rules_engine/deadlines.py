@@ -39,6 +39,12 @@ K = DeadlineKind
 ENDS_THE_OFFER = frozenset({K.APPLICATION_CLOSES, K.ENTITLEMENT_ENDS})
 # Kinds the citizen is reminded of before they pass (an ending entitlement is not a call to act).
 REMINDED = frozenset({K.APPLICATION_CLOSES, K.RETROACTIVE_WINDOW, K.USE_BY})
+# Kinds whose period, by default, ends on the next working day when its last day is a Saturday or a 공휴일
+# (민법 제161조): the last day to do something before an authority (apply; apply and be paid back). Not an
+# entitlement's end (an age limit, a benefit period: the right ends, nobody has to act by it) nor a voucher's use-by
+# day (it is used at shops, open on Saturdays; the issuing rule names the day). A benefit may declare otherwise per
+# period (`end_on_holiday`), citing the statute; docs/rules-format.md, "Periods ending on a holiday".
+MOVES_ON_HOLIDAY = frozenset({K.APPLICATION_CLOSES, K.RETROACTIVE_WINDOW})
 
 MEANING: Mapping[DeadlineKind, Mapping[str, str]] = {
     K.APPLICATION_CLOSES: {

@@ -78,6 +78,7 @@ PERIOD_FUNCTIONS: dict[str, Callable[..., date]] = {
     "_turns": periods.turns,  # (birth date, age in months)
     "_month_start": periods.month_start,  # (date, months shifted)
     "_month_end": periods.month_end,  # (date, months shifted)
+    "_next_working_day": periods.next_working_day,  # (date): 민법 제161조, a period end on a day off moves
 }
 # Argument types; a `str` argument is a counting rule's name and the `int` ones marked constant must be literals.
 PERIOD_SIGNATURES: dict[str, tuple[type, ...]] = {
@@ -86,6 +87,7 @@ PERIOD_SIGNATURES: dict[str, tuple[type, ...]] = {
     "_turns": (date, int),
     "_month_start": (date, int),
     "_month_end": (date, int),
+    "_next_working_day": (date,),
 }
 PERIOD_CONSTANT_ARGUMENTS: dict[str, frozenset[int]] = {
     "_period_first": frozenset({1}),
@@ -93,6 +95,7 @@ PERIOD_CONSTANT_ARGUMENTS: dict[str, frozenset[int]] = {
     "_turns": frozenset(),
     "_month_start": frozenset({1}),
     "_month_end": frozenset({1}),
+    "_next_working_day": frozenset(),
 }
 # The generated code refers to UNKNOWN by this global name.
 UNKNOWN_NAME = "_U"

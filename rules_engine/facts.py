@@ -29,6 +29,8 @@ FACTS: dict[str, type] = {
     "person.is_homeowner": bool,
     "person.monthly_rent_krw": int,
     "person.spouse_pension_recipient": bool,
+    "person.nps_pension_krw": int,
+    "person.nps_redistribution_krw": int,
     "household.municipality_code": str,
     "household.province_code": str,
     "household.previous_municipality_code": str,

@@ -26,7 +26,7 @@ from rules_engine.catalog import (
 )
 from rules_engine.categories import ConsentCategory, is_category
 from rules_engine.conflicts import load_conflicts
-from rules_engine.deadlines import ENDS_THE_OFFER, DeadlineKind
+from rules_engine.deadlines import ENDS_THE_OFFER, MOVES_ON_HOLIDAY, DeadlineKind
 from rules_engine.expressions import (
     PERIOD_FUNCTIONS,
     CompiledExpression,
@@ -37,7 +37,7 @@ from rules_engine.expressions import (
 )
 from rules_engine.facts import DERIVED, FACTS
 from rules_engine.parameters import Parameter
-from rules_engine.periods import COUNTING_RULES
+from rules_engine.periods import COUNTING_RULES, END_ON_HOLIDAY
 from rules_engine.rounding import CALLS as ROUNDING_CALLS
 from rules_engine.rounding import METHODS as ROUNDING_METHODS
 from rules_engine.rounding import Rounding
@@ -274,23 +274,54 @@ class _BenefitReader:
         if not isinstance(raw, dict):
             raise self.fail("periods", "'periods' maps period names to their definitions")
         self.named_dates = frozenset(f"periods.{n}.{bound}" for n in raw for bound in ("start", "end"))
+        on_holiday: dict[str, str] = {}
         for name, spec in raw.items():
             if not (isinstance(name, str) and name.isidentifier() and name.isascii()):
                 raise self.fail("periods", f"period name {name!r} must be a snake_case identifier", raw)
             if not isinstance(spec, dict):
                 raise self.fail(name, f"period '{name}' must be a mapping", raw)
+            on_holiday[name] = self.end_on_holiday(name, spec)
             try:
-                self.expander.declare(name, *self.bounds(name, spec))
+                first_day, last_day = self.bounds(name, spec)
             except ExpressionError as exc:
                 raise self.fail(None, f"period '{name}': {exc}", spec) from exc
+            if END_ON_HOLIDAY[on_holiday[name]].moves:  # 민법 제161조: the last day, moved off a day off
+                last_day = _call("_next_working_day", last_day)
+            self.expander.declare(name, first_day, last_day)
         result = {}
         for name, spec in raw.items():
             start, end = (
                 self.expression(f"periods.{name}.{bound}", params, name, raw, expect=date) for bound in ("start", "end")
             )
             description, reference = self.text("description", spec), self.require("reference", str, spec)
-            result[name] = Period(name, description, reference, spec.get("counting"), start, end)
+            result[name] = Period(name, description, reference, spec.get("counting"), start, end, on_holiday[name])
         return result
+
+    def end_on_holiday(self, name: str, spec: Any) -> str:
+        """The period's `end_on_holiday` (민법 제161조), declared or, when not, the default for the kinds of the
+        deadlines that name it: a deadline one acts by moves off a Saturday or 공휴일 (deadlines.MOVES_ON_HOLIDAY)."""
+        rules = sorted(END_ON_HOLIDAY)
+        if "end_on_holiday" in spec:
+            declared = spec["end_on_holiday"]
+            if not isinstance(declared, str) or declared not in END_ON_HOLIDAY:
+                raise self.fail(
+                    "end_on_holiday",
+                    f"period '{name}': unknown end_on_holiday {declared!r}; one of {rules} (민법 제161조)",
+                    spec,
+                )
+            return str(declared)
+        acted_by = self.deadline_kinds(name) & {kind.value for kind in MOVES_ON_HOLIDAY}
+        return "next_working_day" if acted_by else "unchanged"
+
+    def deadline_kinds(self, period: str) -> set[str]:
+        """The kinds of the deadlines naming this period, as written (checked later, by `deadlines`)."""
+        apply = self.raw.get("apply")
+        if not isinstance(apply, dict):
+            return set()
+        entries = [apply["deadline"]] if apply.get("deadline") is not None else apply.get("deadlines") or []
+        if not isinstance(entries, list):
+            return set()
+        return {str(e.get("kind")) for e in entries if isinstance(e, dict) and e.get("period") == period}
 
     def bounds(self, name: str, spec: Any) -> tuple[ast.expr, ast.expr]:
         """The first and last day of a period as expression trees (which may name other periods)."""

@@ -11,9 +11,10 @@ A period's counting rule is always declared by the benefit (never implied), by o
   ends on the last day of that month.
 - 민법 제158조: ages count the day of birth, so one turns N the day after an N-year period that includes the birth
   day ends: the Nth birthday, or 1 March for a 29 February birthday in a common year.
-
-Not modelled here: 민법 제161조 (a period ending on a Saturday or public holiday ends on the next day) needs the
-public-holiday calendar (관공서의 공휴일에 관한 규정, substitute and temporary holidays) as dated data.
+- 민법 제161조: when a period's last day is a Saturday or a 공휴일, the period ends on the next day (the first
+  working day: the next day may be one too). Whether a period's end moves is declared per period
+  (`end_on_holiday`, one of `END_ON_HOLIDAY`), by default for the deadlines one acts by (deadlines.MOVES_ON_HOLIDAY);
+  the holidays are dated data (public_holidays.py).
 
 Months are represented by their first or last day (`month_start`, `month_end`), so "from the month of X" and
 "until the month before Y" are plain dates that compare with any other date.
@@ -28,7 +29,45 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from rules_engine.public_holidays import next_working_day as next_working_day
+
 _DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class EndOnHoliday:
+    """What happens to a period whose last day is a Saturday or a 공휴일."""
+
+    name: str
+    moves: bool
+    reference: str
+    meaning: dict[str, str]
+
+
+END_ON_HOLIDAY: dict[str, EndOnHoliday] = {
+    rule.name: rule
+    for rule in (
+        EndOnHoliday(
+            "next_working_day",
+            True,
+            "민법 제161조",
+            {
+                "ko": "기간의 말일이 토요일 또는 공휴일이면 그 다음 날(다음 평일)로 만료한다",
+                "en": "a last day on a Saturday or public holiday moves to the next working day",
+            },
+        ),
+        EndOnHoliday(
+            "unchanged",
+            False,
+            "민법 제161조가 적용되지 않는 날짜(연령·지원 기간의 끝, 이용권 사용 기한) "
+            "또는 법령의 다른 정함(민법 제155조)",
+            {
+                "ko": "말일이 휴일이어도 그날 끝난다(기간의 만료가 아니라 권리의 끝이거나, 법령이 달리 정함)",
+                "en": "ends on its last day even on a holiday (the end of a right, or a statute says so)",
+            },
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)

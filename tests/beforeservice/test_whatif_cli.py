@@ -28,7 +28,8 @@ def test_the_example_prints_a_table_with_the_reasons() -> None:
     rows = {line.split()[0]: line for line in table.splitlines()}
     assert "eligible" in rows["child_allowance"] and "100,000 KRW/month" in rows["child_allowance"]
     assert (
-        "retroactive_window 2027-01-01, entitlement_ends 2028-10-31" in rows["parental_benefit"]
+        "retroactive_window 2027-01-04, entitlement_ends 2028-10-31"  # day 60, 2027-01-01 (신정), moves (민법 제161조)
+        in rows["parental_benefit"]
         and "1,000,000 KRW/month" in rows["parental_benefit"]
     )
     assert "아동수당법 제4조제1항" in done.stdout and "Child Allowance Act, Article 4(1)" in done.stdout

@@ -19,6 +19,7 @@ from entitlements.persistence.tables import EntitlementRow
 from events.cloudevents import CloudEvent
 from events.producer import AgencyProducer
 from events.topics import DEAD_LETTERS
+from rules_engine.periods import next_working_day
 from tests.conftest import Component, agency_key, wait_for
 from tests.support.births import birth_event, seed_household
 
@@ -52,7 +53,8 @@ def test_milestone_move_application_and_unknown_death(
     wait_for(lambda: offers(sessions, "parental_benefit"), what="the birth processed")
     [original] = offers(sessions, "parental_benefit")
     assert original.amount_krw == 1_000_000
-    window_end = born + timedelta(days=59)  # 아동수당법 제10조제2항: 60 days counting the birth day
+    # 아동수당법 제10조제2항: 60 days counting the birth day, ending on a working day (민법 제161조)
+    window_end = next_working_day(born + timedelta(days=59))
     assert original.retroactive_until == window_end and original.deadline_kind == "entitlement_ends"
 
     # The scheduler's own daily expiry job, on its last day and the day after: the right stands, nothing expires.

@@ -76,10 +76,10 @@ def test_a_birth_gives_child_allowance_and_parental_benefit_with_amounts_deadlin
         1_000_000,
         "KRW/month",
     )
-    # Born 3 November 2026: "60 days including the day of birth" end on 1 January 2027 (아동수당법 제10조제2항).
-    # The 60 days are a back-pay window, not the end of the right; 부모급여 ends with the month before the second
-    # birthday's month.
-    window = {"date": "2027-01-01", "kind": "retroactive_window", "period": "retroactive_window"}
+    # Born 3 November 2026: "60 days including the day of birth" end on 1 January 2027 (아동수당법 제10조제2항), 신정,
+    # a Friday: so on Monday 4 January (민법 제161조). The 60 days are a back-pay window, not the end of the right;
+    # 부모급여 ends with the month before the second birthday's month (an end of a right: not moved).
+    window = {"date": "2027-01-04", "kind": "retroactive_window", "period": "retroactive_window"}
     assert allowance["deadlines"] == [window]
     assert parental["deadlines"] == [
         window,

@@ -36,7 +36,7 @@ def test_what_if_page(page: Page, stack: Stack) -> None:
     allowance = table.locator('tr[data-benefit="child_allowance"]')
     expect(allowance).to_contain_text("받을 수 있음")
     expect(allowance).to_contain_text("100,000원/월")
-    expect(allowance).to_contain_text("소급 신청 기한 2027-01-01")
+    expect(allowance).to_contain_text("소급 신청 기한 2027-01-04")  # day 60 is 신정 2027-01-01 (민법 제161조)
     expect(table.locator('tr[data-benefit="parental_benefit"]')).to_contain_text("1,000,000원/월")
     grant = table.locator('tr[data-benefit="suwon_birth_grant"]')
     expect(grant).to_contain_text("판단 불가")
