@@ -311,12 +311,21 @@ def change_preferences(
     who: CurrentSession,
     language: Annotated[str, Form()],
     easy_read: Annotated[str, Form()] = "",
+    quiet_hours: Annotated[str, Form(max_length=8)] = "default",
+    quiet_hours_start: Annotated[str, Form(max_length=8)] = "",
+    quiet_hours_end: Annotated[str, Form(max_length=8)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     app_session.check_csrf(who, csrf_token)
+    own = quiet_hours == "own"
     try:
-        body = citizen_routes.Preferences(language=language, easy_read=easy_read == "on")  # type: ignore[arg-type]
+        body = citizen_routes.Preferences(
+            language=language,  # type: ignore[arg-type]
+            easy_read=easy_read == "on",
+            quiet_hours_start=quiet_hours_start if own else None,
+            quiet_hours_end=quiet_hours_end if own else None,
+        )
     except ValueError as exc:
-        raise HTTPException(422, "language must be ko, en or vi") from exc
+        raise HTTPException(422, "language must be ko, en or vi; quiet hours HH:MM to HH:MM") from exc
     citizen_routes.set_preferences(who.citizen_id, body, _me(who), sessions_of(request))
     return RedirectResponse("/app/preferences?done=saved", status_code=303)
