@@ -114,7 +114,8 @@ def test_own_offers_only_and_withdrawal_holds_before_the_next_push(
     phone.get_by_label("시작").fill("23:30")
     phone.get_by_label("끝", exact=True).fill("06:00")
     phone.get_by_role("button", name="저장").click()
-    expect(phone.get_by_role("status")).to_contain_text("저장했습니다")
+    expect(phone.get_by_role("status")).to_contain_text("Saved.")  # the app now speaks her chosen language
+    expect(phone.locator("html")).to_have_attribute("lang", "en")
     expect(phone.get_by_label("English")).to_be_checked()
     assert wcag_violations(phone) == []
     shot(phone, "08-preferences")
