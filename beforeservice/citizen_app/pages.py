@@ -138,7 +138,7 @@ def inbox(request: Request, who: CurrentSession) -> Response:
         declined = declined_offers(db, who.citizen_id)
     lang = language_of_citizen(request, who)
     groups = group_by_life_event(rows, offers, catalog_of(request), _today(), declined, lang)
-    context = {"groups": groups, "who": who, "lang": lang, "rendered_at": datetime.now(SEOUL)}
+    context = {"groups": groups, "who": who, "lang": lang}
     return page(request, "inbox.html", context, title=words("inbox", lang), active="inbox")
 
 

@@ -4,6 +4,7 @@ hostile markup until escaped), and the page helper every route renders through."
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from beforeservice.api.deps import sessions_of, settings_of
 from beforeservice.citizen_app import session as app_session
 from beforeservice.citizen_app.i18n import HTML_LANG, ui_language, words
 from notifiers.preferences import preferences_of
+from notifiers.timing import SEOUL
 
 HERE = Path(__file__).resolve().parent
 environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
@@ -56,6 +58,7 @@ def page(
         **{**context, "lang": lang},
         t=t,
         html_lang=HTML_LANG[lang],
+        rendered_at=datetime.now(SEOUL),  # an offline copy says when it was last up to date
         title=title,
         active=active,
         csrf=who.csrf if isinstance(who, app_session.CitizenSession) else "",
