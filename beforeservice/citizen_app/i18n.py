@@ -121,6 +121,76 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "vi": "Đã đính chính: trước đây {before} → {after}",
     },
 }
+# The consent centre and the devices page.
+WORDS = {
+    **WORDS,
+    "consents_intro": {
+        "ko": "분야마다, 받는 방법마다 따로 동의하고 언제든 철회할 수 있습니다. 철회는 바로 다음 알림부터 적용됩니다.",
+        "en": "Consent per topic and per channel; withdraw at any time. Withdrawal applies from the very next notice.",
+        "vi": "Đồng ý riêng cho từng lĩnh vực và kênh; rút lại bất cứ lúc nào, có hiệu lực từ thông báo kế tiếp.",
+    },
+    "withdrawn_done": {
+        "ko": "동의를 철회했습니다. 이제 이 알림은 보내지 않습니다.",
+        "en": "Consent withdrawn. These notices will not be sent any more.",
+        "vi": "Đã rút lại sự đồng ý. Sẽ không gửi các thông báo này nữa.",
+    },
+    "granted_done": {"ko": "동의했습니다.", "en": "Consent given.", "vi": "Đã đồng ý."},
+    "text_version": {"ko": "(동의서 {v}판)", "en": "(consent text {v})", "vi": "(văn bản đồng ý {v})"},
+    "agreed_version": {"ko": "({v}판에 동의)", "en": "(agreed to {v})", "vi": "(đã đồng ý bản {v})"},
+    "granted": {"ko": "동의함", "en": "consented", "vi": "đã đồng ý"},
+    "not_granted": {"ko": "동의 안 함", "en": "not consented", "vi": "chưa đồng ý"},
+    "withdraw": {"ko": "철회", "en": "withdraw", "vi": "rút lại"},
+    "grant": {"ko": "동의", "en": "consent", "vi": "đồng ý"},
+    "devices_intro": {
+        "ko": "알림을 받는 기기입니다. 쓰지 않는 기기는 지워 주세요.",
+        "en": "The devices that receive your notices. Remove those you no longer use.",
+        "vi": "Các thiết bị nhận thông báo. Hãy xóa thiết bị bạn không còn dùng.",
+    },
+    "enable_push": {
+        "ko": "이 브라우저에서 알림 받기",
+        "en": "Get notices in this browser",
+        "vi": "Nhận thông báo trên trình duyệt này",
+    },
+    "no_devices": {"ko": "등록된 기기가 없습니다.", "en": "No devices registered.", "vi": "Chưa có thiết bị nào."},
+    "registered_on": {"ko": "{d} 등록", "en": "registered {d}", "vi": "đăng ký {d}"},
+    "remove_device": {"ko": "…{s} 기기 지우기", "en": "Remove device …{s}", "vi": "Xóa thiết bị …{s}"},
+    "web": {"ko": "웹 브라우저", "en": "Web browser", "vi": "Trình duyệt web"},
+    "android": {"ko": "안드로이드 폰", "en": "Android phone", "vi": "Điện thoại Android"},
+    "ios": {"ko": "아이폰", "en": "iPhone", "vi": "iPhone"},
+}
+CATEGORY_WORDS: Mapping[str, Mapping[str, str]] = {
+    "childbirth_childcare": {"en": "Birth and childcare", "vi": "Sinh con và chăm sóc trẻ"},
+    "elderly": {"en": "Older people", "vi": "Người cao tuổi"},
+    "disability": {"en": "Disability", "vi": "Người khuyết tật"},
+    "employment": {"en": "Employment", "vi": "Việc làm"},
+    "housing": {"en": "Housing", "vi": "Nhà ở"},
+    "bereavement": {"en": "Bereavement support", "vi": "Hỗ trợ tang quyến"},
+}
+CONSENT_WORDS: Mapping[str, Mapping[str, str]] = {
+    "childbirth_childcare": {
+        "en": "Notices about birth and childcare benefits (child allowance, first-meeting voucher, parent benefit…).",
+        "vi": "Thông báo về trợ cấp sinh con và nuôi con (trợ cấp trẻ em, phiếu gặp mặt đầu tiên, trợ cấp cha mẹ…).",
+    },
+    "elderly": {
+        "en": "Notices about benefits for older people (basic pension…).",
+        "vi": "Thông báo về quyền lợi cho người cao tuổi (lương hưu cơ bản…).",
+    },
+    "disability": {"en": "Notices about disability benefits.", "vi": "Thông báo về quyền lợi cho người khuyết tật."},
+    "employment": {
+        "en": "Notices about unemployment and job-seeking benefits.",
+        "vi": "Thông báo về trợ cấp thất nghiệp và tìm việc.",
+    },
+    "housing": {"en": "Notices about housing benefits.", "vi": "Thông báo về hỗ trợ nhà ở."},
+    "bereavement": {
+        "en": "Support for the bereaved after a death is registered (only after a period of mourning).",
+        "vi": "Hỗ trợ tang quyến sau khi khai tử (chỉ sau thời gian để tang).",
+    },
+}
+CHANNEL_WORDS: Mapping[str, Mapping[str, str]] = {
+    "push": {"en": "App notice", "vi": "Thông báo ứng dụng"},
+    "sms": {"en": "Text message", "vi": "Tin nhắn"},
+    "kakao": {"en": "KakaoTalk", "vi": "KakaoTalk"},
+}
 STATUS_WORDS: Mapping[str, Mapping[str, str]] = {
     "new": {"ko": "새 혜택", "en": "New", "vi": "Mới"},
     "viewed": {"ko": "확인함", "en": "Viewed", "vi": "Đã xem"},
@@ -149,6 +219,11 @@ def words(key: str, lang: str, **values: object) -> str:
     entry = WORDS[key]
     text = entry.get(lang) or entry.get("ko" if lang == EASY_READ else "en") or entry["ko"]
     return text.format(**values) if values else text
+
+
+def translated(korean: str, words_by_language: Mapping[str, str], lang: str) -> str:
+    """A Korean label of the app's own, or its translation (easy-read keeps the Korean)."""
+    return words_by_language.get(lang, korean) if lang in ("en", "vi") else korean
 
 
 def catalog_text(texts: Mapping[str, str], lang: str) -> str:

@@ -15,7 +15,7 @@ from beforeservice.api import citizens as citizen_routes
 from beforeservice.api.deps import catalog_of, sessions_of, settings_of
 from beforeservice.auth import Principal, issue_token
 from beforeservice.citizen_app import session as app_session
-from beforeservice.citizen_app.i18n import catalog_text, words
+from beforeservice.citizen_app.i18n import CATEGORY_WORDS, CHANNEL_WORDS, CONSENT_WORDS, catalog_text, translated, words
 from beforeservice.citizen_app.inbox_view import OfferCard, deadline_lines, group_by_life_event, offer_card
 from beforeservice.citizen_app.offer_actions import declined_offers, mark_applied, mark_declined
 from beforeservice.citizen_app.rendering import language_of_citizen, page
@@ -224,15 +224,16 @@ def notification_tapped(request: Request, notification_id: str, who: CurrentSess
 def consents_page(request: Request, who: CurrentSession, done: str | None = None) -> Response:
     with sessions_of(request)() as db:
         current = {(c.category, c.channel): c for c in consent.consents_of(db, who.citizen_id)}
+    lang = language_of_citizen(request, who)
     rows = [
         {
             "category": category,
-            "label": CATEGORY_LABELS[category],
-            "text": CONSENT_TEXTS[category],
+            "label": translated(CATEGORY_LABELS[category], CATEGORY_WORDS[category], lang),
+            "text": translated(CONSENT_TEXTS[category], CONSENT_WORDS[category], lang),
             "channels": [
                 {
                     "channel": channel,
-                    "label": CHANNEL_LABELS[channel],
+                    "label": translated(CHANNEL_LABELS[channel], CHANNEL_WORDS[channel], lang),
                     "granted": (c := current.get((category, channel))) is not None and c.withdrawn_at is None,
                     "version": c.text_version if c is not None else None,
                 }
@@ -241,8 +242,8 @@ def consents_page(request: Request, who: CurrentSession, done: str | None = None
         }
         for category in CATEGORY_LABELS
     ]
-    context = {"who": who, "rows": rows, "version": _settings(request).consent_text_version, "done": done}
-    return page(request, "consents.html", context, title="알림 동의", active="consents")
+    context = {"who": who, "lang": lang, "rows": rows, "version": _settings(request).consent_text_version, "done": done}
+    return page(request, "consents.html", context, title=words("consents", lang), active="consents")
 
 
 @router.post("/consents")
@@ -268,7 +269,9 @@ def change_consent(
 @router.get("/devices", response_class=HTMLResponse)
 def devices_page(request: Request, who: CurrentSession) -> Response:
     listed = citizen_routes.get_devices(who.citizen_id, _me(who), sessions_of(request))
-    return page(request, "devices.html", {"who": who, "devices": listed}, title="내 기기", active="devices")
+    lang = language_of_citizen(request, who)
+    context = {"who": who, "lang": lang, "devices": listed}
+    return page(request, "devices.html", context, title=words("devices", lang), active="devices")
 
 
 @router.post("/devices/register")

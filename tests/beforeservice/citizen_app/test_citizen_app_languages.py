@@ -1,6 +1,7 @@
 """The app speaks the citizen's language: the inbox and an offer page in Korean (default), English, Vietnamese and
 easy-read Korean, chosen through the preferences API, from the API running as a process. On the English and
-Vietnamese pages no Korean is left but proper names (law titles, marked lang="ko")."""
+Vietnamese pages (and the consent centre and devices page) no Korean is left but proper names (law titles,
+marked lang="ko")."""
 
 from __future__ import annotations
 
@@ -98,5 +99,7 @@ def test_inbox_and_offer_page_in_the_citizen_s_language(
     assert heading in visible(inbox.text)
     assert button in visible(offer.text)
     if language in ("en", "vi"):
-        for page in (inbox, offer):
+        consents, devices = api.get("/app/consents", cookies=cookies), api.get("/app/devices", cookies=cookies)
+        for page in (inbox, offer, consents, devices):
+            assert page.status_code == 200
             assert HANGUL.findall(visible(page.text)) == [], visible(page.text)
