@@ -53,6 +53,20 @@ def bench_notify(ctx: typer.Context) -> None:
     main(ctx.args)  # one set of options, parsed where the benchmark lives
 
 
+@bench_app.command("app")
+def bench_citizen_app(
+    runs: Annotated[int, typer.Option(help="cold loads of each page (the median is printed)")] = 3,
+    chromium: Annotated[str, typer.Option(help="the Chromium to drive (Playwright, dev extra)")] = "/usr/bin/chromium",
+) -> None:
+    """Citizens' app: total JavaScript compressed, and first inbox paint on a throttled 4G phone against a
+    reference page measured in the same run (a throwaway SQLite database; nothing else is touched)."""
+    from beforeservice.bench.app import report, run
+    from beforeservice.bench.rules import machine
+
+    typer.echo(f"machine: {machine()}")
+    typer.echo("\n".join(report(run(chromium, runs))))
+
+
 @bench_app.command("pipeline")
 def bench_pipeline(
     events: Annotated[int, typer.Option(help="synthetic life events for the throughput runs")] = 20_000,

@@ -2,8 +2,9 @@
 
 Per row, in this order: a recipient who died is cancelled; a bereavement notice waits out the cooling-off;
 without consent to push for its category or without a device it goes to the inbox only; outside urgent cases
-quiet hours hold it; the rest share the citizen's weekly push budget, the last slot carrying a digest of the
-overflow, and what finds no slot waits for the next one. The dispatcher reads the inputs, sends, and writes back.
+quiet hours hold it (the citizen's own, if they chose some, else the service's); the rest share the citizen's
+weekly push budget, the last slot carrying a digest of the overflow, and what finds no slot waits for the next one.
+The dispatcher reads the inputs, sends, and writes back.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from notifiers.policy import DispatchPolicy
-from notifiers.timing import Candidate, is_urgent, plan_pushes
+from notifiers.timing import Candidate, QuietHours, is_urgent, plan_pushes
 from rules_engine.categories import ConsentCategory
 
 
@@ -72,13 +73,16 @@ def plan_dispatch(
     sent_at: Mapping[str, Sequence[datetime]],
     policy: DispatchPolicy,
     now: datetime,
+    own_quiet_hours: Mapping[str, QuietHours] | None = None,
 ) -> dict[str, Decision]:
     """One decision per row id. `consents` are (recipient, category) push opt-ins, `devices` the tokens per
-    recipient (empty when no sender is configured), `sent_at` each recipient's pushes of the past week.
+    recipient (empty when no sender is configured), `sent_at` each recipient's pushes of the past week,
+    `own_quiet_hours` the quiet hours of recipients who chose their own instead of the policy's.
     Sends come out in the order they are to be handed to the sender."""
     decisions: dict[str, Decision] = {}
     today = now.astimezone(policy.quiet_hours.zone).date()
-    quiet_until = policy.quiet_hours.release_at(now)  # the same for the whole batch
+    default_release = policy.quiet_hours.release_at(now)  # the same for all who kept the default
+    own = own_quiet_hours or {}
     waiting: dict[str, list[tuple[PlannedRow, Candidate]]] = {}
     for row in rows:
         if row.recipient_id in deceased:
@@ -92,6 +96,8 @@ def plan_dispatch(
             decisions[row.id] = InboxOnly(escalate=row.worth_krw >= policy.high_value_krw)
             continue
         urgent = is_urgent(row.deadline, today, policy.urgent_within_days)
+        chosen = own.get(row.recipient_id)
+        quiet_until = default_release if chosen is None else chosen.release_at(now)
         if quiet_until is not None and not urgent:
             decisions[row.id] = Hold(quiet_until, "quiet_hours")
             continue

@@ -17,7 +17,7 @@ from entitlements.persistence.tables import CitizenRow, EntitlementRow
 from notifiers.consent import consented
 from notifiers.gateway import MessageGateway, TextMessage
 from notifiers.policy import DispatchPolicy
-from notifiers.preferences import template_languages
+from notifiers.preferences import own_quiet_hours, template_languages
 from notifiers.rendering import FALLBACK_TEXT, NotificationTemplates
 from notifiers.tables import DeliveryRow, NotificationRow, OutreachTaskRow
 from rules_engine.worth import yearly_worth
@@ -65,14 +65,15 @@ def escalate_unopened(
         )
         allowed = {ch: consented(session, recipients, ch) for ch in policy.fallback_channels}
         languages = template_languages(session, recipients)
+        own_quiet = own_quiet_hours(session, recipients, policy.quiet_hours.zone)
         open_worth = _open_worth(session, rows)
         for row in rows:
             if row.viewed_at is not None or row.recipient_id in dead or open_worth.get(row.id) is None:
                 row.escalate_at = None  # opened, nobody to reach, or every offer applied for / closed
                 result.settled += 1
                 continue
-            release = policy.quiet_hours.release_at(now)
-            if release is not None:  # texts wait for the morning too
+            release = own_quiet.get(row.recipient_id, policy.quiet_hours).release_at(now)
+            if release is not None:  # texts wait for the morning (or the end of the citizen's own quiet hours) too
                 row.escalate_at = release
                 result.deferred += 1
                 continue

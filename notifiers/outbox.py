@@ -30,7 +30,7 @@ from notifiers.consent import consented
 from notifiers.dispatch_plan import Cancel, Hold, InboxOnly, MergeInto, PlannedRow, plan_dispatch
 from notifiers.dispatch_status import TOLD, DispatchStatus
 from notifiers.policy import DispatchPolicy
-from notifiers.preferences import template_languages
+from notifiers.preferences import own_quiet_hours, template_languages
 from notifiers.push import PushMessage, PushSender
 from notifiers.rendering import DIGEST, REMINDER, NotificationTemplates
 from notifiers.tables import DeliveryRow, DeviceRow, NotificationRow
@@ -194,6 +194,7 @@ def dispatch_pending(
             sent_at=_pushes_this_week(session, reachable, now) if reachable else {},
             policy=policy,
             now=now,
+            own_quiet_hours=own_quiet_hours(session, reachable, policy.quiet_hours.zone) if reachable else {},
         )
         rows = [row for row in claimed if not isinstance(decisions[row.id], Cancel)]
         languages = template_languages(session, [r.recipient_id for r in rows]) if templates else {}

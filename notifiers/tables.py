@@ -5,9 +5,9 @@ An adapter: the pure notification logic never imports this module.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from entitlements.persistence.sealed_columns import SealedText
@@ -112,13 +112,16 @@ class ConsentEventRow(Base):
 
 
 class PreferenceRow(Base):
-    """How a citizen wants to be told: language (ko, en, vi) and easy-read Korean."""
+    """How a citizen wants to be told: language (ko, en, vi), easy-read Korean and their own quiet hours."""
 
     __tablename__ = "citizen_preferences"
 
     citizen_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     language: Mapped[str] = mapped_column(String(8))
     easy_read: Mapped[bool] = mapped_column(Boolean)
+    # Local (Asia/Seoul) wall-clock times; both NULL: the service's default quiet hours; start = end: none.
+    quiet_start: Mapped[time | None] = mapped_column(Time)
+    quiet_end: Mapped[time | None] = mapped_column(Time)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

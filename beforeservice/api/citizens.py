@@ -5,11 +5,11 @@ Every route reads or changes only the calling citizen's data (another id is answ
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Response
-from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema, model_validator
 from sqlalchemy.orm import Session
 
 from beforeservice.api.deps import CitizenDep, SessionsDep, SettingsDep
@@ -66,9 +66,29 @@ class DeviceView(BaseModel):
     last_refreshed_at: UtcDateTime
 
 
+LOCAL_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"  # HH:MM, Asia/Seoul wall clock
+
+
 class Preferences(BaseModel):
     language: Literal["ko", "en", "vi"] = "ko"
     easy_read: bool = False
+    quiet_hours_start: str | None = Field(
+        default=None, pattern=LOCAL_TIME, description="From when (HH:MM, Seoul) non-urgent pushes wait; null: default"
+    )
+    quiet_hours_end: str | None = Field(
+        default=None, pattern=LOCAL_TIME, description="Until when (HH:MM, Seoul); equal to the start: no quiet hours"
+    )
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Preferences:
+        if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
+            raise ValueError("quiet_hours_start and quiet_hours_end are set together (or both null for the default)")
+        return self
+
+    def quiet(self) -> tuple[time, time] | None:
+        if self.quiet_hours_start is None or self.quiet_hours_end is None:
+            return None
+        return time.fromisoformat(self.quiet_hours_start), time.fromisoformat(self.quiet_hours_end)
 
 
 def _consent_views(session: Session, citizen_id: str) -> list[ConsentView]:
@@ -147,14 +167,23 @@ def get_preferences(citizen_id: str, who: CitizenDep, sessions: SessionsDep) -> 
     own_citizen_id(citizen_id, who)
     with sessions() as session:
         row = preferences.preferences_of(session, citizen_id)
-        return Preferences(language=row.language, easy_read=row.easy_read) if row else Preferences()  # type: ignore[arg-type]
+        if row is None:
+            return Preferences()
+        return Preferences(
+            language=row.language,  # type: ignore[arg-type]
+            easy_read=row.easy_read,
+            quiet_hours_start=row.quiet_start.strftime("%H:%M") if row.quiet_start else None,
+            quiet_hours_end=row.quiet_end.strftime("%H:%M") if row.quiet_end else None,
+        )
 
 
 @router.put("/preferences", response_model=Preferences)
 def set_preferences(citizen_id: str, body: Preferences, who: CitizenDep, sessions: SessionsDep) -> Preferences:
     own_citizen_id(citizen_id, who)
     with sessions.begin() as session:
-        preferences.set_preferences(session, citizen_id, body.language, body.easy_read, datetime.now(UTC))
+        preferences.set_preferences(
+            session, citizen_id, body.language, body.easy_read, datetime.now(UTC), body.quiet()
+        )
     return body
 
 

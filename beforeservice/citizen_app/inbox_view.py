@@ -10,8 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
+from beforeservice.citizen_app.i18n import DEADLINE_WORDS, STATUS_WORDS, catalog_text, life_event_title, words
 from beforeservice.console.offers import DeadlineView
 from entitlements.persistence.tables import EntitlementRow
+from notifiers.rendering import shared_templates
 from notifiers.tables import NotificationRow
 from rules_engine.catalog import Catalog
 from rules_engine.deadlines import LABEL, DeadlineKind
@@ -44,23 +46,34 @@ SHOWN = frozenset(STATUS)  # pending review is the caseworker's, not yet the cit
 PAYMENT_UNIT = {"once": "원 (한 번)", "monthly": "원 (매달)"}
 
 
-def life_event_label(event_type: str) -> str:
-    """kr.go.<agency>.<what>.<happened> → the words; an unknown type is a plain notice."""
+def life_event_label(event_type: str, lang: str = "ko") -> str:
+    """kr.go.<agency>.<what>.<happened> → the words; an unknown type is a plain notice. Other languages (and
+    easy-read) reuse the notification's own translated title."""
     parts = event_type.split(".")
-    return LIFE_EVENTS.get(".".join(parts[-2:]), "안내")
+    known = LIFE_EVENTS.get(".".join(parts[-2:]))
+    if lang == "ko":
+        return known or "안내"
+    return life_event_title(shared_templates(), event_type, lang)
 
 
-def amount_text(amount_krw: int | None, payment: str) -> str:
+def amount_text(amount_krw: int | None, payment: str, lang: str = "ko") -> str:
     if payment == "information" or amount_krw is None:
-        return "정보 안내"
-    return f"{amount_krw:,}{PAYMENT_UNIT.get(payment, '원')}"
+        return words("info_only", lang)
+    unit = {"once": "once", "monthly": "monthly"}.get(payment, "won")
+    return f"{amount_krw:,}{words(unit, lang)}"
 
 
-def countdown(last_day: date, today: date) -> str:
+def countdown(last_day: date, today: date, lang: str = "ko") -> str:
     days = (last_day - today).days
     if days < 0:
-        return "지남"
-    return "오늘까지" if days == 0 else f"D-{days}"
+        return words("passed", lang)
+    return words("today", lang) if days == 0 else f"D-{days}"
+
+
+def deadline_label(kind: str, lang: str) -> str:
+    if lang == "vi":
+        return DEADLINE_WORDS[kind]
+    return LABEL[DeadlineKind(kind)]["en" if lang == "en" else "ko"]
 
 
 @dataclass
@@ -95,18 +108,18 @@ class LifeEventGroup:
     offers: list[OfferCard] = field(default_factory=list)
 
 
-def deadline_lines(row: EntitlementRow, today: date) -> list[DeadlineLine]:
+def deadline_lines(row: EntitlementRow, today: date, lang: str = "ko") -> list[DeadlineLine]:
     lines = []
     for deadline in row.dated_deadlines():
         view = DeadlineView.of(deadline, today)
         lines.append(
             DeadlineLine(
                 kind=view.kind,
-                label=LABEL[DeadlineKind(view.kind)]["ko"],
+                label=deadline_label(view.kind, lang),
                 last_day=view.last_day,
-                countdown=countdown(view.last_day, today),
+                countdown=countdown(view.last_day, today, lang),
                 passed=view.passed,
-                meaning=view.meaning_ko,
+                meaning=view.meaning_ko if lang in ("ko", "ko-easy") else view.meaning_en,
                 urgent=not view.passed and (view.last_day - today).days <= 14,
             )
         )
@@ -114,25 +127,32 @@ def deadline_lines(row: EntitlementRow, today: date) -> list[DeadlineLine]:
 
 
 def offer_card(
-    row: EntitlementRow, catalog: Catalog, today: date, corrected: EntitlementRow | None, declined: bool
+    row: EntitlementRow,
+    catalog: Catalog,
+    today: date,
+    corrected: EntitlementRow | None,
+    declined: bool,
+    lang: str = "ko",
 ) -> OfferCard | None:
     benefit = catalog.benefits.get(row.benefit_id)
     if benefit is None or row.status not in SHOWN:
         return None
     label, css = STATUS[row.status]
+    if lang != "ko":
+        label = (STATUS_WORDS.get(row.status) or STATUS_WORDS[css]).get(lang, label)
     correction = None
     if corrected is not None:
-        before = amount_text(corrected.amount_krw, corrected.payment)
-        correction = f"정정된 안내입니다: 이전 안내 {before} → {amount_text(row.amount_krw, row.payment)}"
+        before = amount_text(corrected.amount_krw, corrected.payment, lang)
+        correction = words("corrected", lang, before=before, after=amount_text(row.amount_krw, row.payment, lang))
     return OfferCard(
         id=row.id,
         benefit_id=row.benefit_id,
-        name=benefit.name["ko"],
-        agency=benefit.agency.name["ko"],
-        amount=amount_text(row.amount_krw, row.payment),
+        name=catalog_text(benefit.name, lang),
+        agency=catalog_text(benefit.agency.name, lang),
+        amount=amount_text(row.amount_krw, row.payment, lang),
         status=css,
         status_label=label,
-        deadlines=deadline_lines(row, today),
+        deadlines=deadline_lines(row, today, lang),
         correction=correction,
         declined=declined,
     )
@@ -144,6 +164,7 @@ def group_by_life_event(
     catalog: Catalog,
     today: date,
     declined: set[str],
+    lang: str = "ko",
 ) -> list[LifeEventGroup]:
     """Newest life event first; an offer told twice (a reminder, a digest) is shown once, where it was first told."""
     groups: dict[str, LifeEventGroup] = {}
@@ -151,14 +172,14 @@ def group_by_life_event(
     for notification in notifications:
         key = f"{notification.event_source}|{notification.event_id}"
         group = groups.setdefault(
-            key, LifeEventGroup(life_event_label(notification.event_type), notification.event_type)
+            key, LifeEventGroup(life_event_label(notification.event_type, lang), notification.event_type)
         )
         for offer_id in notification.offer_ids:
             row = offers.get(offer_id)
             if row is None or offer_id in seen:
                 continue
             corrected = offers.get(row.corrects_id) if row.corrects_id else None
-            card = offer_card(row, catalog, today, corrected, offer_id in declined)
+            card = offer_card(row, catalog, today, corrected, offer_id in declined, lang)
             if card is not None:
                 seen.add(offer_id)
                 group.offers.append(card)

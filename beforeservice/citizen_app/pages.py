@@ -15,9 +15,10 @@ from beforeservice.api import citizens as citizen_routes
 from beforeservice.api.deps import catalog_of, sessions_of, settings_of
 from beforeservice.auth import Principal, issue_token
 from beforeservice.citizen_app import session as app_session
+from beforeservice.citizen_app.i18n import CATEGORY_WORDS, CHANNEL_WORDS, CONSENT_WORDS, catalog_text, translated, words
 from beforeservice.citizen_app.inbox_view import OfferCard, deadline_lines, group_by_life_event, offer_card
 from beforeservice.citizen_app.offer_actions import declined_offers, mark_applied, mark_declined
-from beforeservice.citizen_app.rendering import page
+from beforeservice.citizen_app.rendering import language_of_citizen, page
 from beforeservice.citizen_app.signin import PendingSignIn, SignInRefused, authorization_url, citizen_of
 from beforeservice.console import offers as offer_routes
 from beforeservice.settings import Settings
@@ -134,15 +135,18 @@ def inbox(request: Request, who: CurrentSession) -> Response:
         corrected = {o.corrects_id for o in offers.values() if o.corrects_id} - set(offers)
         if corrected:
             offers.update({e.id: e for e in db.scalars(select(EntitlementRow).where(EntitlementRow.id.in_(corrected)))})
-        groups = group_by_life_event(rows, offers, catalog_of(request), _today(), declined_offers(db, who.citizen_id))
-    return page(request, "inbox.html", {"groups": groups, "who": who}, title="내 혜택", active="inbox")
+        declined = declined_offers(db, who.citizen_id)
+    lang = language_of_citizen(request, who)
+    groups = group_by_life_event(rows, offers, catalog_of(request), _today(), declined, lang)
+    context = {"groups": groups, "who": who, "lang": lang}
+    return page(request, "inbox.html", context, title=words("inbox", lang), active="inbox")
 
 
 def _cooling_off(settings: Settings) -> timedelta:
     return timedelta(hours=settings.bereavement_cooling_off_hours)
 
 
-def _offer(request: Request, who: app_session.CitizenSession, offer_id: str) -> tuple[OfferCard, Any]:
+def _offer(request: Request, who: app_session.CitizenSession, offer_id: str, lang: str = "ko") -> tuple[OfferCard, Any]:
     """The citizen's own offer (404 otherwise), marked viewed as the API's /viewed does."""
     try:
         view = offer_routes.mark_viewed(who.citizen_id, offer_id, _me(who), sessions_of(request), catalog_of(request))
@@ -152,7 +156,7 @@ def _offer(request: Request, who: app_session.CitizenSession, offer_id: str) -> 
         row = db.get(EntitlementRow, view.id)
         corrected = db.get(EntitlementRow, row.corrects_id) if row is not None and row.corrects_id else None
         declined = offer_id in declined_offers(db, who.citizen_id)
-        card = offer_card(row, catalog_of(request), _today(), corrected, declined) if row else None
+        card = offer_card(row, catalog_of(request), _today(), corrected, declined, lang) if row else None
     if card is None:
         raise NotFound()
     return card, view
@@ -160,20 +164,23 @@ def _offer(request: Request, who: app_session.CitizenSession, offer_id: str) -> 
 
 @router.get("/offers/{offer_id}", response_class=HTMLResponse)
 def offer_page(request: Request, offer_id: str, who: CurrentSession, done: str | None = None) -> Response:
-    card, view = _offer(request, who, offer_id)
+    lang = language_of_citizen(request, who)
+    card, view = _offer(request, who, offer_id, lang)
     benefit = catalog_of(request).benefits[view.benefit_id]
     with sessions_of(request)() as db:
         row = db.get(EntitlementRow, offer_id)
         missing = list(row.missing) if row is not None else []
-        lines = deadline_lines(row, _today()) if row is not None else []
+        lines = deadline_lines(row, _today(), lang) if row is not None else []
     context = {
         "who": who,
+        "lang": lang,
         "offer": card,
         "view": view,
+        "reason": view.reason_ko if lang in ("ko", "ko-easy") else view.reason_en,
         "deadlines": lines,
         "missing": missing,
         "legal": [{"ko": ref.ko, "url": ref.url} for ref in benefit.legal_basis],
-        "documents": benefit.apply_how.get("ko", ""),
+        "documents": catalog_text(benefit.apply_how, lang),
         "done": done if done in ("applied", "declined") else None,
     }
     return page(request, "offer.html", context, title=card.name, active="inbox")
@@ -217,15 +224,16 @@ def notification_tapped(request: Request, notification_id: str, who: CurrentSess
 def consents_page(request: Request, who: CurrentSession, done: str | None = None) -> Response:
     with sessions_of(request)() as db:
         current = {(c.category, c.channel): c for c in consent.consents_of(db, who.citizen_id)}
+    lang = language_of_citizen(request, who)
     rows = [
         {
             "category": category,
-            "label": CATEGORY_LABELS[category],
-            "text": CONSENT_TEXTS[category],
+            "label": translated(CATEGORY_LABELS[category], CATEGORY_WORDS[category], lang),
+            "text": translated(CONSENT_TEXTS[category], CONSENT_WORDS[category], lang),
             "channels": [
                 {
                     "channel": channel,
-                    "label": CHANNEL_LABELS[channel],
+                    "label": translated(CHANNEL_LABELS[channel], CHANNEL_WORDS[channel], lang),
                     "granted": (c := current.get((category, channel))) is not None and c.withdrawn_at is None,
                     "version": c.text_version if c is not None else None,
                 }
@@ -234,8 +242,8 @@ def consents_page(request: Request, who: CurrentSession, done: str | None = None
         }
         for category in CATEGORY_LABELS
     ]
-    context = {"who": who, "rows": rows, "version": _settings(request).consent_text_version, "done": done}
-    return page(request, "consents.html", context, title="알림 동의", active="consents")
+    context = {"who": who, "lang": lang, "rows": rows, "version": _settings(request).consent_text_version, "done": done}
+    return page(request, "consents.html", context, title=words("consents", lang), active="consents")
 
 
 @router.post("/consents")
@@ -261,7 +269,9 @@ def change_consent(
 @router.get("/devices", response_class=HTMLResponse)
 def devices_page(request: Request, who: CurrentSession) -> Response:
     listed = citizen_routes.get_devices(who.citizen_id, _me(who), sessions_of(request))
-    return page(request, "devices.html", {"who": who, "devices": listed}, title="내 기기", active="devices")
+    lang = language_of_citizen(request, who)
+    context = {"who": who, "lang": lang, "devices": listed}
+    return page(request, "devices.html", context, title=words("devices", lang), active="devices")
 
 
 @router.post("/devices/register")
@@ -295,14 +305,16 @@ def remove_device(
 def preferences_page(request: Request, who: CurrentSession, done: str | None = None) -> Response:
     current = citizen_routes.get_preferences(who.citizen_id, _me(who), sessions_of(request))
     settings = _settings(request)
+    lang = language_of_citizen(request, who)
     context = {
         "who": who,
+        "lang": lang,
         "prefs": current,
         "languages": LANGUAGES,
         "quiet": (settings.quiet_hours_start, settings.quiet_hours_end),
         "done": done,
     }
-    return page(request, "preferences.html", context, title="설정", active="preferences")
+    return page(request, "preferences.html", context, title=words("preferences", lang), active="preferences")
 
 
 @router.post("/preferences")
@@ -311,12 +323,21 @@ def change_preferences(
     who: CurrentSession,
     language: Annotated[str, Form()],
     easy_read: Annotated[str, Form()] = "",
+    quiet_hours: Annotated[str, Form(max_length=8)] = "default",
+    quiet_hours_start: Annotated[str, Form(max_length=8)] = "",
+    quiet_hours_end: Annotated[str, Form(max_length=8)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     app_session.check_csrf(who, csrf_token)
+    own = quiet_hours == "own"
     try:
-        body = citizen_routes.Preferences(language=language, easy_read=easy_read == "on")  # type: ignore[arg-type]
+        body = citizen_routes.Preferences(
+            language=language,  # type: ignore[arg-type]
+            easy_read=easy_read == "on",
+            quiet_hours_start=quiet_hours_start if own else None,
+            quiet_hours_end=quiet_hours_end if own else None,
+        )
     except ValueError as exc:
-        raise HTTPException(422, "language must be ko, en or vi") from exc
+        raise HTTPException(422, "language must be ko, en or vi; quiet hours HH:MM to HH:MM") from exc
     citizen_routes.set_preferences(who.citizen_id, body, _me(who), sessions_of(request))
     return RedirectResponse("/app/preferences?done=saved", status_code=303)

@@ -4,6 +4,7 @@ hostile markup until escaped), and the page helper every route renders through."
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader
 
-from beforeservice.api.deps import settings_of
+from beforeservice.api.deps import sessions_of, settings_of
 from beforeservice.citizen_app import session as app_session
+from beforeservice.citizen_app.i18n import HTML_LANG, ui_language, words
+from notifiers.preferences import preferences_of
+from notifiers.timing import SEOUL
 
 HERE = Path(__file__).resolve().parent
 environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
@@ -26,6 +30,15 @@ def push_config(request: Request) -> str:
     return json.dumps(json.loads(raw), separators=(",", ":"))
 
 
+def language_of_citizen(request: Request, who: object) -> str:
+    """The language the citizen chose (ko, en, vi; ko-easy for easy-read Korean); Korean before sign-in."""
+    if not isinstance(who, app_session.CitizenSession):
+        return "ko"
+    with sessions_of(request)() as db:
+        chosen = preferences_of(db, who.citizen_id)
+        return ui_language(chosen.language, chosen.easy_read) if chosen else "ko"
+
+
 def page(
     request: Request,
     template: str,
@@ -36,8 +49,16 @@ def page(
     status: int = 200,
 ) -> HTMLResponse:
     who = context.get("who")
+    lang = context.get("lang") or language_of_citizen(request, who)
+
+    def t(key: str, **values: object) -> str:
+        return words(key, lang, **values)
+
     html = environment.get_template(template).render(
-        **context,
+        **{**context, "lang": lang},
+        t=t,
+        html_lang=HTML_LANG[lang],
+        rendered_at=datetime.now(SEOUL),  # an offline copy says when it was last up to date
         title=title,
         active=active,
         csrf=who.csrf if isinstance(who, app_session.CitizenSession) else "",

@@ -43,11 +43,15 @@ def _serializer(settings: Settings, salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings.token_secret, salt=salt)
 
 
+def cookie_value(settings: Settings, token: str) -> str:
+    """The signed session cookie for an access token, with a fresh CSRF token."""
+    return _serializer(settings, "beforeservice-citizen-session").dumps({"t": token, "c": secrets.token_urlsafe(32)})
+
+
 def start(response: Response, settings: Settings, token: str) -> None:
-    data = {"t": token, "c": secrets.token_urlsafe(32)}
     response.set_cookie(
         COOKIE,
-        _serializer(settings, "beforeservice-citizen-session").dumps(data),
+        cookie_value(settings, token),
         max_age=settings.token_ttl_seconds,
         httponly=True,
         samesite="lax",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from notifiers.dispatch_plan import Cancel, Decision, Hold, InboxOnly, MergeInto, PlannedRow, Send, plan_dispatch
 from notifiers.policy import DispatchPolicy
-from notifiers.timing import SEOUL, PushBudget
+from notifiers.timing import SEOUL, PushBudget, QuietHours
 from rules_engine.categories import ConsentCategory
 
 BENEFITS = ConsentCategory.HOUSING.value
@@ -39,6 +39,7 @@ def plan(
     devices: Mapping[str, Sequence[str]] | None = None,
     sent_at: Mapping[str, Sequence[datetime]] | None = None,
     policy: DispatchPolicy | None = None,
+    own_quiet_hours: Mapping[str, QuietHours] | None = None,
 ) -> dict[str, Decision]:
     recipients = {r.recipient_id for r in rows}
     return plan_dispatch(
@@ -49,6 +50,7 @@ def plan(
         sent_at=sent_at or {},
         policy=policy or DispatchPolicy(),
         now=now,
+        own_quiet_hours=own_quiet_hours,
     )
 
 
@@ -85,6 +87,24 @@ def test_quiet_hours_hold_until_morning_unless_a_deadline_is_close() -> None:
     decisions = plan([calm, urgent], now=NIGHT)
     assert decisions["calm"] == Hold(NEXT_MORNING, "quiet_hours")
     assert decisions["urgent"] == Send(("token-lee",))
+
+
+def test_a_citizen_s_own_quiet_hours_replace_the_default_for_them_alone() -> None:
+    # Kim (a night-shift nurse) sleeps 09:00-17:00 Seoul time and wants pushes at night; Lee keeps 21:00-08:00.
+    kim = {"kim": QuietHours(time(9), time(17), SEOUL)}
+    calm_kim, calm_lee = row("kim1", "kim"), row("lee1", "lee")
+    at_noon = plan([calm_kim, calm_lee], own_quiet_hours=kim)
+    assert at_noon["kim1"] == Hold(datetime(2026, 3, 10, 17, tzinfo=SEOUL).astimezone(UTC), "quiet_hours")
+    assert at_noon["lee1"] == Send(("token-lee",))
+    at_night = plan([calm_kim, calm_lee], now=NIGHT, own_quiet_hours=kim)
+    assert at_night["kim1"] == Send(("token-kim",))
+    assert at_night["lee1"] == Hold(NEXT_MORNING, "quiet_hours")
+    # start = end: no quiet hours at all; an urgent deadline still goes through a chosen window
+    assert plan([calm_kim], now=NIGHT, own_quiet_hours={"kim": QuietHours(time(0), time(0))}) == {
+        "kim1": Send(("token-kim",))
+    }
+    urgent = row("kim2", "kim", deadline=TODAY + timedelta(days=1))
+    assert plan([urgent], own_quiet_hours=kim) == {"kim2": Send(("token-kim",))}
 
 
 def test_the_weekly_budget_holds_until_the_oldest_push_leaves_the_window() -> None:

@@ -4,7 +4,7 @@ through the real HttpMessageGateway against the local provider."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -14,8 +14,9 @@ from entitlements.persistence.tables import EntitlementRow
 from notifiers.fallback import FallbackResult, escalate_unopened, mark_opened
 from notifiers.fcm.sender import FcmPushSender
 from notifiers.gateway import HttpMessageGateway
-from notifiers.outbox import dispatch_pending
+from notifiers.outbox import aware, dispatch_pending
 from notifiers.policy import DispatchPolicy
+from notifiers.preferences import set_preferences
 from notifiers.rendering import shared_templates
 from notifiers.tables import DeliveryRow, OutreachTaskRow
 from tests.support.fcm_server import LocalFcmServer
@@ -154,3 +155,21 @@ def test_texts_wait_for_the_morning(
     assert escalate(sessions, gateway, now=night).deferred == 1
     assert gateway_server.received == []
     assert row(sessions, n).escalate_at is not None
+
+
+def test_texts_wait_for_the_end_of_the_citizen_s_own_quiet_hours(
+    sessions: sessionmaker[Session], gateway: HttpMessageGateway, gateway_server: LocalMessageGateway
+) -> None:
+    seed_citizen(sessions, "c1")
+    opt_in(sessions, "c1", [], channels=("sms",))
+    with sessions.begin() as session:  # asleep 09:00-17:00 Seoul time; LATER is 10:00 there
+        set_preferences(session, "c1", "ko", False, T0, (time(9), time(17)))
+    n = notification(sessions, "c1", [offer(sessions, "c1", amount=1_500_000)])
+    dispatch_pending(sessions, None, policy=POLICY, now=T0)
+
+    assert escalate(sessions, gateway).deferred == 1
+    assert gateway_server.received == []
+    waiting = row(sessions, n).escalate_at
+    assert waiting is not None and aware(waiting) == LATER + timedelta(hours=7)  # 17:00 Seoul
+    assert escalate(sessions, gateway, now=LATER + timedelta(hours=7)).deferred == 0
+    assert len(gateway_server.received) == 1

@@ -7,10 +7,12 @@
   const status = document.getElementById("push-status");
   const say = (text) => { if (status) status.textContent = text; };
 
-  if (!navigator.onLine) {
-    const note = document.getElementById("offline-note");
-    if (note) note.hidden = false;
-  }
+  // Offline, the service worker served the last copy of this page: say so, and since when it is.
+  const note = document.getElementById("offline-note");
+  const showOffline = () => { if (note) note.hidden = navigator.onLine; };
+  showOffline();
+  window.addEventListener("offline", showOffline);
+  window.addEventListener("online", showOffline);
   if (!("serviceWorker" in navigator)) return;
   const ready = navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).then(() => navigator.serviceWorker.ready);
 

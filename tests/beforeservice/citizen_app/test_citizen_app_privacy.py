@@ -110,12 +110,17 @@ def test_own_offers_only_and_withdrawal_holds_before_the_next_push(
     # Preferences and devices pages pass axe as well.
     phone.goto("/app/preferences")
     phone.get_by_label("English").check()
+    phone.get_by_label("직접 정하기").check()  # her own quiet hours, which the dispatcher honours
+    phone.get_by_label("시작").fill("23:30")
+    phone.get_by_label("끝", exact=True).fill("06:00")
     phone.get_by_role("button", name="저장").click()
-    expect(phone.get_by_role("status")).to_contain_text("저장했습니다")
+    expect(phone.get_by_role("status")).to_contain_text("Saved.")  # the app now speaks her chosen language
+    expect(phone.locator("html")).to_have_attribute("lang", "en")
     expect(phone.get_by_label("English")).to_be_checked()
     assert wcag_violations(phone) == []
     shot(phone, "08-preferences")
-    assert api.get("/v1/citizens/m-lee/preferences", headers=headers).json()["language"] == "en"
+    chosen = api.get("/v1/citizens/m-lee/preferences", headers=headers).json()
+    assert (chosen["language"], chosen["quiet_hours_start"], chosen["quiet_hours_end"]) == ("en", "23:30", "06:00")
 
 
 @pytest.mark.parametrize(

@@ -188,6 +188,17 @@ def test_secrets_come_only_from_secret_objects(manifests: list[dict[str, Any]]) 
         assert env["FIREBASE_CREDENTIALS"].startswith(mount["mountPath"] + "/")
 
 
+def test_the_citizens_app_settings_reach_the_api_with_its_client_secret_by_reference(
+    manifests: list[dict[str, Any]],
+) -> None:
+    env = variables(manifests, "api")
+    assert {"CITIZEN_OIDC_ISSUER", "CITIZEN_OIDC_CLIENT_ID", "CITIZEN_APP_URL", "FIREBASE_WEB_CONFIG"} <= set(env)
+    assert env["CITIZEN_OIDC_CLIENT_SECRET"] == {
+        "secretKeyRef": {"name": "beforeservice-secrets", "key": "CITIZEN_OIDC_CLIENT_SECRET", "optional": True}
+    }
+    assert "CITIZEN_OIDC_CLIENT_SECRET" not in of_kind(manifests, "ConfigMap")["beforeservice-citizen-app"]["data"]
+
+
 def test_probes_ask_the_processes_what_they_serve(manifests: list[dict[str, Any]]) -> None:
     from beforeservice.api.app import create_app
 
