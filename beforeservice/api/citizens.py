@@ -181,9 +181,7 @@ def get_preferences(citizen_id: str, who: CitizenDep, sessions: SessionsDep) -> 
 def set_preferences(citizen_id: str, body: Preferences, who: CitizenDep, sessions: SessionsDep) -> Preferences:
     own_citizen_id(citizen_id, who)
     with sessions.begin() as session:
-        preferences.set_preferences(
-            session, citizen_id, body.language, body.easy_read, datetime.now(UTC), body.quiet()
-        )
+        preferences.set_preferences(session, citizen_id, body.language, body.easy_read, datetime.now(UTC), body.quiet())
     return body
 
 
