@@ -43,7 +43,7 @@ def settle_restored_outbox(session: Session, cooling_off: timedelta, now: dateti
     still cooling off): marked `rebuilt`, their offers `notified`. How many were marked."""
     unsent: ColumnElement[bool] = NotificationRow.dispatch_status.in_(list(UNSENT))
     still_cooling_off = and_(
-        NotificationRow.category == ConsentCategory.BEREAVEMENT, NotificationRow.created_at + cooling_off > now
+        NotificationRow.category == ConsentCategory.BEREAVEMENT, NotificationRow.created_at > now - cooling_off
     )
     delivered = and_(unsent, ~still_cooling_off)
     bundles = session.scalars(select(NotificationRow.offer_ids).where(delivered)).all()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,19 +20,22 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.bootstrap import push_sender
-from beforeservice.broker import free_port
+from beforeservice.broker import EmbeddedBroker, free_port
 from beforeservice.database import make_engine, session_factory
 from beforeservice.dispatcher import dispatch_round
+from beforeservice.restore import catch_up
 from beforeservice.settings import Settings
-from entitlements.persistence.tables import ProcessedEventRow
+from entitlements.persistence.tables import EntitlementRow, ProcessedEventRow
 from events.producer import AgencyProducer
 from events.topics import LIFE_EVENTS
 from notifiers.policy import DispatchPolicy
 from notifiers.rendering import shared_templates
+from rules_engine.categories import ConsentCategory
 from tests.beforeservice.ops.scrape import samples, status, value
 from tests.beforeservice.ops.test_rebuild import count, differences, dispatch_states, granted, life_events, snapshot
 from tests.conftest import PARTITIONS, Component, Stack, agency_key, wait_for
 from tests.support.births import register_device
+from tests.support.notification_seeds import notification, offer, row, seed_citizen
 
 pytestmark = pytest.mark.integration
 
@@ -165,3 +169,25 @@ def test_a_restored_backup_caught_up_from_the_log_equals_the_database_that_lost_
         engine.dispose()
     delivered = Counter((m["token"], m["data"]["notification_id"]) for m in stack.fcm.received)
     assert len(stack.fcm.received) == len(pushes) and max(delivered.values()) == 1  # no push sent twice
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_pushes_a_backup_holds_as_unsent_are_marked_delivered_except_a_notice_still_cooling_off(
+    broker: EmbeddedBroker, sessions: sessionmaker[Session], database_url: str
+) -> None:
+    # The backup is as recent as the log (nothing to replay), taken while two notifications were still unsent.
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    seed_citizen(sessions, "c1")
+    offered = offer(sessions, "c1")
+    sent_after_the_dump = notification(sessions, "c1", [offered], created_at=an_hour_ago)
+    mourning = notification(sessions, "c1", [], category=ConsentCategory.BEREAVEMENT, created_at=an_hour_ago)
+
+    settled, report = catch_up(
+        Settings(database_url=database_url, kafka_bootstrap_servers=broker.bootstrap_servers), batch_size=500
+    )
+
+    assert (settled, report.records) == (1, 0)
+    assert row(sessions, sent_after_the_dump).dispatch_status == "rebuilt"  # the dispatcher went on after the dump
+    assert row(sessions, mourning).dispatch_status == "pending"  # its cooling-off has 71 hours to go: sent once then
+    with sessions() as s:
+        assert s.get(EntitlementRow, offered).status == "notified"  # type: ignore[union-attr]
