@@ -19,6 +19,7 @@ import typer
 from beforeservice.console.cli import agencies_app, audit_app, caseworkers_app
 from beforeservice.key_rotation import keys_app
 from beforeservice.rebuild import rebuild_command
+from beforeservice.restore import catch_up_command
 from beforeservice.rules_cli import rules_app
 from beforeservice.settings import Settings, get_settings
 from beforeservice.startup import DATA_KEYS, start
@@ -38,6 +39,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")  # data keys sealing personal data at rest: generate, rotate, status
 app.add_typer(topics_app, name="topics")  # Kafka topics as declared: apply, check
 app.command("rebuild")(rebuild_command)  # the database from the retained life events
+app.command("catch-up")(catch_up_command)  # a restored backup brought up to date from the retained life events
 
 
 @bench_app.command(

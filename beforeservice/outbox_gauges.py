@@ -8,10 +8,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice import metrics
+from notifiers.outbox import RETRY
 from notifiers.tables import NotificationRow
 
 REFRESH_SECONDS = 5.0
@@ -23,20 +24,25 @@ def aware(moment: datetime | None) -> datetime | None:
 
 
 def refresh_outbox_gauges(session: Session, now: datetime) -> None:
-    """Set the outbox gauges from the database: due rows (pending, or held past not_before), rows held on purpose
-    (quiet hours, cooling-off, weekly budget, FCM retry), and how long the oldest due row has waited (since it was
-    written, or since its hold ended)."""
+    """Set the outbox gauges from the database: due rows (pending, held past not_before, or held only because FCM
+    could not take them), rows held on purpose (quiet hours, cooling-off, weekly budget), and how long the oldest
+    due row has waited (since it was written, or since its hold on purpose ended).
+
+    A push FCM refused as unavailable is held until its next try, but it is owed now: counting it as held would
+    empty the gauges, and silence the outbox alert, for as long as FCM is down."""
     n = NotificationRow
-    pending, oldest_pending = session.execute(
-        select(func.count(), func.min(n.created_at)).where(n.dispatch_status == "pending")
+    fcm_retry = and_(n.dispatch_status == "held", n.hold_reason == RETRY)
+    owed, oldest_owed = session.execute(
+        select(func.count(), func.min(n.created_at)).where(or_(n.dispatch_status == "pending", fcm_retry))
     ).one()
+    on_purpose = and_(n.dispatch_status == "held", or_(n.hold_reason.is_(None), n.hold_reason != RETRY))
     held_due, oldest_release = session.execute(
-        select(func.count(), func.min(n.not_before)).where(and_(n.dispatch_status == "held", n.not_before <= now))
+        select(func.count(), func.min(n.not_before)).where(on_purpose, n.not_before <= now)
     ).one()
-    held = session.scalar(select(func.count()).where(and_(n.dispatch_status == "held", n.not_before > now)))
-    metrics.OUTBOX_DEPTH.labels(state="due").set(pending + held_due)
+    held = session.scalar(select(func.count()).where(on_purpose, n.not_before > now))
+    metrics.OUTBOX_DEPTH.labels(state="due").set(owed + held_due)
     metrics.OUTBOX_DEPTH.labels(state="held").set(held or 0)
-    waiting_since = [m for m in (aware(oldest_pending), aware(oldest_release)) if m is not None]
+    waiting_since = [m for m in (aware(oldest_owed), aware(oldest_release)) if m is not None]
     metrics.OUTBOX_OLDEST_AGE.set(max(0.0, (now - min(waiting_since)).total_seconds()) if waiting_since else 0.0)
 
 

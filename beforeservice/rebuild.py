@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 from sqlalchemy import ColumnElement, and_, func, not_, select, update
 from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,6 +34,7 @@ from entitlements.lifecycle import EntitlementStatus
 from entitlements.persistence.tables import CitizenRow, EntitlementRow, HouseholdRow, ProcessedEventRow
 from entitlements.persistence.transitions import move_where
 from events.contracts import LifeEvent, people_of
+from events.history import read_to_end
 from events.topics import LIFE_EVENTS
 from notifiers.dispatch_status import DispatchStatus
 from notifiers.tables import NotificationRow
@@ -69,9 +70,8 @@ def read_records(bootstrap_servers: str, topic: str = LIFE_EVENTS, batch_size: i
     """The topic's records from offset 0 until it is caught up, in batches; each partition's order is kept
     (a household's events share a partition, so they come in the order they were produced).
 
-    Caught up = past the end offsets of the start AND a poll finds nothing more: tansu reports a partition's end
-    as the last produced batch's first offset + 1 (measured: 7 records, end offset 5), so the end alone would
-    lose the tail. A record produced meanwhile is rebuilt too; the workers skip it later (processed_events).
+    Caught up as events/history.py says (past tansu's short end offsets). A record produced meanwhile is
+    rebuilt too; the workers skip it later (processed_events).
     """
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap_servers,
@@ -81,27 +81,17 @@ def read_records(bootstrap_servers: str, topic: str = LIFE_EVENTS, batch_size: i
         client_id="beforeservice-rebuild",
     )
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        reached = {tp: 0 for tp in partitions}
         pending: list[Record] = []
         earliest: int | None = None
-        while True:
-            polled = consumer.poll(timeout_ms=1000)
-            for tp, records in polled.items():
-                for r in records:
-                    pending.append(Record(r.topic, r.partition, r.offset, r.key, r.value, list(r.headers or [])))
-                    earliest = r.timestamp if earliest is None else min(earliest, r.timestamp)
-                if records:
-                    reached[tp] = records[-1].offset + 1
-            caught_up = not polled and all(reached[tp] >= ends[tp] for tp in partitions)
-            if pending and (len(pending) >= batch_size or caught_up):
+        for records in read_to_end(consumer, topic):
+            for r in records:
+                pending.append(Record(r.topic, r.partition, r.offset, r.key, r.value, list(r.headers or [])))
+                earliest = r.timestamp if earliest is None else min(earliest, r.timestamp)
+            if len(pending) >= batch_size:
                 yield Batch(pending, datetime.fromtimestamp((earliest or 0) / 1000, UTC))
                 pending, earliest = [], None
-            if caught_up:
-                return
+        if pending:
+            yield Batch(pending, datetime.fromtimestamp((earliest or 0) / 1000, UTC))
     finally:
         consumer.close()
 

@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     )
     high_value_krw: int = Field(default=1_000_000, description="Offers worth this much are chased on other channels")
     fallback_after_hours: float = Field(default=48, description="Unopened this long: fall back to the next channel")
+    push_retry_base_seconds: float = Field(
+        default=60, description="FCM unavailable: first re-send after twice this, doubling on every failure"
+    )
+    push_retry_cap_seconds: float = Field(default=1800, description="Longest wait between re-sends while FCM is down")
+    push_retry_hours: float = Field(
+        default=24, description="FCM unavailable this long after a notification was written: give its push up"
+    )
     fallback_channels: str = Field(default="kakao,sms", description="Channels after push, in order (kakao, sms)")
     message_gateway_url: str | None = Field(
         default=None, description="SMS/KakaoTalk Alimtalk provider endpoint; unset = no text fallback"

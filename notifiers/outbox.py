@@ -8,7 +8,8 @@ on the device instead of duplicating it; after the commit a row is never sent ag
 
 What holds a push back (the row becomes `held` until `not_before`): a bereavement cooling-off, quiet hours
 (unless a deadline is close), the citizen's weekly budget, or a transient FCM failure. What stops it: a
-recipient who died (`cancelled`), no consent or no device (`inbox_only`).
+recipient who died (`cancelled`), no consent or no device (`inbox_only`), FCM refusing it for good (`failed`: a
+permanent error, or unavailable for longer than the policy's `retry_for`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from rules_engine.worth import yearly_worth
 APPLICATION_CLOSES = DeadlineKind.APPLICATION_CLOSES.value
 
 PUSH = "push"
-_MAX_TRANSIENT_RETRIES = 5
+RETRY = "retry"  # the hold reason of a push FCM could not take (outbox_gauges.py counts these as due)
 _OPEN_STATES = {s.value for s in OPEN}
 _NOTIFICATIONS: Table = NotificationRow.__table__  # type: ignore[assignment]
 
@@ -435,9 +436,9 @@ def _send(
             row.not_before, row.hold_reason = None, None
             row.escalate_at = now + policy.fallback_after if high_value else None
             result.pushed += 1
-        elif transient[row_id] and row.dispatch_attempts < _MAX_TRANSIENT_RETRIES:
-            # FCM overloaded beyond the sender's own retries: try again later, keeping the collapse key.
-            _hold(row, now + timedelta(minutes=2**row.dispatch_attempts), "retry", result)
+        elif transient[row_id] and now - aware(row.created_at) < policy.retry_for:
+            # FCM down or overloaded beyond the sender's own retries: try again later, keeping the collapse key.
+            _hold(row, now + policy.retry_delay(row.dispatch_attempts), RETRY, result)
         else:
             row.dispatch_status, row.dispatched_at, row.channel = DispatchStatus.FAILED, now, PUSH
             row.not_before, row.hold_reason = None, None

@@ -23,6 +23,9 @@ class PolicySettings(Protocol):
     bereavement_cooling_off_hours: float
     high_value_krw: int
     fallback_after_hours: float
+    push_retry_base_seconds: float
+    push_retry_cap_seconds: float
+    push_retry_hours: float
     fallback_channels: str
     inbox_url: str
 
@@ -37,6 +40,16 @@ class DispatchPolicy:
     fallback_after: timedelta = timedelta(hours=48)  # unopened this long: try the next channel
     fallback_channels: tuple[str, ...] = ("kakao", "sms")  # after push; then an outreach task
     inbox_url: str = "https://beforeservice.example/inbox"
+    # FCM unavailable (503, 500, 429, no connection) beyond the sender's own retries: the row is held and re-sent
+    # after retry_base * 2**attempts (at most retry_cap), for as long as retry_for from when it was written. An
+    # outage is FCM's, not the notification's: it is given up by age, not after a number of attempts.
+    retry_base: timedelta = timedelta(minutes=1)
+    retry_cap: timedelta = timedelta(minutes=30)
+    retry_for: timedelta = timedelta(hours=24)
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """How long a push that failed transiently `attempts` times waits before its next try."""
+        return min(self.retry_base * 2 ** min(attempts, 30), self.retry_cap)
 
     @classmethod
     def of(cls, settings: PolicySettings) -> DispatchPolicy:
@@ -55,4 +68,7 @@ class DispatchPolicy:
             fallback_after=timedelta(hours=settings.fallback_after_hours),
             fallback_channels=channels,
             inbox_url=settings.inbox_url,
+            retry_base=timedelta(seconds=settings.push_retry_base_seconds),
+            retry_cap=timedelta(seconds=settings.push_retry_cap_seconds),
+            retry_for=timedelta(hours=settings.push_retry_hours),
         )

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifiers.fcm.sender import FcmPushSender
-from notifiers.outbox import dispatch_pending
+from notifiers.outbox import aware, dispatch_pending
+from notifiers.policy import DispatchPolicy
 from notifiers.tables import DeliveryRow
 from tests.support.fcm_server import LocalFcmServer
 from tests.support.notification_seeds import T0, notification, offer, opt_in, row, seed_citizen
@@ -95,6 +96,36 @@ def test_an_outage_beyond_the_senders_retries_is_held_and_resent_with_the_same_c
     assert held.hold_reason == "retry" and held.dispatch_status == "held"
     assert dispatch_pending(sessions, sender, now=T0 + timedelta(minutes=2)).pushed == 1
     assert [m["android"]["collapse_key"] for m in fcm_server.received] == [f"n-{n}"]
+
+
+def test_fcm_down_for_hours_keeps_the_push_waiting_and_gives_it_up_only_after_the_retry_window(
+    sessions: sessionmaker[Session], sender: FcmPushSender, fcm_server: LocalFcmServer
+) -> None:
+    n = offer_to_failing_device(sessions, fcm_server, 503, "UNAVAILABLE", times=None)  # down until further notice
+    policy = DispatchPolicy()  # re-sends after 2, 4, 8, 16, 30, 30… minutes, for 24 hours
+    waits, now = [], T0
+    for _ in range(8):  # more failed tries than any fixed count of attempts used to allow (5)
+        assert dispatch_pending(sessions, sender, policy=policy, now=now).held == 1
+        held = row(sessions, n)
+        assert (held.dispatch_status, held.hold_reason) == ("held", "retry") and held.not_before is not None
+        waits.append(aware(held.not_before) - now)
+        now = aware(held.not_before)
+    assert waits[:6] == [timedelta(minutes=m) for m in (2, 4, 8, 16, 30, 30)]
+
+    fcm_server.fail_token(DEVICE, 503, "UNAVAILABLE", times=0)  # back after ~3 hours: delivered, once
+    assert dispatch_pending(sessions, sender, policy=policy, now=now).pushed == 1
+    assert len(fcm_server.received) == 1 and row(sessions, n).dispatch_status == "sent"
+
+
+def test_a_push_fcm_cannot_take_for_longer_than_the_retry_window_fails(
+    sessions: sessionmaker[Session], sender: FcmPushSender, fcm_server: LocalFcmServer
+) -> None:
+    n = offer_to_failing_device(sessions, fcm_server, 503, "UNAVAILABLE", times=None)
+    policy = DispatchPolicy()
+
+    assert dispatch_pending(sessions, sender, policy=policy, now=T0 + timedelta(hours=23)).held == 1
+    assert dispatch_pending(sessions, sender, policy=policy, now=T0 + timedelta(hours=25)).push_failed == 1
+    assert row(sessions, n).dispatch_status == "failed"
 
 
 def test_600_messages_of_one_tick_all_reach_fcm(

@@ -104,6 +104,8 @@ class LocalFcmServer:
         self.accept_encodings: list[str] = []  # Accept-Encoding of every messages:send, in arrival order
         self._delays: dict[str, float] = {}
         self.refuse_grants = False  # when True the token endpoint answers every grant with invalid_grant
+        self.unavailable = False  # when True every messages:send is answered 503 UNAVAILABLE (FCM down)
+        self.unavailable_replies = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -203,6 +205,10 @@ class LocalFcmServer:
     def handle_send(
         self, project: str, authorization: str | None, body: bytes
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if self.unavailable:
+            with self._lock:
+                self.unavailable_replies += 1
+            return 503, google_error_body(503, "The service is currently unavailable.", "UNAVAILABLE"), {}
         bearer = authorization[7:] if authorization and authorization.startswith("Bearer ") else None
         with self._lock:
             authorized = bearer in self._valid_tokens
