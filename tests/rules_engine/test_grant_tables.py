@@ -129,7 +129,7 @@ def _newborn(code: str | None) -> dict[str, Any]:
         ("41117", {"suwon_birth_grant"}),  # an 일반구 of 수원: the city's row
         ("26320", {"local_birth_grant_26", "local_birth_grant_26320"}),  # 부산 북구: its row and the city's
         ("26260", {"local_birth_grant_26", "local_birth_grant_information_26260"}),  # listed, amounts not found
-        ("27110", {"local_birth_grant_information_27110"}),  # no row at all
+        ("27110", {"local_birth_grant_27", "local_birth_grant_information_27110"}),  # no 구 row: the city's and the gap
         ("99999", {"local_birth_grant_information_unlisted"}),  # a code the list does not know
         (None, {"local_birth_grant_information_unlisted"}),  # the household's code is unknown
     ],
