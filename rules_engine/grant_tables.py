@@ -416,7 +416,7 @@ class _Expander:
         spec: dict[str, Any] = {
             "id": benefit_id,
             "name": row.get("name") or _words(self.need(self.path, d, "name", dict), words),
-            "summary": row.get("summary") or _summary(place, values[-1], residence),
+            "summary": _cautioned(row.get("summary") or _summary(place, values[-1], residence), place, unconfirmed),
             "agency": agency_id,
             "category": d.get("category"),
             "triggers": d.get("triggers"),
@@ -518,6 +518,19 @@ def _won_ko(amount: int) -> str:
     if amount % 10_000 == 0:
         return f"{amount // 10_000:,}만 원"
     return f"{amount:,}원"
+
+
+def _cautioned(summary: dict[str, str], place: Any, unconfirmed: list[str]) -> dict[str, str]:
+    """A row read from news or a listing rather than the ordinance says so to the family, in the summary every
+    screen shows: a wrong amount stated as fact is worse than a hedged one."""
+    if not unconfirmed:
+        return summary
+    caution = {
+        "ko": f" 이 금액과 조건은 공식 자료로 아직 확인되지 않았으니, 신청 전에 {place.ko}에 확인하세요.",
+        "en": f" This amount and its conditions are not yet confirmed from an official source: check with"
+        f" {place.en} before you apply.",
+    }
+    return {lang: text + caution.get(lang, caution["en"]) for lang, text in summary.items()}
 
 
 def _summary(place: Any, amounts: list[int], residence: Any) -> dict[str, str]:

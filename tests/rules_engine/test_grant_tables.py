@@ -201,3 +201,15 @@ def test_the_sweep_selects_the_households_the_engine_evaluates(population: Engin
         assert children == engine_says.get(benefit.id, set()), benefit.id
         compared += len(children)
     assert compared >= 100 and "local_birth_grant_information_unlisted" in engine_says
+
+
+def test_a_grant_read_from_secondary_sources_tells_the_family_to_check_and_a_confirmed_one_does_not() -> None:
+    """The summary is what every screen shows about the offer: an amount we could not confirm is hedged there."""
+    catalog = load_catalog(CATALOG_DIR)
+    hedged = catalog.benefits["local_birth_grant_26140"]  # 부산 서구: a blog table only
+    assert hedged.unconfirmed
+    assert "공식 자료로 아직 확인되지 않았으니" in hedged.summary["ko"] and "서구" in hedged.summary["ko"]
+    assert "not yet confirmed from an official source" in hedged.summary["en"]
+    confirmed = catalog.benefits["local_birth_grant_46830"]  # 영암: the county's own page, nothing left open
+    assert not confirmed.unconfirmed
+    assert "확인되지 않았" not in confirmed.summary["ko"] and "not yet confirmed" not in confirmed.summary["en"]
