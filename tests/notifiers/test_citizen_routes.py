@@ -99,9 +99,18 @@ def test_several_devices_are_registered_refreshed_and_removed(
 def test_preferences_and_opening_a_notification(client: TestClient, sessions: sessionmaker[Session]) -> None:
     seed_citizen(sessions, "c1")
     me = citizen_headers("c1")
-    assert client.get("/v1/citizens/c1/preferences", headers=me).json() == {"language": "ko", "easy_read": False}
+    no_own_quiet_hours = {"quiet_hours_start": None, "quiet_hours_end": None}  # the service's default applies
+    assert client.get("/v1/citizens/c1/preferences", headers=me).json() == {
+        "language": "ko",
+        "easy_read": False,
+        **no_own_quiet_hours,
+    }
     assert client.put("/v1/citizens/c1/preferences", json={"language": "vi", "easy_read": False}, headers=me).is_success
-    assert client.get("/v1/citizens/c1/preferences", headers=me).json() == {"language": "vi", "easy_read": False}
+    assert client.get("/v1/citizens/c1/preferences", headers=me).json() == {
+        "language": "vi",
+        "easy_read": False,
+        **no_own_quiet_hours,
+    }
     assert client.put("/v1/citizens/c1/preferences", json={"language": "fr"}, headers=me).status_code == 422
 
     n = notification(sessions, "c1", [offer(sessions, "c1")])
