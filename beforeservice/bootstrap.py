@@ -25,6 +25,7 @@ from beforeservice.catalog_watch import CatalogWatch
 from beforeservice.console.closing import AgencyLoopClosing
 from beforeservice.database import alembic_config, make_engine, session_factory, upgrade
 from beforeservice.settings import Settings
+from beforeservice.tracing import configure_tracing, traced
 from entitlements.batch import MAX_EVENT_BYTES, LifeEventProcessor
 from entitlements.persistence.sealed_columns import install_keyring
 from entitlements.persistence.sealing import DEV_DATA_KEYS, Keyring
@@ -52,6 +53,12 @@ def configure_keyring(settings: Settings) -> Keyring:
         keyring = Keyring.parse(DEV_DATA_KEYS)
     install_keyring(keyring)
     return keyring
+
+
+def observe(role: str, settings: Settings) -> None:
+    """What an operator sees of this process (docs/observability.md): its traces (OTEL_* variables; off by
+    default). Called once, first thing, by each process's command (api, worker, dispatcher, scheduler)."""
+    configure_tracing(role)
 
 
 class SchemaNotReady(RuntimeError):
@@ -109,7 +116,7 @@ class Process:
 
     @property
     def push_sender(self) -> PushSender | None:
-        return self._once("push_sender", lambda: push_sender(self.settings))
+        return self._once("push_sender", lambda: traced(push_sender(self.settings)))  # a span per push if tracing
 
     @property
     def processor(self) -> LifeEventProcessor:

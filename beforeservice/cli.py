@@ -215,7 +215,9 @@ def schemas_export(directory: Path) -> None:
 @app.command()
 def worker(loglevel: str = "warn") -> None:
     """Run one Faust worker (start several to scale; partitions are shared among them)."""
-    start(get_settings())
+    from beforeservice.bootstrap import observe
+
+    observe("worker", start(get_settings()))
     if importlib.util.find_spec("uvloop"):
         # Faust's cost per event is mostly event-loop work (tasks, futures, callbacks), which uvloop does in C
         # (events/s through take_events with and without it: docs/benchmarks.md, pipeline). Chosen before the
@@ -235,10 +237,13 @@ def worker(loglevel: str = "warn") -> None:
 @app.command()
 def dispatcher() -> None:
     """Run an outbox dispatcher (several may run: rows are claimed with SKIP LOCKED on PostgreSQL)."""
+    from beforeservice.bootstrap import observe
     from beforeservice.dispatcher import run_dispatcher
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_dispatcher(start(get_settings()))
+    settings = start(get_settings())
+    observe("dispatcher", settings)
+    run_dispatcher(settings)
 
 
 @app.command()
@@ -247,8 +252,10 @@ def api() -> None:
     import uvicorn
 
     from beforeservice.api.app import create_app
+    from beforeservice.bootstrap import observe
 
     settings = start(get_settings())
+    observe("api", settings)
     # proxy_headers off: uvicorn would believe X-Forwarded-For from any local hop; the client address is read
     # in beforeservice.auth.client_ip, from TRUSTED_PROXIES only.
     uvicorn.run(
@@ -263,10 +270,13 @@ def api() -> None:
 @app.command()
 def scheduler() -> None:
     """Run the scheduler: one runs the jobs; any other stands by until it stops (a database lease)."""
+    from beforeservice.bootstrap import observe
     from beforeservice.scheduler import run_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    raise typer.Exit(run_scheduler(start(get_settings())))
+    settings = start(get_settings())
+    observe("scheduler", settings)
+    raise typer.Exit(run_scheduler(settings))
 
 
 @app.command()

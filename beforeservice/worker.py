@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import faust
 
-from beforeservice import metrics
+from beforeservice import metrics, tracing
 from beforeservice.bootstrap import Process
 from beforeservice.consumer_lag import refresh_consumer_lag
 from beforeservice.dispatcher import dispatch_round
@@ -59,8 +59,9 @@ async def process_life_events(stream: faust.StreamT[bytes]) -> None:
             )
             for e in events
         ]
-        with metrics.BATCH_DURATION.time():
+        with metrics.BATCH_DURATION.time(), tracing.batch_span([r.headers for r in records]) as span:
             result = await _process_until_done(records)
+            tracing.batch_outcome(span, result)
         if result is None:  # stopping: the batch must not be acked, so that the next owner processes it
             _leave_unacked(events)
             continue

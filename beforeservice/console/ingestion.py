@@ -25,13 +25,14 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, HTTPException, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from opentelemetry.trace import Span
 from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from beforeservice import metrics
+from beforeservice import metrics, tracing
 from beforeservice.api.deps import (
     CatalogDep,
     ProducerDep,
@@ -51,6 +52,7 @@ from events.contracts import LifeEvent, partition_key, validate
 from events.errors import FieldError, InvalidEvent
 from events.privacy import Pseudonymizer, looks_like_rrn, protect_event
 from events.topics import LIFE_EVENTS
+from events.tracecontext import TRACEPARENT, TRACESTATE, TraceContext, check_extension, from_headers
 from rules_engine.catalog import Catalog
 
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
@@ -135,6 +137,9 @@ class Outcome:
     status: int
     event: CloudEvent | None = None
     refusal: JSONResponse | None = None
+    span: Span | None = None  # the event's ingestion span (beforeservice/tracing.py)
+    onward: TraceContext | None = None  # the trace context its Kafka record carries
+    repeat: bool = False  # accepted before with the same payload: not produced again
 
 
 _REFUSALS = {
@@ -179,7 +184,7 @@ async def post_event(request: Request, caller: CurrentAgency, settings: Settings
         envelope = _parse(request, body)
     except InvalidEvent as error:
         return _refused(invalid_event(error))
-    outcome = (await _ingest(intake, caller, [envelope]))[0]
+    outcome = (await _ingest(intake, caller, [envelope], from_headers(request.headers)))[0]
     if outcome.refusal is not None:
         return _refused(outcome.refusal)
     assert outcome.event is not None
@@ -237,7 +242,7 @@ async def post_events_batch(request: Request, caller: CurrentAgency, settings: S
         except InvalidEvent as error:
             parsed.append(invalid_event(error))
     envelopes = [p for p in parsed if isinstance(p, CloudEvent)]
-    outcomes = iter(await _ingest(intake, caller, envelopes))
+    outcomes = iter(await _ingest(intake, caller, envelopes, from_headers(request.headers)))
     results = []
     for index, item in enumerate(parsed):
         outcome = Outcome(item.status_code, refusal=item) if isinstance(item, JSONResponse) else next(outcomes)
@@ -254,25 +259,32 @@ async def post_events_batch(request: Request, caller: CurrentAgency, settings: S
     return BatchResult(accepted=accepted, refused=len(results) - accepted, results=results)
 
 
-async def _ingest(intake: Intake, caller: AgencyCaller, envelopes: list[CloudEvent]) -> list[Outcome]:
-    """Scope, contract and idempotency per event; the fresh ones go to the broker together."""
+async def _ingest(
+    intake: Intake, caller: AgencyCaller, envelopes: list[CloudEvent], incoming: TraceContext | None = None
+) -> list[Outcome]:
+    """Scope, contract and idempotency per event; the fresh ones go to the broker together.
+
+    `incoming`: the request's W3C `traceparent` header, if valid (an invalid one is ignored, as W3C Trace Context
+    says); an event's own distributed-tracing extension wins over it, and must be valid (400 otherwise)."""
     outcomes: list[Outcome] = []
     fresh: list[tuple[Outcome, LifeEvent]] = []
     checked: list[tuple[Outcome, LifeEvent | None]] = []
     for envelope in envelopes:
+        span: Span | None = None
         try:
             envelope = protect_event(envelope, intake.pseudonymizer)  # first: nothing below may echo or keep an RRN
+            span = tracing.start_ingestion(envelope, caller.agency, incoming)
+            check_extension(envelope.model_extra or {})
             _authorise(caller, envelope)
             valid = validate(envelope)
             if refusal := closing_refusal(intake.catalog, caller.agency, valid):
                 raise refusal
-            checked.append((Outcome(202, envelope), valid))
+            checked.append((Outcome(202, envelope, span=span, onward=tracing.onward(span, envelope, incoming)), valid))
         except HTTPException as exc:
-            checked.append(
-                (Outcome(exc.status_code, refusal=problem(403, "Forbidden", str(exc.detail), "forbidden")), None)
-            )
+            forbidden = problem(403, "Forbidden", str(exc.detail), "forbidden")
+            checked.append((Outcome(exc.status_code, refusal=forbidden, span=span), None))
         except InvalidEvent as error:
-            checked.append((Outcome(error.status, refusal=invalid_event(error)), None))
+            checked.append((Outcome(error.status, refusal=invalid_event(error), span=span), None))
     claims = await run_in_threadpool(_claim, intake.sessions, caller, [e for _, e in checked if e is not None])
     claim_of = iter(claims)
     for outcome, event in checked:
@@ -288,11 +300,17 @@ async def _ingest(intake: Intake, caller: AgencyCaller, envelopes: list[CloudEve
                         "before with a different payload; send a new id",
                         "duplicate-id",
                     ),
+                    span=outcome.span,
                 )
             elif verdict == "new":
                 fresh.append((outcome, event))
+            else:
+                outcome.repeat = True
         outcomes.append(outcome)
     await _produce_all(intake, fresh)
+    for outcome in outcomes:
+        if outcome.span is not None:
+            tracing.end_ingestion(outcome.span, outcome.status, outcome.repeat)
     return outcomes
 
 
@@ -305,7 +323,10 @@ def _authorise(caller: AgencyCaller, envelope: CloudEvent) -> None:
 
 def digest(event: LifeEvent) -> str:
     """The payload's fingerprint; the content mode (and so `datacontenttype`) does not change it."""
-    body = event.envelope.model_dump(mode="json", exclude_none=True, exclude={"datacontenttype"})
+    # Nor does the trace context: an agency's retry may come in a new trace and is still the same event.
+    body = event.envelope.model_dump(
+        mode="json", exclude_none=True, exclude={"datacontenttype", TRACEPARENT, TRACESTATE}
+    )
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -357,11 +378,14 @@ async def _produce_all(intake: Intake, fresh: list[tuple[Outcome, LifeEvent]]) -
                     LIFE_EVENTS,
                     value=event.envelope.to_structured(),
                     key=partition_key(event).encode(),
-                    headers=[("content-type", STRUCTURED_CONTENT_TYPE.encode())],
+                    headers=[
+                        ("content-type", STRUCTURED_CONTENT_TYPE.encode()),
+                        *(outcome.onward.headers() if outcome.onward else ()),  # the trace goes on in the worker
+                    ],
                 ),
                 wait,
             )
-            for _, event in fresh
+            for outcome, event in fresh
         ),
         return_exceptions=True,
     )
