@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from beforeservice.catalog_watch import CatalogWatch
 from beforeservice.console.closing import AgencyLoopClosing
 from beforeservice.database import alembic_config, make_engine, session_factory, upgrade
+from beforeservice.logs import configure_logging
 from beforeservice.settings import Settings
 from beforeservice.tracing import configure_tracing, traced
 from entitlements.batch import MAX_EVENT_BYTES, LifeEventProcessor
@@ -56,8 +57,11 @@ def configure_keyring(settings: Settings) -> Keyring:
 
 
 def observe(role: str, settings: Settings) -> None:
-    """What an operator sees of this process (docs/observability.md): its traces (OTEL_* variables; off by
-    default). Called once, first thing, by each process's command (api, worker, dispatcher, scheduler)."""
+    """What an operator sees of this process (docs/observability.md): its logs (LOG_FORMAT, LOG_LEVEL) and traces
+    (OTEL_* variables; off by default). Called once, first thing, by each process's command (api, worker,
+    dispatcher, scheduler); Faust configures the worker's logs itself, from beforeservice/faust_app.py."""
+    if role != "worker":
+        configure_logging(role, settings.log_format, settings.log_level)
     configure_tracing(role)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -230,7 +229,12 @@ def worker(loglevel: str = "warn") -> None:
 
     process.with_schema()
 
-    sys.argv = ["beforeservice-worker", "worker", "--loglevel", loglevel, "--without-web"]
+    settings = get_settings()
+    quiet = []
+    if settings.log_format == "json":  # every line of output is JSON: no banner, and no spinner (below WARN)
+        quiet = ["--quiet"]
+        loglevel = "debug" if settings.log_level == "DEBUG" else "info"  # LOG_LEVEL filters (beforeservice/logs.py)
+    sys.argv = ["beforeservice-worker", *quiet, "worker", "--loglevel", loglevel, "--without-web"]
     faust_app.main()
 
 
@@ -240,7 +244,6 @@ def dispatcher() -> None:
     from beforeservice.bootstrap import observe
     from beforeservice.dispatcher import run_dispatcher
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = start(get_settings())
     observe("dispatcher", settings)
     run_dispatcher(settings)
@@ -263,6 +266,7 @@ def api() -> None:
         host=settings.api_host,
         port=settings.api_port,
         log_level="warning",
+        log_config=None,  # the root logger's, as configured by `observe` (LOG_FORMAT)
         proxy_headers=False,
     )
 
@@ -273,7 +277,6 @@ def scheduler() -> None:
     from beforeservice.bootstrap import observe
     from beforeservice.scheduler import run_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = start(get_settings())
     observe("scheduler", settings)
     raise typer.Exit(run_scheduler(settings))

@@ -57,6 +57,10 @@ class TraceContext:
         assert isinstance(traceparent, str)
         return cls(traceparent, tracestate if valid_tracestate(tracestate) else None)  # type: ignore[arg-type]
 
+    @property
+    def trace_id(self) -> str:
+        return self.traceparent.split("-")[1]
+
     def headers(self) -> list[tuple[str, bytes]]:
         """As Kafka record headers."""
         found = [(TRACEPARENT, self.traceparent.encode())]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +56,7 @@ from events.topics import LIFE_EVENTS
 from events.tracecontext import TRACEPARENT, TRACESTATE, TraceContext, check_extension, from_headers
 from rules_engine.catalog import Catalog
 
+log = logging.getLogger(__name__)
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
 _api_key = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="An agency API key (`beforeservice agencies add`)"
@@ -140,6 +142,7 @@ class Outcome:
     span: Span | None = None  # the event's ingestion span (beforeservice/tracing.py)
     onward: TraceContext | None = None  # the trace context its Kafka record carries
     repeat: bool = False  # accepted before with the same payload: not produced again
+    about: CloudEvent | None = None  # the event it concerns, once its RRNs are protected (for the log line)
 
 
 _REFUSALS = {
@@ -271,20 +274,23 @@ async def _ingest(
     checked: list[tuple[Outcome, LifeEvent | None]] = []
     for envelope in envelopes:
         span: Span | None = None
+        protected: CloudEvent | None = None
         try:
-            envelope = protect_event(envelope, intake.pseudonymizer)  # first: nothing below may echo or keep an RRN
+            envelope = protected = protect_event(envelope, intake.pseudonymizer)  # first: nothing below may keep an RRN
             span = tracing.start_ingestion(envelope, caller.agency, incoming)
             check_extension(envelope.model_extra or {})
             _authorise(caller, envelope)
             valid = validate(envelope)
             if refusal := closing_refusal(intake.catalog, caller.agency, valid):
                 raise refusal
-            checked.append((Outcome(202, envelope, span=span, onward=tracing.onward(span, envelope, incoming)), valid))
+            onward = tracing.onward(span, envelope, incoming)
+            checked.append((Outcome(202, envelope, span=span, onward=onward, about=envelope), valid))
         except HTTPException as exc:
             forbidden = problem(403, "Forbidden", str(exc.detail), "forbidden")
-            checked.append((Outcome(exc.status_code, refusal=forbidden, span=span), None))
+            checked.append((Outcome(exc.status_code, refusal=forbidden, span=span, about=protected), None))
         except InvalidEvent as error:
-            checked.append((Outcome(error.status, refusal=invalid_event(error), span=span), None))
+            refused = invalid_event(error)
+            checked.append((Outcome(error.status, refusal=refused, span=span, about=protected), None))
     claims = await run_in_threadpool(_claim, intake.sessions, caller, [e for _, e in checked if e is not None])
     claim_of = iter(claims)
     for outcome, event in checked:
@@ -301,6 +307,7 @@ async def _ingest(
                         "duplicate-id",
                     ),
                     span=outcome.span,
+                    about=outcome.about,
                 )
             elif verdict == "new":
                 fresh.append((outcome, event))
@@ -311,7 +318,28 @@ async def _ingest(
     for outcome in outcomes:
         if outcome.span is not None:
             tracing.end_ingestion(outcome.span, outcome.status, outcome.repeat)
+        _log(caller, outcome)
     return outcomes
+
+
+def _log(caller: AgencyCaller, outcome: Outcome) -> None:
+    """One line per event: its ids, the agency, what became of it. A refusal names its type and fields, never the
+    values (an agency's bad input may hold anything)."""
+    about, onward = outcome.about, outcome.onward
+    fields: dict[str, Any] = {
+        "agency": caller.agency,
+        "status": outcome.status,
+        "event_id": about.id if about else None,
+        "event_type": about.type if about else None,
+        "trace_id": onward.trace_id if onward else tracing.trace_id_of(outcome.span) if outcome.span else None,
+    }
+    if outcome.refusal is None:
+        log.info("life event %s", "accepted again (a repeat)" if outcome.repeat else "accepted", extra=fields)
+        return
+    body = json.loads(bytes(outcome.refusal.body))
+    named = ",".join(str(e.get("field", "")) for e in body.get("errors", []) if isinstance(e, dict))
+    fields["reason"] = str(body.get("type", "")).rsplit("/", 1)[-1] + (f" ({named})" if named else "")
+    log.info("life event refused", extra=fields)
 
 
 def _authorise(caller: AgencyCaller, envelope: CloudEvent) -> None:
