@@ -72,7 +72,7 @@ class JsonFormatter(logging.Formatter):
             if value is not None:
                 line[name] = _clean(value)[:_REASON_CHARACTERS] if isinstance(value, str) else value
         span = trace.get_current_span().get_span_context()
-        if span.is_valid:
+        if span.is_valid and "trace_id" not in line:  # the event's own trace, when the call names it, wins
             line["trace_id"], line["span_id"] = f"{span.trace_id:032x}", f"{span.span_id:016x}"
         if record.exc_info and record.exc_info[0] is not None:
             kind, error, stack = record.exc_info
