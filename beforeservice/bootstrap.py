@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from beforeservice.catalog_watch import CatalogWatch
 from beforeservice.console.closing import AgencyLoopClosing
 from beforeservice.database import alembic_config, make_engine, session_factory, upgrade
+from beforeservice.logs import configure_logging
 from beforeservice.settings import Settings
+from beforeservice.tracing import configure_tracing, traced
 from entitlements.batch import MAX_EVENT_BYTES, LifeEventProcessor
 from entitlements.persistence.sealed_columns import install_keyring
 from entitlements.persistence.sealing import DEV_DATA_KEYS, Keyring
@@ -52,6 +54,15 @@ def configure_keyring(settings: Settings) -> Keyring:
         keyring = Keyring.parse(DEV_DATA_KEYS)
     install_keyring(keyring)
     return keyring
+
+
+def observe(role: str, settings: Settings) -> None:
+    """What an operator sees of this process (docs/observability.md): its logs (LOG_FORMAT, LOG_LEVEL) and traces
+    (OTEL_* variables; off by default). Called once, first thing, by each process's command (api, worker,
+    dispatcher, scheduler); Faust configures the worker's logs itself, from beforeservice/faust_app.py."""
+    if role != "worker":
+        configure_logging(role, settings.log_format, settings.log_level)
+    configure_tracing(role)
 
 
 class SchemaNotReady(RuntimeError):
@@ -109,7 +120,7 @@ class Process:
 
     @property
     def push_sender(self) -> PushSender | None:
-        return self._once("push_sender", lambda: push_sender(self.settings))
+        return self._once("push_sender", lambda: traced(push_sender(self.settings)))  # a span per push if tracing
 
     @property
     def processor(self) -> LifeEventProcessor:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -231,7 +230,9 @@ def schemas_export(directory: Path) -> None:
 @app.command()
 def worker(loglevel: str = "warn") -> None:
     """Run one Faust worker (start several to scale; partitions are shared among them)."""
-    start(get_settings())
+    from beforeservice.bootstrap import observe
+
+    observe("worker", start(get_settings()))
     if importlib.util.find_spec("uvloop"):
         # Faust's cost per event is mostly event-loop work (tasks, futures, callbacks), which uvloop does in C
         # (events/s through take_events with and without it: docs/benchmarks.md, pipeline). Chosen before the
@@ -244,17 +245,24 @@ def worker(loglevel: str = "warn") -> None:
 
     process.with_schema()
 
-    sys.argv = ["beforeservice-worker", "worker", "--loglevel", loglevel, "--without-web"]
+    settings = get_settings()
+    quiet = []
+    if settings.log_format == "json":  # every line of output is JSON: no banner, and no spinner (below WARN)
+        quiet = ["--quiet"]
+        loglevel = "debug" if settings.log_level == "DEBUG" else "info"  # LOG_LEVEL filters (beforeservice/logs.py)
+    sys.argv = ["beforeservice-worker", *quiet, "worker", "--loglevel", loglevel, "--without-web"]
     faust_app.main()
 
 
 @app.command()
 def dispatcher() -> None:
     """Run an outbox dispatcher (several may run: rows are claimed with SKIP LOCKED on PostgreSQL)."""
+    from beforeservice.bootstrap import observe
     from beforeservice.dispatcher import run_dispatcher
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_dispatcher(start(get_settings()))
+    settings = start(get_settings())
+    observe("dispatcher", settings)
+    run_dispatcher(settings)
 
 
 @app.command()
@@ -263,8 +271,10 @@ def api() -> None:
     import uvicorn
 
     from beforeservice.api.app import create_app
+    from beforeservice.bootstrap import observe
 
     settings = start(get_settings())
+    observe("api", settings)
     # proxy_headers off: uvicorn would believe X-Forwarded-For from any local hop; the client address is read
     # in beforeservice.auth.client_ip, from TRUSTED_PROXIES only.
     uvicorn.run(
@@ -272,6 +282,7 @@ def api() -> None:
         host=settings.api_host,
         port=settings.api_port,
         log_level="warning",
+        log_config=None,  # the root logger's, as configured by `observe` (LOG_FORMAT)
         proxy_headers=False,
     )
 
@@ -279,10 +290,12 @@ def api() -> None:
 @app.command()
 def scheduler() -> None:
     """Run the scheduler: one runs the jobs; any other stands by until it stops (a database lease)."""
+    from beforeservice.bootstrap import observe
     from beforeservice.scheduler import run_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    raise typer.Exit(run_scheduler(start(get_settings())))
+    settings = start(get_settings())
+    observe("scheduler", settings)
+    raise typer.Exit(run_scheduler(settings))
 
 
 @app.command()

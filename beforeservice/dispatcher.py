@@ -20,7 +20,7 @@ from beforeservice.probes import Probes, serve
 from beforeservice.push_outcomes import counted
 from beforeservice.settings import Settings
 from notifiers.doorbell import Doorbell
-from notifiers.outbox import dispatch_pending
+from notifiers.outbox import DispatchResult, dispatch_pending
 from notifiers.policy import DispatchPolicy
 from notifiers.push import PushSender
 from notifiers.rendering import NotificationTemplates
@@ -75,7 +75,17 @@ def dispatch_round(
     sent = dispatch_pending(outbox, push, policy=policy, templates=templates)
     metrics.NOTIFICATIONS_PUSHED.inc(sent.pushed)
     metrics.NOTIFICATIONS_INBOX_ONLY.inc(sent.inbox_only)
+    if sent.notifications:
+        log.info(
+            "outbox round",
+            extra={"notifications": sent.notifications, "pushed": sent.pushed, "outcome": _outcomes(sent)},
+        )
     return sent.notifications
+
+
+def _outcomes(sent: DispatchResult) -> str:
+    counts = {"failed": sent.push_failed, "inbox_only": sent.inbox_only, "held": sent.held, "merged": sent.merged}
+    return ",".join(f"{name}={count}" for name, count in counts.items() if count)
 
 
 def _stop_on_signals() -> threading.Event:

@@ -16,6 +16,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as driver
 
+from beforeservice.logs import logging_config
 from beforeservice.settings import Settings
 
 
@@ -61,6 +62,8 @@ def worker_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,  # all in-sync replicas (min.insync.replicas, beforeservice/topics.py)
         topic_replication_factor=settings.replication_factor,  # topics Faust itself may declare
+        # Faust sets up the worker's logs itself: JSON lines when LOG_FORMAT=json (beforeservice/logs.py).
+        logging_config=logging_config("worker", "json", settings.log_level) if settings.log_format == "json" else None,
     )
     use_fetch_wait(app, settings.kafka_fetch_max_wait_ms)
     if settings.idempotent_producers:

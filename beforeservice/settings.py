@@ -6,6 +6,7 @@ import base64
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -66,6 +67,14 @@ class Settings(BaseSettings):
     dispatcher_metrics_port: int = Field(default=0, description="Dispatcher's metrics and probes port; 0 disables")
     scheduler_metrics_port: int = Field(default=0, description="Scheduler's metrics and probes port; 0 disables")
     dispatch_interval_seconds: float = Field(default=0.5, description="How often the outbox is dispatched")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Logs of the api, worker, dispatcher and scheduler: text lines, or JSON lines (one object a line, "
+        "with event_id, trace_id, agency; docs/observability.md). Production deployments set json",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="The lowest level logged by the engine's processes"
+    )
     worker_dispatches_outbox: bool = Field(
         default=True, description="The worker also dispatches the outbox; false when `beforeservice dispatcher` runs"
     )

@@ -15,11 +15,12 @@ from collections.abc import Sequence
 
 import faust
 
-from beforeservice import metrics
+from beforeservice import metrics, tracing
 from beforeservice.bootstrap import Process
 from beforeservice.consumer_lag import refresh_consumer_lag
 from beforeservice.dispatcher import dispatch_round
 from beforeservice.faust_app import raw_topic, worker_app
+from beforeservice.logs import event_id_of
 from beforeservice.outbox_gauges import OutboxGauges
 from beforeservice.probes import Probes, database_reachable, serve
 from beforeservice.push_outcomes import counted
@@ -59,8 +60,11 @@ async def process_life_events(stream: faust.StreamT[bytes]) -> None:
             )
             for e in events
         ]
-        with metrics.BATCH_DURATION.time():
+        with metrics.BATCH_DURATION.time(), tracing.batch_span([r.headers for r in records]) as span:
             result = await _process_until_done(records)
+            tracing.batch_outcome(span, result)
+            if result is not None:
+                _log(result)
         if result is None:  # stopping: the batch must not be acked, so that the next owner processes it
             _leave_unacked(events)
             continue
@@ -116,6 +120,24 @@ def _leave_unacked(events: Sequence[faust.EventT[bytes]]) -> None:
     for event in events:
         event.message.incref()
         tracked.discard(event.message)
+
+
+def _log(result: BatchResult) -> None:
+    """A line per batch (its counts) and one per dead letter (the event's id when it has one, where, and why)."""
+    log.info(
+        "batch processed",
+        extra={
+            "consumed": result.consumed,
+            "processed": result.processed,
+            "duplicates": result.duplicates,
+            "dead_lettered": len(result.dead_letters),
+            "notifications": result.notifications,
+        },
+    )
+    for letter in result.dead_letters:
+        where = f"{letter.topic}/{letter.partition}/{letter.offset}"
+        fields = {"event_id": event_id_of(letter), "reason": letter.reason, "where": where}
+        log.warning("life event dead-lettered", extra=fields)
 
 
 def _count(result: BatchResult) -> None:

@@ -15,6 +15,7 @@ from events.dead_letter import DeadLetter
 from events.errors import FieldError, InvalidEvent
 from events.kafka_record import decode
 from events.privacy import Pseudonymizer, mask
+from events.tracecontext import from_extension, from_headers
 from rules_engine.catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,17 @@ def decode_records(
         except InvalidEvent as error:
             bad.append(record.dead_letter(error))
     return good, bad
+
+
+def trace_contexts(events: Sequence[tuple[Record, LifeEvent]]) -> dict[tuple[str, str], str]:
+    """Each event's W3C traceparent, by event key: the record's `traceparent` header (the hop that brought it),
+    else the event's distributed-tracing extension; events with neither have none (docs/observability.md)."""
+    found = {}
+    for record, event in events:
+        context = from_headers(record.headers) or from_extension(event.envelope.model_extra or {})
+        if context is not None:
+            found[event.envelope.key] = context.traceparent
+    return found
 
 
 class LifeEventProcessor:
@@ -172,7 +184,7 @@ class LifeEventProcessor:
                 result.deceased.extend(outcome.deceased)
             unit.save(list(changed.values()), processed, offers, changes)
             # The transactional outbox: the notifications commit with their offers, or neither does.
-            notifications = self.outbox.add(unit, intents, offers, catalog)
+            notifications = self.outbox.add(unit, intents, offers, catalog, trace_contexts(fresh))
             if result.deceased:  # tact: nothing more is pushed to the deceased's devices, in the death's transaction
                 self.outbox.cancel_for(unit, result.deceased)
             unit.commit()

@@ -86,9 +86,17 @@ class Outbox(Protocol):
     """Notifications of offers, written in the caller's unit of work and sent after it commits."""
 
     def add(
-        self, unit: UnitOfWork, intents: Sequence[NotificationIntent], offers: Sequence[Offer], catalog: Catalog
+        self,
+        unit: UnitOfWork,
+        intents: Sequence[NotificationIntent],
+        offers: Sequence[Offer],
+        catalog: Catalog,
+        trace_contexts: Mapping[EventKey, str] | None = None,
     ) -> int:
-        """Queues one notification per intent (its texts from the offers it names, under `catalog`); the count."""
+        """Queues one notification per intent (its texts from the offers it names, under `catalog`); the count.
+
+        `trace_contexts`: the W3C `traceparent` of each event that has one (by event key), kept with its
+        notifications so that the push continues the event's trace (docs/observability.md)."""
         ...
 
     def cancel_for(self, unit: UnitOfWork, deceased: Sequence[str]) -> int:

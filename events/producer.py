@@ -10,6 +10,7 @@ from events.cloudevents import STRUCTURED_CONTENT_TYPE, CloudEvent, binary_heade
 from events.contracts import partition_key, validate
 from events.privacy import Pseudonymizer, protect_event
 from events.topics import LIFE_EVENTS
+from events.tracecontext import from_extension
 
 
 class AgencyProducer:
@@ -37,6 +38,11 @@ class AgencyProducer:
         else:
             value = event.to_structured()
             headers = [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
+        # The distributed-tracing extension also as the Kafka `traceparent`/`tracestate` headers, which the worker
+        # reads without decoding the value (docs/observability.md).
+        trace_context = from_extension(event.model_extra or {})
+        if trace_context is not None:
+            headers += trace_context.headers()
         self._producer.send(self.topic, key=key.encode(), value=value, headers=headers)
 
     def send_raw(self, value: bytes, key: bytes | None = None, headers: list[tuple[str, bytes]] | None = None) -> None:

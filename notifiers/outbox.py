@@ -86,6 +86,7 @@ class _Claim:
     offer_ids: list[str]
     created_at: datetime
     dispatch_attempts: int
+    traceparent: str | None  # its life event's trace context: the push continues that trace
     # decided by this tick
     dispatch_status: str
     dispatched_at: datetime | None
@@ -108,6 +109,7 @@ _READ = (
     "offer_ids",
     "created_at",
     "dispatch_attempts",
+    "traceparent",
 )
 _DECIDED = (
     "dispatch_status",
@@ -226,7 +228,7 @@ def dispatch_pending(
                 kind = "digest" if merged else "offers"
                 for token in decision.tokens:
                     data = {"notification_id": row.id, "kind": kind}
-                    messages.append((row, PushMessage(token, title, body, key, data)))
+                    messages.append((row, PushMessage(token, title, body, key, data, trace_context=row.traceparent)))
         if messages and sender is not None:
             _send(session, sender, messages, policy, bundles, now, result)
         _write_back(session, claimed)

@@ -4,7 +4,7 @@ that writes their offers, so both commit or neither does; the dispatcher (notifi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from entitlements.matching import NotificationIntent, Offer
 from entitlements.persistence.store import bulk_insert, languages_of
 from entitlements.persistence.uow import session_of
-from entitlements.ports import UnitOfWork
+from entitlements.ports import EventKey, UnitOfWork
 from notifiers.doorbell import ring
 from notifiers.rendering import NotificationTemplates
 from notifiers.tables import NotificationRow
@@ -33,7 +33,12 @@ class NotificationOutbox:
         self._texts: NotificationTexts | None = None
 
     def add(
-        self, unit: UnitOfWork, intents: Sequence[NotificationIntent], offers: Sequence[Offer], catalog: Catalog
+        self,
+        unit: UnitOfWork,
+        intents: Sequence[NotificationIntent],
+        offers: Sequence[Offer],
+        catalog: Catalog,
+        trace_contexts: Mapping[EventKey, str] | None = None,
     ) -> int:
         if not intents:
             return 0
@@ -42,7 +47,7 @@ class NotificationOutbox:
         languages = languages_of(session, [i.recipient_id for i in intents])
         by_id = {o.id: o for o in offers}
         rendered = [texts.render(i, by_id, languages.get(i.recipient_id, "ko")) for i in intents]
-        write_notifications(session, rendered)
+        write_notifications(session, rendered, trace_contexts)
         return len(rendered)
 
     def cancel_for(self, unit: UnitOfWork, deceased: Sequence[str]) -> int:
@@ -62,11 +67,17 @@ class NotificationOutbox:
         return self._texts
 
 
-def write_notifications(session: Session, notifications: Sequence[RenderedNotification]) -> None:
-    """Pending outbox rows, in the caller's transaction; dispatchers wake when it commits."""
+def write_notifications(
+    session: Session,
+    notifications: Sequence[RenderedNotification],
+    trace_contexts: Mapping[EventKey, str] | None = None,
+) -> None:
+    """Pending outbox rows, in the caller's transaction; dispatchers wake when it commits. Each keeps its event's
+    `traceparent`, if it came with one, for the dispatcher's push span (docs/observability.md)."""
     if not notifications:
         return
     now = datetime.now(UTC)
+    traces = trace_contexts or {}
     bulk_insert(
         session,
         NotificationRow,
@@ -77,6 +88,7 @@ def write_notifications(session: Session, notifications: Sequence[RenderedNotifi
                 "dispatch_status": "pending",
                 "dispatch_attempts": 0,
                 "created_at": now,
+                "traceparent": traces.get((n.event_source, n.event_id)),
             }
             for n in notifications
         ],

@@ -17,6 +17,8 @@ class PushMessage:
     collapse_key: str  # stable per offer bundle, so a re-send replaces rather than duplicates
     data: dict[str, str] = field(default_factory=dict)  # opaque ids only; details are fetched in the app
     ttl_seconds: int = 7 * 24 * 3600
+    # The W3C traceparent of the life event it answers, for the sender's span; never sent to the device.
+    trace_context: str | None = None
 
 
 @dataclass(frozen=True)

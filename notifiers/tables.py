@@ -53,6 +53,8 @@ class NotificationRow(Base):
     # Fallback: the channel last tried, and when to try the next one if the offer is still unopened.
     channel: Mapped[str | None] = mapped_column(String(16))
     escalate_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The W3C traceparent of the life event this answers: the push's span continues its trace (docs/observability.md).
+    traceparent: Mapped[str | None] = mapped_column(String(256))
 
 
 class DeviceRow(Base):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,13 +26,14 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, HTTPException, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from opentelemetry.trace import Span
 from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from beforeservice import metrics
+from beforeservice import metrics, tracing
 from beforeservice.api.deps import (
     CatalogDep,
     ProducerDep,
@@ -51,8 +53,10 @@ from events.contracts import LifeEvent, partition_key, validate
 from events.errors import FieldError, InvalidEvent
 from events.privacy import Pseudonymizer, looks_like_rrn, protect_event
 from events.topics import LIFE_EVENTS
+from events.tracecontext import TRACEPARENT, TRACESTATE, TraceContext, check_extension, from_headers
 from rules_engine.catalog import Catalog
 
+log = logging.getLogger(__name__)
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
 _api_key = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="An agency API key (`beforeservice agencies add`)"
@@ -135,6 +139,10 @@ class Outcome:
     status: int
     event: CloudEvent | None = None
     refusal: JSONResponse | None = None
+    span: Span | None = None  # the event's ingestion span (beforeservice/tracing.py)
+    onward: TraceContext | None = None  # the trace context its Kafka record carries
+    repeat: bool = False  # accepted before with the same payload: not produced again
+    about: CloudEvent | None = None  # the event it concerns, once its RRNs are protected (for the log line)
 
 
 _REFUSALS = {
@@ -179,7 +187,7 @@ async def post_event(request: Request, caller: CurrentAgency, settings: Settings
         envelope = _parse(request, body)
     except InvalidEvent as error:
         return _refused(invalid_event(error))
-    outcome = (await _ingest(intake, caller, [envelope]))[0]
+    outcome = (await _ingest(intake, caller, [envelope], from_headers(request.headers)))[0]
     if outcome.refusal is not None:
         return _refused(outcome.refusal)
     assert outcome.event is not None
@@ -237,7 +245,7 @@ async def post_events_batch(request: Request, caller: CurrentAgency, settings: S
         except InvalidEvent as error:
             parsed.append(invalid_event(error))
     envelopes = [p for p in parsed if isinstance(p, CloudEvent)]
-    outcomes = iter(await _ingest(intake, caller, envelopes))
+    outcomes = iter(await _ingest(intake, caller, envelopes, from_headers(request.headers)))
     results = []
     for index, item in enumerate(parsed):
         outcome = Outcome(item.status_code, refusal=item) if isinstance(item, JSONResponse) else next(outcomes)
@@ -254,25 +262,35 @@ async def post_events_batch(request: Request, caller: CurrentAgency, settings: S
     return BatchResult(accepted=accepted, refused=len(results) - accepted, results=results)
 
 
-async def _ingest(intake: Intake, caller: AgencyCaller, envelopes: list[CloudEvent]) -> list[Outcome]:
-    """Scope, contract and idempotency per event; the fresh ones go to the broker together."""
+async def _ingest(
+    intake: Intake, caller: AgencyCaller, envelopes: list[CloudEvent], incoming: TraceContext | None = None
+) -> list[Outcome]:
+    """Scope, contract and idempotency per event; the fresh ones go to the broker together.
+
+    `incoming`: the request's W3C `traceparent` header, if valid (an invalid one is ignored, as W3C Trace Context
+    says); an event's own distributed-tracing extension wins over it, and must be valid (400 otherwise)."""
     outcomes: list[Outcome] = []
     fresh: list[tuple[Outcome, LifeEvent]] = []
     checked: list[tuple[Outcome, LifeEvent | None]] = []
     for envelope in envelopes:
+        span: Span | None = None
+        protected: CloudEvent | None = None
         try:
-            envelope = protect_event(envelope, intake.pseudonymizer)  # first: nothing below may echo or keep an RRN
+            envelope = protected = protect_event(envelope, intake.pseudonymizer)  # first: nothing below may keep an RRN
+            span = tracing.start_ingestion(envelope, caller.agency, incoming)
+            check_extension(envelope.model_extra or {})
             _authorise(caller, envelope)
             valid = validate(envelope)
             if refusal := closing_refusal(intake.catalog, caller.agency, valid):
                 raise refusal
-            checked.append((Outcome(202, envelope), valid))
+            onward = tracing.onward(span, envelope, incoming)
+            checked.append((Outcome(202, envelope, span=span, onward=onward, about=envelope), valid))
         except HTTPException as exc:
-            checked.append(
-                (Outcome(exc.status_code, refusal=problem(403, "Forbidden", str(exc.detail), "forbidden")), None)
-            )
+            forbidden = problem(403, "Forbidden", str(exc.detail), "forbidden")
+            checked.append((Outcome(exc.status_code, refusal=forbidden, span=span, about=protected), None))
         except InvalidEvent as error:
-            checked.append((Outcome(error.status, refusal=invalid_event(error)), None))
+            refused = invalid_event(error)
+            checked.append((Outcome(error.status, refusal=refused, span=span, about=protected), None))
     claims = await run_in_threadpool(_claim, intake.sessions, caller, [e for _, e in checked if e is not None])
     claim_of = iter(claims)
     for outcome, event in checked:
@@ -288,12 +306,40 @@ async def _ingest(intake: Intake, caller: AgencyCaller, envelopes: list[CloudEve
                         "before with a different payload; send a new id",
                         "duplicate-id",
                     ),
+                    span=outcome.span,
+                    about=outcome.about,
                 )
             elif verdict == "new":
                 fresh.append((outcome, event))
+            else:
+                outcome.repeat = True
         outcomes.append(outcome)
     await _produce_all(intake, fresh)
+    for outcome in outcomes:
+        if outcome.span is not None:
+            tracing.end_ingestion(outcome.span, outcome.status, outcome.repeat)
+        _log(caller, outcome)
     return outcomes
+
+
+def _log(caller: AgencyCaller, outcome: Outcome) -> None:
+    """One line per event: its ids, the agency, what became of it. A refusal names its type and fields, never the
+    values (an agency's bad input may hold anything)."""
+    about, onward = outcome.about, outcome.onward
+    fields: dict[str, Any] = {
+        "agency": caller.agency,
+        "status": outcome.status,
+        "event_id": about.id if about else None,
+        "event_type": about.type if about else None,
+        "trace_id": onward.trace_id if onward else tracing.trace_id_of(outcome.span) if outcome.span else None,
+    }
+    if outcome.refusal is None:
+        log.info("life event %s", "accepted again (a repeat)" if outcome.repeat else "accepted", extra=fields)
+        return
+    body = json.loads(bytes(outcome.refusal.body))
+    named = ",".join(str(e.get("field", "")) for e in body.get("errors", []) if isinstance(e, dict))
+    fields["reason"] = str(body.get("type", "")).rsplit("/", 1)[-1] + (f" ({named})" if named else "")
+    log.info("life event refused", extra=fields)
 
 
 def _authorise(caller: AgencyCaller, envelope: CloudEvent) -> None:
@@ -305,7 +351,10 @@ def _authorise(caller: AgencyCaller, envelope: CloudEvent) -> None:
 
 def digest(event: LifeEvent) -> str:
     """The payload's fingerprint; the content mode (and so `datacontenttype`) does not change it."""
-    body = event.envelope.model_dump(mode="json", exclude_none=True, exclude={"datacontenttype"})
+    # Nor does the trace context: an agency's retry may come in a new trace and is still the same event.
+    body = event.envelope.model_dump(
+        mode="json", exclude_none=True, exclude={"datacontenttype", TRACEPARENT, TRACESTATE}
+    )
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -357,11 +406,14 @@ async def _produce_all(intake: Intake, fresh: list[tuple[Outcome, LifeEvent]]) -
                     LIFE_EVENTS,
                     value=event.envelope.to_structured(),
                     key=partition_key(event).encode(),
-                    headers=[("content-type", STRUCTURED_CONTENT_TYPE.encode())],
+                    headers=[
+                        ("content-type", STRUCTURED_CONTENT_TYPE.encode()),
+                        *(outcome.onward.headers() if outcome.onward else ()),  # the trace goes on in the worker
+                    ],
                 ),
                 wait,
             )
-            for _, event in fresh
+            for outcome, event in fresh
         ),
         return_exceptions=True,
     )

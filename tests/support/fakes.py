@@ -135,9 +135,15 @@ class FakeOutbox:
     intents: list[NotificationIntent] = field(default_factory=list)
     offers_named: dict[str, Offer] = field(default_factory=dict)
     cancelled_for: list[str] = field(default_factory=list)
+    trace_contexts: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def add(
-        self, unit: UnitOfWork, intents: Sequence[NotificationIntent], offers: Sequence[Offer], catalog: Catalog
+        self,
+        unit: UnitOfWork,
+        intents: Sequence[NotificationIntent],
+        offers: Sequence[Offer],
+        catalog: Catalog,
+        trace_contexts: Mapping[tuple[str, str], str] | None = None,
     ) -> int:
         by_id = {o.id: o for o in offers}
         named = {i: by_id[i] for intent in intents for i in intent.offer_ids}  # KeyError: an intent names no offer
@@ -146,6 +152,7 @@ class FakeOutbox:
         def queue() -> None:
             self.intents.extend(intents)
             self.offers_named.update(named)
+            self.trace_contexts.update(trace_contexts or {})
 
         _fake(unit).on_commit(queue)
         return len(intents)
