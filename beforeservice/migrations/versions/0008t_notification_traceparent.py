@@ -1,7 +1,7 @@
 """the trace context of the life event a notification answers (docs/observability.md)
 
 Revision ID: 0008t
-Revises: 0007c
+Revises: 0008q
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008t"
-down_revision = "0007c"
+down_revision = "0008q"
 branch_labels = None
 depends_on = None
 
