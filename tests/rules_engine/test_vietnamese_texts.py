@@ -13,6 +13,7 @@ from rules_engine.catalog import Catalog
 from rules_engine.loader import load_catalog
 from rules_engine.yaml_source import read_yaml
 
+
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
     return load_catalog(CATALOG_DIR)
@@ -57,4 +58,3 @@ def test_municipal_grants_and_their_information_offers_read_in_vietnamese(catalo
     assert any("KRW cho con thứ" in b.summary["vi"] or "KRW cho mỗi trẻ" in b.summary["vi"] for b in paid)
     cautioned = [b for b in paid if "not yet confirmed" in b.summary["en"]]
     assert cautioned and all("chưa được xác nhận" in b.summary["vi"] for b in cautioned)
-
