@@ -361,7 +361,7 @@ class _Expander:
         law = self.need(file, ordinance, "name", str)
         number = ordinance.get("number")
         law_ko = f"{law} ({number})" if number else law
-        words = {"place_ko": place.ko, "place_en": place.en, "from": starts[0].isoformat()}
+        words = {"place_ko": place.ko, "place_en": place.en, "place_vi": place.en, "from": starts[0].isoformat()}
         agency_id = row.get("agency") or f"lg_{code}"
         if "agency" in row and agency_id not in self.agencies:
             raise self.fail(file, row, "agency", f"{code}: unknown agency '{agency_id}'")
@@ -453,7 +453,9 @@ class _Expander:
         return _at(row, spec)
 
     def information(self, m: Municipality, info: Any) -> dict[str, Any]:
-        words = {"place_ko": m.ko, "place_en": m.en}
+        # Vietnamese names a place by its romanised name; the catch-all, by the family's own address.
+        place_vi = "thành phố, quận, huyện nơi bạn cư trú" if m.code == UNLISTED else m.en
+        words = {"place_ko": m.ko, "place_en": m.en, "place_vi": place_vi}
         p = self.path
         legal = self.need(p, info, "legal_basis", dict)
         spec = {
@@ -563,7 +565,7 @@ def _summary(place: Any, amounts: list[int], residence: Any) -> dict[str, str]:
         }
     stay_ko = f" 보호자가 {residence['months']}개월 이상 살았어야 합니다." if residence else ""
     stay_en = f" The parent must have lived there for {residence['months']} months or more." if residence else ""
-    stay_vi = f" Cha hoặc mẹ phải đã sống ở đó từ {residence['months']} tháng trở lên." if residence else ""
+    stay_vi = f" Cha hoặc mẹ phải sống ở đó từ {residence['months']} tháng trở lên." if residence else ""
     return {
         "ko": f"{place.ko}에 출생신고한 아이에게 {', '.join(ko)}을 지급합니다.{stay_ko}",
         "en": f"{place.en} pays a childbirth grant of {', '.join(en)}.{stay_en}",

@@ -58,3 +58,5 @@ def test_municipal_grants_and_their_information_offers_read_in_vietnamese(catalo
     assert any("KRW cho con thứ" in b.summary["vi"] or "KRW cho mỗi trẻ" in b.summary["vi"] for b in paid)
     cautioned = [b for b in paid if "not yet confirmed" in b.summary["en"]]
     assert cautioned and all("chưa được xác nhận" in b.summary["vi"] for b in cautioned)
+    catch_all = catalog.benefits["local_birth_grant_information_unlisted"]
+    assert "nơi bạn cư trú" in catch_all.name["vi"] and "your city" not in catch_all.summary["vi"]
