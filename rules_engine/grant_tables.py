@@ -57,6 +57,7 @@ ORDINANCE_KEYS = frozenset({"name", "number", "url", "article", "en"})
 RESIDENCE_KEYS = frozenset({"months", "reference"})
 _ORDINALS_KO = ("첫째", "둘째", "셋째", "넷째", "다섯째", "여섯째", "일곱째", "여덟째", "아홉째", "열째")
 _ORDINALS_EN = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+_ORDINALS_VI = ("nhất", "hai", "ba", "tư", "năm", "sáu", "bảy", "tám", "chín", "mười")
 
 
 # --- the code list -----------------------------------------------------------------------------------------
@@ -360,7 +361,7 @@ class _Expander:
         law = self.need(file, ordinance, "name", str)
         number = ordinance.get("number")
         law_ko = f"{law} ({number})" if number else law
-        words = {"place_ko": place.ko, "place_en": place.en, "from": starts[0].isoformat()}
+        words = {"place_ko": place.ko, "place_en": place.en, "place_vi": place.en, "from": starts[0].isoformat()}
         agency_id = row.get("agency") or f"lg_{code}"
         if "agency" in row and agency_id not in self.agencies:
             raise self.fail(file, row, "agency", f"{code}: unknown agency '{agency_id}'")
@@ -452,7 +453,9 @@ class _Expander:
         return _at(row, spec)
 
     def information(self, m: Municipality, info: Any) -> dict[str, Any]:
-        words = {"place_ko": m.ko, "place_en": m.en}
+        # Vietnamese names a place by its romanised name; the catch-all, by the family's own address.
+        place_vi = "thành phố, quận, huyện nơi bạn cư trú" if m.code == UNLISTED else m.en
+        words = {"place_ko": m.ko, "place_en": m.en, "place_vi": place_vi}
         p = self.path
         legal = self.need(p, info, "legal_basis", dict)
         spec = {
@@ -500,7 +503,9 @@ class _Expander:
 
 
 def _words(texts: Mapping[str, Any], words: Mapping[str, str]) -> dict[str, str]:
-    return {lang: str(texts.get(lang, "")).format(**words) for lang in ("ko", "en")}
+    # vi only where the table gives it: a reader falls back to English for a text without it.
+    languages = ("ko", "en", "vi") if "vi" in texts else ("ko", "en")
+    return {lang: str(texts.get(lang, "")).format(**words) for lang in languages}
 
 
 def _condition(when: str, reasons: Any, key: str, words: Mapping[str, str], reference: str) -> dict[str, Any]:
@@ -529,6 +534,8 @@ def _cautioned(summary: dict[str, str], place: Any, unconfirmed: list[str]) -> d
         "ko": f" 이 금액과 조건은 공식 자료로 아직 확인되지 않았으니, 신청 전에 {place.ko}에 확인하세요.",
         "en": f" This amount and its conditions are not yet confirmed from an official source: check with"
         f" {place.en} before you apply.",
+        "vi": f" Số tiền và điều kiện này chưa được xác nhận từ nguồn chính thức: hãy hỏi {place.en} trước khi"
+        f" đăng ký.",
     }
     return {lang: text + caution.get(lang, caution["en"]) for lang, text in summary.items()}
 
@@ -536,7 +543,7 @@ def _cautioned(summary: dict[str, str], place: Any, unconfirmed: list[str]) -> d
 def _summary(place: Any, amounts: list[int], residence: Any) -> dict[str, str]:
     """'강서구에서 태어난 아이에게 첫째 50만 원, ... 을 지급합니다' from the latest dated amounts."""
     top = len(amounts)
-    ko, en = [], []
+    ko, en, vi = [], [], []
     for order, amount in enumerate(amounts, start=1):
         if amount == 0:
             continue
@@ -544,19 +551,25 @@ def _summary(place: Any, amounts: list[int], residence: Any) -> dict[str, str]:
         if top == 1:
             ko.append(f"모든 출생아 {_won_ko(amount)}")
             en.append(f"{amount:,} KRW for every child")
+            vi.append(f"{amount:,} KRW cho mỗi trẻ")
         else:
             ko.append(f"{_ORDINALS_KO[order - 1] if order <= 10 else f'{order}번째'}{tail_ko} {_won_ko(amount)}")
             en.append(f"{amount:,} KRW for a {_ORDINALS_EN[order - 1] if order <= 10 else f'{order}th'}{tail_en} child")
+            tail_vi = " trở lên" if tail_en else ""
+            vi.append(f"{amount:,} KRW cho con thứ {_ORDINALS_VI[order - 1] if order <= 10 else order}{tail_vi}")
     if not ko:
         return {
             "ko": f"{place.ko} 출산지원금은 현재 새로 태어나는 아이에게 지급되지 않습니다.",
             "en": f"{place.en} no longer pays a childbirth grant for children born now.",
+            "vi": f"{place.en} hiện không còn trả trợ cấp sinh con cho trẻ mới sinh.",
         }
     stay_ko = f" 보호자가 {residence['months']}개월 이상 살았어야 합니다." if residence else ""
     stay_en = f" The parent must have lived there for {residence['months']} months or more." if residence else ""
+    stay_vi = f" Cha hoặc mẹ phải sống ở đó từ {residence['months']} tháng trở lên." if residence else ""
     return {
         "ko": f"{place.ko}에 출생신고한 아이에게 {', '.join(ko)}을 지급합니다.{stay_ko}",
         "en": f"{place.en} pays a childbirth grant of {', '.join(en)}.{stay_en}",
+        "vi": f"{place.en} trả trợ cấp sinh con: {', '.join(vi)}.{stay_vi}",
     }
 
 

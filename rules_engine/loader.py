@@ -71,7 +71,13 @@ class _BenefitReader:
         for lang in ("ko", "en"):
             if not isinstance(value.get(lang), str) or not value[lang].strip():
                 raise self.fail(key, f"'{key}' needs non-empty 'ko' and 'en' texts", within)
-        return {"ko": value["ko"], "en": value["en"]}
+        texts = {"ko": value["ko"], "en": value["en"]}
+        # Vietnamese is optional: a reader falls back to English for a text without it (see catalog.localized).
+        if "vi" in value:
+            if not isinstance(value["vi"], str) or not value["vi"].strip():
+                raise self.fail(key, f"'{key}': 'vi', when given, must be a non-empty text", within)
+            texts["vi"] = value["vi"]
+        return texts
 
     def read(self) -> Benefit:
         raw = self.raw

@@ -227,7 +227,8 @@ def translated(korean: str, words_by_language: Mapping[str, str], lang: str) -> 
 
 
 def catalog_text(texts: Mapping[str, str], lang: str) -> str:
-    """A catalog text (benefit, agency name; how to apply): ko for Korean, else English (vi has none)."""
+    """A catalog text (benefit, agency name; how to apply): ko for Korean, else the citizen's language where the
+    catalog has it (vi for most benefits), else English."""
     if lang in ("ko", EASY_READ):
         return texts.get("ko") or texts.get("en", "")
     return texts.get(lang) or texts.get("en") or texts.get("ko", "")

@@ -4,6 +4,7 @@ hostile markup until escaped), and the page helper every route renders through."
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup, escape
 
 from beforeservice.api.deps import sessions_of, settings_of
 from beforeservice.citizen_app import session as app_session
@@ -20,6 +22,18 @@ from notifiers.timing import SEOUL
 
 HERE = Path(__file__).resolve().parent
 environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
+KOREAN_RUN = re.compile(r"[\uac00-\ud7a3]+(?:[\s·]+[\uac00-\ud7a3]+)*")
+
+
+def korean_marked(text: str) -> Markup:
+    """The text escaped, each Korean run in it marked lang="ko": a catalog text in English or Vietnamese keeps the
+    programme's Korean name in parentheses (what the family will see at the counter), read by screen readers in
+    Korean."""
+    escaped = str(escape(text))
+    return Markup(KOREAN_RUN.sub(lambda run: f'<span lang="ko">{run[0]}</span>', escaped))
+
+
+environment.filters["korean_marked"] = korean_marked
 
 
 def push_config(request: Request) -> str:

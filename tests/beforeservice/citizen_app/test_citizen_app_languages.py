@@ -31,6 +31,14 @@ EXPECTED = {
     "en": ("Congratulations on your baby", "I applied", "My benefits"),
     "vi": ("Chúc mừng gia đình có em bé", "Tôi đã đăng ký", "Quyền lợi của tôi"),
 }
+# A benefit of this birth, named in each language (the catalog's text, not the app's): vi reads Vietnamese, with
+# the Korean programme name kept in parentheses (marked lang="ko"), never the English name.
+BENEFIT = {
+    "ko": ("부모급여", "Parental Benefit"),
+    "ko-easy": ("부모급여", "Parental Benefit"),
+    "en": ("Parental Benefit", "Trợ cấp cho cha mẹ"),
+    "vi": ("Trợ cấp cho cha mẹ", "Parental Benefit"),
+}
 
 
 class VisibleText(HTMLParser):
@@ -98,8 +106,23 @@ def test_inbox_and_offer_page_in_the_citizen_s_language(
         assert menu in visible(page.text)
     assert heading in visible(inbox.text)
     assert button in visible(offer.text)
+    shown, not_shown = BENEFIT[language]
+    assert shown in inbox.text and not_shown not in inbox.text
+    cards = re.findall(
+        r'href="/app/offers/([0-9a-f-]{36})">\s*<span class="offer-name">(.*?)</span>\s*<span class="offer-amount"',
+        inbox.text,
+        re.S,
+    )
+    parental = next((offer_id for offer_id, name in cards if shown in name), None)
+    assert parental is not None, cards
+    parental_page = api.get(f"/app/offers/{parental}", cookies=cookies)
+    heading_of_offer = re.search(r"<h1>(.*?)</h1>", parental_page.text, re.S)
+    assert heading_of_offer is not None and shown in heading_of_offer[1] and not_shown not in heading_of_offer[1]
+    if language == "vi":  # the offer page's how-to-apply too, and the Korean name is marked as such
+        assert "Đăng ký cùng lúc khai sinh" in visible(parental_page.text)
+        assert '(<span lang="ko">부모급여</span>)' in parental_page.text
     if language in ("en", "vi"):
         consents, devices = api.get("/app/consents", cookies=cookies), api.get("/app/devices", cookies=cookies)
-        for page in (inbox, offer, consents, devices):
+        for page in (inbox, offer, parental_page, consents, devices):
             assert page.status_code == 200
             assert HANGUL.findall(visible(page.text)) == [], visible(page.text)
