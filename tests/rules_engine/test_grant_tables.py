@@ -168,7 +168,7 @@ def test_selection_drops_only_what_could_not_apply() -> None:
 def population(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     with engine.begin() as connection:  # codes of rows, 일반구, pending and missing rows, unknown and NULL codes
-        synth.load(connection, HOUSEHOLDS, CITIZENS, random_households(150, seed=13, on=ON))
+        synth.load(connection, HOUSEHOLDS, CITIZENS, random_households(220, seed=13, on=ON))
     yield engine
     engine.dispose()
 
