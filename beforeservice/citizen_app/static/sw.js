@@ -3,7 +3,7 @@
 "use strict";
 
 const CACHE = "beforeservice-app-v1";
-const SHELL = ["/app/static/app.css", "/app/static/app.js", "/app/static/icon.svg"];
+const SHELL = ["/app/static/krds.css", "/app/static/app.css", "/app/static/app.js", "/app/static/icon.svg"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
