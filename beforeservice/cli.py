@@ -93,13 +93,14 @@ def bench_pipeline(
 def bench_rebuild(
     births: Annotated[int, typer.Option(help="synthetic births on the embedded broker")] = 10_000,
     seed: Annotated[int, typer.Option(help="event seed")] = 7,
+    batch_size: Annotated[int, typer.Option(help="records per batch of the rebuild (the worker takes 500)")] = 500,
 ) -> None:
     """`beforeservice rebuild` of synthetic births into DATABASE_URL (PostgreSQL; its schema is EMPTIED first)."""
     from beforeservice.bench.rebuild import run
     from beforeservice.bench.rules import machine
 
     typer.echo(f"machine: {machine()}")
-    typer.echo(run(get_settings().database_url, births, seed))
+    typer.echo(run(get_settings().database_url, births, seed, batch_size=batch_size))
 
 
 @db_app.command("upgrade")

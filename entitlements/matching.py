@@ -8,7 +8,8 @@ event's (source, id), so processing an event twice yields the same rows and the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
@@ -105,15 +106,50 @@ class Outcome:
     deceased: list[str] = field(default_factory=list)
 
 
+class OpenEntitlements(MutableMapping[str, OpenEntitlement]):
+    """The batch's entitlements by id, also indexed by household: an event asks only about its own household, so
+    looking them up must not cost a pass over the whole batch's (that made a batch quadratic in its size)."""
+
+    def __init__(self, entitlements: Iterable[OpenEntitlement] = ()) -> None:
+        self._by_id: dict[str, OpenEntitlement] = {}
+        self._by_household: defaultdict[str, dict[str, OpenEntitlement]] = defaultdict(dict)
+        for entitlement in entitlements:
+            self[entitlement.id] = entitlement
+
+    def __getitem__(self, entitlement_id: str) -> OpenEntitlement:
+        return self._by_id[entitlement_id]
+
+    def __setitem__(self, entitlement_id: str, entitlement: OpenEntitlement) -> None:
+        known = self._by_id.get(entitlement_id)
+        if known is not None and known.household_id != entitlement.household_id:
+            del self._by_household[known.household_id][entitlement_id]
+        self._by_id[entitlement_id] = entitlement
+        self._by_household[entitlement.household_id][entitlement_id] = entitlement
+
+    def __delitem__(self, entitlement_id: str) -> None:
+        known = self._by_id.pop(entitlement_id)
+        del self._by_household[known.household_id][entitlement_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def of_household(self, household_id: str) -> Iterable[OpenEntitlement]:
+        found = self._by_household.get(household_id)
+        return found.values() if found is not None else ()
+
+
 class ProfileBook:
     """The households of the people a batch touches, shared by its events so they see each other's changes."""
 
     def __init__(self, households: dict[str, Household], open_entitlements: Iterable[OpenEntitlement]) -> None:
         self._by_citizen = households
-        self.open: dict[str, OpenEntitlement] = {e.id: e for e in open_entitlements}  # by id, with their status
-        # (household, benefit) of household benefits offered by this batch's events: twins registered together get
-        # one household discount, not one per birth (the first birth's offer is not in `open` until it is stored).
-        self.household_offers: set[tuple[str, str]] = set()
+        self.open = OpenEntitlements(open_entitlements)  # by id (and household), with their status
+        # Household benefits offered by this batch's events, by household: twins registered together get one
+        # household discount, not one per birth (the first birth's offer is not in `open` until it is stored).
+        self.household_offers: defaultdict[str, set[str]] = defaultdict(set)
 
     def household_of(self, citizen_id: str) -> Household | None:
         return self._by_citizen.get(citizen_id)
@@ -141,15 +177,13 @@ class ProfileBook:
         """The household's undecided entitlements (of these beneficiaries, if given)."""
         return [
             e
-            for e in self.open.values()
-            if e.household_id == household.id
-            and e.status in UNDECIDED
-            and (not beneficiaries or e.beneficiary_id in beneficiaries)
+            for e in self.open.of_household(household.id)
+            if e.status in UNDECIDED and (not beneficiaries or e.beneficiary_id in beneficiaries)
         ]
 
     def of_benefit(self, household: Household, benefit_id: str) -> list[OpenEntitlement]:
         """Every entitlement of the household to this benefit the batch knows of, whatever its status."""
-        return [e for e in self.open.values() if e.household_id == household.id and e.benefit_id == benefit_id]
+        return [e for e in self.open.of_household(household.id) if e.benefit_id == benefit_id]
 
     def record(self, changes: Sequence[StatusChange]) -> None:
         """The gate of the batch: if the transition table forbids any of an event's changes, IllegalTransition and
@@ -242,10 +276,10 @@ def on_birth(event: LifeEvent, book: ProfileBook, catalog: Catalog) -> Outcome:
 def _one_per_household(fresh: list[Offer], household: Household, book: ProfileBook) -> list[Offer]:
     """A household benefit the household already holds open (or was offered earlier in this batch) is not offered
     again for a second child: KEPCO's newborn discount is one per household, twins or not."""
-    held = {e.benefit_id for e in book.open_for(household, household.id)}
-    held |= {benefit for hh, benefit in book.household_offers if hh == household.id}
+    offered = book.household_offers[household.id]
+    held = {e.benefit_id for e in book.open_for(household, household.id)} | offered
     kept = [o for o in fresh if o.beneficiary_id != household.id or o.benefit_id not in held]
-    book.household_offers |= {(household.id, o.benefit_id) for o in kept if o.beneficiary_id == household.id}
+    offered.update(o.benefit_id for o in kept if o.beneficiary_id == household.id)
     return kept
 
 

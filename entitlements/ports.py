@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -63,8 +64,10 @@ class UnitOfWork(Protocol):
         """The undecided entitlements of these households; of those in `closing`, every one an agency may close."""
         ...
 
-    def open_offers_of_benefit(self, benefit_id: str, after: str, limit: int) -> list[OpenEntitlement]:
-        """One page (by id, after `after`) of a benefit's undecided offers."""
+    def open_offers_of_benefit(
+        self, benefit_id: str, after: str, limit: int, created_before: datetime
+    ) -> list[OpenEntitlement]:
+        """One page (by id, after `after`) of a benefit's undecided offers created before `created_before`."""
         ...
 
     def save(

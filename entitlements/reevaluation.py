@@ -55,10 +55,13 @@ class Reevaluator:
             data={"benefit_id": benefit_id, "on": on.isoformat()},
         )
         event = LifeEvent(change, RuleChange(benefit_id=benefit_id, on=on))
+        # The offers open when the run starts: the corrections it writes get new ids, which may sort after the page
+        # being read, and are already decided on the new law (keyset paging by id, bounded by the start).
+        started = datetime.now(UTC)
         report, after = Reevaluation(), ""
         while True:
             with self.units() as unit:
-                page = unit.open_offers_of_benefit(benefit_id, after, PAGE)
+                page = unit.open_offers_of_benefit(benefit_id, after, PAGE, started)
                 if not page:
                     return report
                 after = page[-1].id

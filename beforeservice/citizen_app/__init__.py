@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from beforeservice.citizen_app import offer_actions, pages
 from beforeservice.citizen_app.rendering import HERE, page
 from beforeservice.citizen_app.session import SignInRequired
+from beforeservice.krds import with_krds
 
 # Firebase messaging talks to these two Google APIs from the page and the service worker (only with push on).
 FIREBASE_ORIGINS = "https://fcmregistrations.googleapis.com https://firebaseinstallations.googleapis.com"
@@ -59,7 +59,7 @@ class AppHeaders:
 
 
 def install(app: FastAPI, push: bool = False) -> None:
-    app.mount("/app/static", StaticFiles(directory=str(HERE / "static")), name="citizen-app-static")
+    app.mount("/app/static", with_krds(HERE / "static"), name="citizen-app-static")
 
     @app.get("/app/sw.js", include_in_schema=False)
     def service_worker() -> Response:

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
@@ -27,6 +26,7 @@ from beforeservice.console.masking import mask_id
 from beforeservice.console.review_api import ENTITLEMENT_ID, NAME, Decision, _denied, decide, transaction
 from beforeservice.console.tables import AuditRow
 from beforeservice.console.web_session import CSRF_FIELD, CsrfRejected, LoginRequired
+from beforeservice.krds import with_krds
 from entitlements.persistence.tables import CitizenRow, HouseholdRow
 from notifiers.tables import NotificationRow, OutreachTaskRow
 from rules_engine.deadlines import LABEL
@@ -88,7 +88,7 @@ class ConsoleHeaders:
 
 
 def install(app: FastAPI) -> None:
-    app.mount("/console/static", StaticFiles(directory=str(HERE / "static")), name="console-static")
+    app.mount("/console/static", with_krds(HERE / "static"), name="console-static")
     app.include_router(router)
     app.add_middleware(ConsoleHeaders)
 

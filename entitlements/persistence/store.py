@@ -252,8 +252,11 @@ def households_by_id(session: Session, household_ids: Iterable[str]) -> dict[str
     return {household_id: by_citizen[citizen] for household_id, citizen in members.items() if citizen in by_citizen}
 
 
-def open_offers_of_benefit(session: Session, benefit_id: str, after: str, limit: int) -> list[OpenEntitlement]:
-    """One page (by id) of the open offers of a benefit, for re-evaluation after a rule change."""
+def open_offers_of_benefit(
+    session: Session, benefit_id: str, after: str, limit: int, created_before: datetime
+) -> list[OpenEntitlement]:
+    """One page (by id) of the open offers of a benefit created before `created_before`, for re-evaluation after a
+    rule change: the offers it corrects are written with new ids while it pages, and must not be examined again."""
     states = sorted(s.value for s in UNDECIDED)
     rows = session.execute(
         select(
@@ -264,7 +267,12 @@ def open_offers_of_benefit(session: Session, benefit_id: str, after: str, limit:
             EntitlementRow.status,
             EntitlementRow.amount_krw,
         )
-        .where(EntitlementRow.benefit_id == benefit_id, EntitlementRow.status.in_(states), EntitlementRow.id > after)
+        .where(
+            EntitlementRow.benefit_id == benefit_id,
+            EntitlementRow.status.in_(states),
+            EntitlementRow.id > after,
+            EntitlementRow.created_at < created_before,
+        )
         .order_by(EntitlementRow.id)
         .limit(limit)
     )

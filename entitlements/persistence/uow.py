@@ -7,6 +7,7 @@ through `session_of`: that is what makes the outbox transactional, so it is expl
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -70,8 +71,10 @@ class SqlUnitOfWork:
     def open_entitlements(self, household_ids: Iterable[str], closing: Iterable[str] = ()) -> list[OpenEntitlement]:
         return store.open_entitlements(self.session, household_ids, closing)
 
-    def open_offers_of_benefit(self, benefit_id: str, after: str, limit: int) -> list[OpenEntitlement]:
-        return store.open_offers_of_benefit(self.session, benefit_id, after, limit)
+    def open_offers_of_benefit(
+        self, benefit_id: str, after: str, limit: int, created_before: datetime
+    ) -> list[OpenEntitlement]:
+        return store.open_offers_of_benefit(self.session, benefit_id, after, limit, created_before)
 
     def save(
         self,

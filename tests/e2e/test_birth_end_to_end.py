@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from kafka import KafkaConsumer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,10 +16,10 @@ from beforeservice.broker import EmbeddedBroker
 from entitlements.persistence.tables import EntitlementRow, ProcessedEventRow
 from events.cloudevents import binary_headers
 from events.producer import AgencyProducer
-from events.topics import DEAD_LETTERS
 from notifiers.tables import NotificationRow
 from tests.conftest import Component, citizen_headers, wait_for
 from tests.support.births import birth_event, register_device, seed_household
+from tests.support.dead_letters import dead_letters
 from tests.support.fcm_server import LocalFcmServer
 
 pytestmark = pytest.mark.integration
@@ -166,23 +164,6 @@ def test_http_birth_in_both_content_modes(
     assert "suwon_birth_grant" not in offers
 
 
-def _dead_letters(bootstrap: str, expected: int) -> list[dict[str, Any]]:
-    consumer = KafkaConsumer(
-        DEAD_LETTERS, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=2000, group_id=None
-    )
-    letters: list[dict[str, Any]] = []
-    try:
-
-        def read() -> bool:
-            letters.extend(json.loads(m.value) for m in consumer)
-            return len(letters) >= expected
-
-        wait_for(read, timeout=60, what=f"{expected} dead letters")
-    finally:
-        consumer.close()
-    return letters
-
-
 def test_bad_kafka_records_are_dead_lettered_and_good_ones_still_flow(
     broker: EmbeddedBroker,
     sessions: sessionmaker[Session],
@@ -212,7 +193,7 @@ def test_bad_kafka_records_are_dead_lettered_and_good_ones_still_flow(
     producer.flush()
     producer.close()
 
-    letters = _dead_letters(broker.bootstrap_servers, expected=len(bad) + 1)
+    letters = dead_letters(broker.bootstrap_servers, expected=len(bad) + 1, timeout=60)
     assert len(letters) == len(bad) + 1
     originals = {letter["value_b64"]: letter["reason"] for letter in letters}
     import base64

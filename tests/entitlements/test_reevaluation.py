@@ -39,8 +39,9 @@ def notices(sessions: sessionmaker[Session], event_type: str | None = None) -> l
 
 
 def test_rule_change_corrects_amounts_and_shadow_mode_writes_nothing(
-    sessions: sessionmaker[Session], tmp_path: Path
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("entitlements.reevaluation.PAGE", 1)  # a correction written mid-run must not be met again
     processor = life_event_processor(
         sessions, load_catalog(CATALOG_DIR), NotificationTemplates(), Pseudonymizer(b"k" * 32)
     )
@@ -65,7 +66,7 @@ def test_rule_change_corrects_amounts_and_shadow_mode_writes_nothing(
     assert len(notices(sessions)) == births_notified  # nor notified
 
     real = reevaluator(sessions).reevaluate(new_law, "child_allowance", date(2026, 6, 1), dry_run=False)
-    assert real.corrected == 3
+    assert (real.examined, real.corrected) == (3, 3)
     rows = allowances(sessions)
     assert sorted((o.status, o.amount_krw) for o in rows) == [("matched", 120_000)] * 3 + [("retracted", 100_000)] * 3
     assert {o.corrects_id for o in rows if o.amount_krw == 120_000} == {o.id for o in rows if o.amount_krw == 100_000}

@@ -105,10 +105,21 @@ def test_every_page_is_its_own_unit_of_work(new_law: Catalog, monkeypatch: pytes
     report = Reevaluator(units, outbox).reevaluate(new_law, "child_allowance", JUNE, dry_run=False)
 
     assert report.corrected == 5 and len(outbox.intents) == 10
-    # Pages of 2 (a corrected offer whose id sorts after the page is met again, unchanged, on a later one); each
-    # page commits alone, and the last, empty one ends the run.
-    assert len(opened) >= 4 and [u.committed for u in opened] == [True] * (len(opened) - 1) + [False]
+    # Pages of 2 over the 5 offers open at the start: each page commits alone, and the last, empty one ends the run.
+    assert [u.committed for u in opened] == [True, True, True, False]
     assert allowances(store) == [("matched", 120_000)] * 5 + [("retracted", 100_000)] * 5
+
+
+def test_each_offer_open_at_the_start_is_examined_once(new_law: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A correction gets a new id, which may sort after the page being read: it is not met (and examined) again."""
+    monkeypatch.setattr("entitlements.reevaluation.PAGE", 2)
+    store = families(12)
+    at_start = len(allowances(store))
+
+    report = Reevaluator(units_of(store), FakeOutbox()).reevaluate(new_law, "child_allowance", JUNE, dry_run=False)
+
+    assert at_start == 12 and (report.examined, report.corrected, report.unchanged) == (12, 12, 0)
+    assert allowances(store) == [("matched", 120_000)] * 12 + [("retracted", 100_000)] * 12
 
 
 def test_an_unknown_benefit_is_refused(new_law: Catalog) -> None:

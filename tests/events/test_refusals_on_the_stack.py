@@ -10,15 +10,16 @@ from typing import Any
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from beforeservice.broker import EmbeddedBroker
 from entitlements.persistence.tables import ProcessedEventRow
-from events.topics import DEAD_LETTERS, LIFE_EVENTS
-from tests.conftest import Component, migrated, wait_for
+from events.topics import LIFE_EVENTS
+from tests.conftest import Component, migrated
 from tests.support.births import birth_event
+from tests.support.dead_letters import dead_letters
 
 pytestmark = pytest.mark.integration
 RRN = b"900101-2234567"
@@ -63,23 +64,6 @@ def test_the_api_refuses_a_birth_in_9999_and_the_same_event_with_a_trailing_newl
         again = post(api, structured(**{attribute: value}))  # before: 202, a second event processed again
         assert 400 <= again.status_code < 500, again.text
         assert again.json()["errors"][0]["field"] == attribute
-
-
-def dead_letters(bootstrap: str, expected: int) -> list[dict[str, Any]]:
-    consumer = KafkaConsumer(
-        DEAD_LETTERS, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=2000, group_id=None
-    )
-    letters: list[dict[str, Any]] = []
-    try:
-
-        def read() -> bool:
-            letters.extend(json.loads(m.value) for m in consumer)
-            return len(letters) >= expected
-
-        wait_for(read, timeout=120, what=f"{expected} dead letters")
-    finally:
-        consumer.close()
-    return letters
 
 
 def test_kafka_dead_letters_keep_every_refused_byte_and_a_trailing_newline_is_not_a_second_event(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
@@ -28,6 +29,7 @@ class FakeStore:
     households: dict[str, Household] = field(default_factory=dict)  # by household id
     entitlements: dict[str, OpenEntitlement] = field(default_factory=dict)  # by id
     offers: dict[str, Offer] = field(default_factory=dict)  # the offers written, by id
+    created_at: dict[str, datetime] = field(default_factory=dict)  # when each entitlement was first written
     processed: dict[EventKey, ProcessedEvent] = field(default_factory=dict)
     commits: int = 0
 
@@ -90,9 +92,17 @@ class FakeUnitOfWork:
             if e.household_id in wanted and e.status in (CLOSABLE if e.household_id in closing else UNDECIDED)
         ]
 
-    def open_offers_of_benefit(self, benefit_id: str, after: str, limit: int) -> list[OpenEntitlement]:
+    def open_offers_of_benefit(
+        self, benefit_id: str, after: str, limit: int, created_before: datetime
+    ) -> list[OpenEntitlement]:
         page = sorted(
-            (e for e in self.store.entitlements.values() if e.benefit_id == benefit_id and e.status in UNDECIDED),
+            (
+                e
+                for e in self.store.entitlements.values()
+                if e.benefit_id == benefit_id
+                and e.status in UNDECIDED
+                and self.store.created_at.get(e.id, datetime.min.replace(tzinfo=UTC)) < created_before
+            ),
             key=lambda e: e.id,
         )
         return [e for e in page if e.id > after][:limit]
@@ -111,8 +121,10 @@ class FakeUnitOfWork:
             store = self.store
             store.households.update((h.id, h) for h in households)
             store.processed.update(((p.source, p.event_id), p) for p in processed)
+            now = datetime.now(UTC)
             for o in offers:
                 store.offers[o.id] = o
+                store.created_at.setdefault(o.id, now)
                 store.entitlements[o.id] = OpenEntitlement(
                     o.id, o.benefit_id, o.beneficiary_id, o.household_id, o.status, o.amount_krw
                 )

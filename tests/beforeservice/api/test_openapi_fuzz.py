@@ -20,8 +20,8 @@ import pytest
 from playwright.sync_api import Request, sync_playwright
 
 from tests.beforeservice.api.stack import SUWON, Stack
-from tests.beforeservice.console.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import citizen_headers
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.integration
 SCHEMATHESIS = Path(shutil.which("schemathesis") or Path(sys.executable).parent / "schemathesis")

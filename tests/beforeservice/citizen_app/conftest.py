@@ -9,25 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize
 
 from beforeservice.broker import free_port
 from beforeservice.citizen_app import local_provider
 from tests.conftest import fresh_postgres_url, wait_for
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "citizen_app"
 AXE = Path(__file__).resolve().parents[1] / "console" / "vendor" / "axe.min.js"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PHONE = ViewportSize(width=412, height=839)  # Pixel 7 (Playwright's descriptor), with Chromium's own user agent
 
 
@@ -64,17 +53,6 @@ def engine_env(engine_env: dict[str, str], oidc_issuer: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browsers` (apt-get install chromium)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
 def phone(browser: Browser, api: httpx.Client) -> Iterator[Page]:
     # bypass_csp only so the test can inject axe-core; the app itself runs under its strict CSP.
     context = browser.new_context(
@@ -93,6 +71,7 @@ def phone(browser: Browser, api: httpx.Client) -> Iterator[Page]:
 
 
 def shot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
