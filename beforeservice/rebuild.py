@@ -119,14 +119,21 @@ def mark_rebuilt(session: Session, produced_from: datetime, cooling_off: timedel
             .execution_options(synchronize_session=False)
         )
         delivered = and_(unsent, not_(still_held))
-    offer_ids = [o for offers in session.scalars(select(NotificationRow.offer_ids).where(delivered)) for o in offers]
+    mark_delivered(session, delivered, now)
+
+
+def mark_delivered(session: Session, delivered: ColumnElement[bool], now: datetime) -> int:
+    """The notifications `delivered` selects count as pushed once already: marked `rebuilt` (never pushed again),
+    their offers `notified` through the lifecycle's gate, as the dispatcher would. How many were marked."""
+    bundles = session.scalars(select(NotificationRow.offer_ids).where(delivered)).all()
+    offer_ids = [o for offers in bundles for o in offers]
     session.execute(
         update(NotificationRow)
         .where(delivered)
         .values(dispatch_status=REBUILT, not_before=None, hold_reason=None, escalate_at=None)
         .execution_options(synchronize_session=False)
     )
-    for start in range(0, len(offer_ids), 500):  # through the lifecycle's gate, as the dispatcher does
+    for start in range(0, len(offer_ids), 500):
         move_where(
             session,
             EntitlementStatus.NOTIFIED,
@@ -134,6 +141,7 @@ def mark_rebuilt(session: Session, produced_from: datetime, cooling_off: timedel
             now=now,
             only_from=(EntitlementStatus.MATCHED,),
         )
+    return len(bundles)
 
 
 def one_event_per_person(

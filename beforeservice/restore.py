@@ -23,15 +23,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import Session
 
 from beforeservice.bootstrap import Process
-from beforeservice.rebuild import REBUILT, RebuildReport, read_records, rebuild
+from beforeservice.rebuild import REBUILT, RebuildReport, mark_delivered, read_records, rebuild
 from beforeservice.settings import Settings, get_settings
-from entitlements.lifecycle import EntitlementStatus
-from entitlements.persistence.tables import EntitlementRow
-from entitlements.persistence.transitions import move_where
 from events.topics import LIFE_EVENTS
 from notifiers.dispatch_status import UNSENT
 from notifiers.tables import NotificationRow
@@ -45,24 +42,7 @@ def settle_restored_outbox(session: Session, cooling_off: timedelta, now: dateti
     still_cooling_off = and_(
         NotificationRow.category == ConsentCategory.BEREAVEMENT, NotificationRow.created_at > now - cooling_off
     )
-    delivered = and_(unsent, ~still_cooling_off)
-    bundles = session.scalars(select(NotificationRow.offer_ids).where(delivered)).all()
-    offer_ids = [o for offers in bundles for o in offers]
-    session.execute(
-        update(NotificationRow)
-        .where(delivered)
-        .values(dispatch_status=REBUILT, not_before=None, hold_reason=None, escalate_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    for start in range(0, len(offer_ids), 500):  # through the lifecycle's gate, as the dispatcher does
-        move_where(
-            session,
-            EntitlementStatus.NOTIFIED,
-            EntitlementRow.id.in_(offer_ids[start : start + 500]),
-            now=now,
-            only_from=(EntitlementStatus.MATCHED,),
-        )
-    return len(bundles)
+    return mark_delivered(session, and_(unsent, ~still_cooling_off), now)
 
 
 def catch_up(settings: Settings, batch_size: int) -> tuple[int, RebuildReport]:
