@@ -46,7 +46,9 @@ SLOW_4G = {"offline": False, "latency": 150, "downloadThroughput": 1_600_000 / 8
 CPU_SLOWDOWN = 4
 PARENT = "bench-parent"
 FIRST_PAINT_TARGET_MS = 1000
-_ASSETS = re.compile(r'<link rel="stylesheet"[^>]*>|<script[^>]*></script>|<link rel="manifest"[^>]*>')
+_ASSETS = re.compile(
+    r'<link rel="stylesheet"[^>]*>|<style>[^<]*</style>|<script[^>]*></script>|<link rel="manifest"[^>]*>'
+)
 _PAINT = """() => new Promise((resolve) => {
     const seen = performance.getEntriesByName('first-contentful-paint');
     if (seen.length) { resolve(seen[0].startTime); return; }

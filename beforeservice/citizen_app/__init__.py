@@ -12,6 +12,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from beforeservice.citizen_app import offer_actions, pages
+from beforeservice.citizen_app.inline_style import CSP_SOURCE as STYLE
 from beforeservice.citizen_app.rendering import HERE, page
 from beforeservice.citizen_app.session import SignInRequired
 from beforeservice.krds import with_krds
@@ -23,8 +24,9 @@ FIREBASE_ORIGINS = "https://fcmregistrations.googleapis.com https://firebaseinst
 def security_headers(push: bool) -> dict[str, str]:
     connect = "'self'" + (f" {FIREBASE_ORIGINS}" if push else "")
     return {
-        # As the console: no inline script, handler or style anywhere; markup that slipped through runs nothing.
-        "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        # As the console: no inline script or handler anywhere, and the one inline style is allowed by its hash alone;
+        # markup that slipped through runs nothing.
+        "Content-Security-Policy": f"default-src 'self'; script-src 'self'; style-src 'self' {STYLE}; img-src 'self'; "
         f"connect-src {connect}; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; "
         "frame-ancestors 'none'; form-action 'self'",
         "X-Frame-Options": "DENY",

@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from beforeservice.api.deps import sessions_of, settings_of
 from beforeservice.citizen_app import session as app_session
 from beforeservice.citizen_app.i18n import HTML_LANG, ui_language, words
+from beforeservice.citizen_app.inline_style import style_element
 from notifiers.preferences import preferences_of
 from notifiers.timing import SEOUL
 
@@ -78,5 +79,6 @@ def page(
         csrf=who.csrf if isinstance(who, app_session.CitizenSession) else "",
         csrf_field=app_session.CSRF_FIELD,
         push_config=push_config(request),
+        inline_style=style_element(),
     )
     return HTMLResponse(html, status_code=status)

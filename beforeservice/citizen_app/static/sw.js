@@ -3,9 +3,9 @@
 // offer (through /app/notifications/<id>, which counts it opened and redirects to the offer, or the inbox).
 "use strict";
 
-const CACHE = "beforeservice-app-v3"; // v3: the shared KRDS stylesheet joined the shell
+const CACHE = "beforeservice-app-v3"; // v3: the stylesheet is inlined in each page, so offline copies carry it
 const PAGE = /^\/app\/(offers\/[A-Za-z0-9-]{1,64})?$/; // the inbox and offer pages kept for offline reading
-const SHELL = ["/app/static/krds.css", "/app/static/app.css", "/app/static/app.js", "/app/static/icon.svg"];
+const SHELL = ["/app/static/app.js", "/app/static/icon.svg"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
