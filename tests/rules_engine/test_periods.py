@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Column, Date, Integer, MetaData, Table, select
+from sqlalchemy import Table, select
 
-from beforeservice.database import make_engine
 from entitlements import CATALOG_DIR
 from rules_engine import periods
 from rules_engine.catalog import CatalogError
@@ -23,6 +22,7 @@ from rules_engine.facts import FACTS, situation, whole_months_between
 from rules_engine.interpreter import interpret, interpret_benefit
 from rules_engine.loader import load_catalog
 from rules_engine.sql import expression_sql
+from tests.rules_engine.dates_table import every_day
 
 DAYS = [date(2020, 1, 1) + timedelta(days=n) for n in range((date(2032, 12, 31) - date(2020, 1, 1)).days + 1)]
 ONE_DAY = timedelta(days=1)
@@ -129,16 +129,8 @@ def test_compiled_and_interpreted_periods_match_the_reference() -> None:
 
 @pytest.fixture
 def dates_table(database_url: str) -> Iterator[tuple[Any, Table]]:
-    engine = make_engine(database_url)
-    table = Table("period_test_dates", MetaData(), Column("row", Integer, primary_key=True), Column("day", Date))
-    with engine.begin() as connection:
-        table.create(connection)
-        rows = [{"row": i, "day": d} for i, d in enumerate(DAYS)] + [{"row": len(DAYS), "day": None}]
-        connection.execute(table.insert(), rows)
-    yield engine, table
-    with engine.begin() as connection:
-        table.drop(connection)
-    engine.dispose()
+    with every_day(database_url, "period_test_dates", DAYS) as engine_and_table:
+        yield engine_and_table
 
 
 @pytest.mark.integration
